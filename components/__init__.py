@@ -1,0 +1,45 @@
+"""statefulkit: Pulumi components for stateful ensembles on Kubernetes."""
+
+from components.spec import (
+    AntiAffinity,
+    ClientService,
+    Container,
+    ContainerPort,
+    DisruptionBudget,
+    EnvVar,
+    HttpGet,
+    KeyRef,
+    OnDelete,
+    PodManagementPolicy,
+    Probe,
+    PvcRetentionPolicy,
+    Resources,
+    RollingUpdate,
+    StatefulWorkloadArgs,
+    StorageClassSpec,
+    Toleration,
+    VolumeClaim,
+)
+from components.workload import StatefulWorkload
+
+__all__ = [
+    "AntiAffinity",
+    "ClientService",
+    "Container",
+    "ContainerPort",
+    "DisruptionBudget",
+    "EnvVar",
+    "HttpGet",
+    "KeyRef",
+    "OnDelete",
+    "PodManagementPolicy",
+    "Probe",
+    "PvcRetentionPolicy",
+    "Resources",
+    "RollingUpdate",
+    "StatefulWorkload",
+    "StatefulWorkloadArgs",
+    "StorageClassSpec",
+    "Toleration",
+    "VolumeClaim",
+]

@@ -1,0 +1,1 @@
+"""Pure functions from validated specs to Kubernetes manifests and application files. No Pulumi import."""

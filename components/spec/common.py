@@ -1,0 +1,194 @@
+"""Shared field types and validators for the spec models.
+
+Every rule that can reject user input lives in this package, so a bad value always
+surfaces as a pydantic ValidationError that names the field, the value and the rule.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+# DNS-1035 label: what Kubernetes requires of Service names (and what we demand of a
+# workload name, because it prefixes the headless Service).
+_DNS1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+# DNS-1123 label: namespaces, volume and container names.
+_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+# DNS-1123 subdomain: cluster-scoped object names such as StorageClasses.
+_DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+# IANA_SVC_NAME: container and Service port names.
+_PORT_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_QUANTITY = re.compile(r"^(?P<num>[+-]?(?:\d+(?:\.\d*)?|\.\d+))(?P<suffix>Ki|Mi|Gi|Ti|Pi|Ei|[mkMGTPE]|[eE][+-]?\d+)?$")
+_BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
+_DECIMAL: dict[str, Decimal] = {
+    "m": Decimal("0.001"),
+    **{s: Decimal(10) ** (3 * (i + 1)) for i, s in enumerate("kMGTPE")},
+}
+_PERCENT = re.compile(r"^(\d{1,3})%$")
+_LABEL_NAME = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)$")
+_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+
+# Longest StatefulSet name that leaves room for the controller-revision-hash label
+# value `<sts>-<10 chars>` within the 63-character label limit.
+MAX_WORKLOAD_NAME = 52
+
+
+class StrictModel(BaseModel):
+    """Base for every spec model: immutable, unknown keys rejected, enums kept as values."""
+
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        arbitrary_types_allowed=True,
+        use_enum_values=False,
+        validate_default=True,
+    )
+
+
+def _dns1035(value: str) -> str:
+    if len(value) > MAX_WORKLOAD_NAME:
+        raise ValueError(
+            f"{value!r} is {len(value)} characters; a StatefulSet name must be at most "
+            f"{MAX_WORKLOAD_NAME} so the controller-revision-hash label fits in 63"
+        )
+    if not _DNS1035.match(value):
+        raise ValueError(
+            f"{value!r} is not a DNS-1035 label (lowercase letters, digits and '-', "
+            "starting with a letter and ending with a letter or digit)"
+        )
+    return value
+
+
+def _dns1123_label(value: str) -> str:
+    if len(value) > 63 or not _DNS1123_LABEL.match(value):
+        raise ValueError(
+            f"{value!r} is not a DNS-1123 label (at most 63 lowercase letters, digits and '-', "
+            "starting and ending with a letter or digit)"
+        )
+    return value
+
+
+def _dns1123_subdomain(value: str) -> str:
+    if len(value) > 253 or not _DNS1123_SUBDOMAIN.match(value):
+        raise ValueError(
+            f"{value!r} is not a DNS-1123 subdomain (at most 253 lowercase letters, digits, "
+            "'-' and '.', starting and ending with a letter or digit)"
+        )
+    return value
+
+
+def _port_name(value: str) -> str:
+    if len(value) > 15:
+        raise ValueError(f"port name {value!r} is {len(value)} characters; the limit is 15 (IANA_SVC_NAME)")
+    if not _PORT_NAME.match(value) or "--" in value or not re.search(r"[a-z]", value):
+        raise ValueError(
+            f"port name {value!r} is not an IANA_SVC_NAME (lowercase letters, digits and single '-', "
+            "with at least one letter)"
+        )
+    return value
+
+
+def parse_quantity(value: str) -> Decimal:
+    """Return the numeric value of a Kubernetes quantity ('1Gi' -> 1073741824)."""
+    match = _QUANTITY.match(value)
+    if match is None:
+        raise ValueError(
+            f"{value!r} is not a Kubernetes quantity (a number with an optional suffix "
+            "such as 500m, 128Mi, 10Gi, 1G or 1e3)"
+        )
+    number = Decimal(match["num"])
+    suffix = match["suffix"] or ""
+    if suffix in _BINARY:
+        return number * _BINARY[suffix]
+    if suffix in _DECIMAL:
+        return number * _DECIMAL[suffix]
+    if suffix:
+        return number * (Decimal(10) ** int(suffix[1:]))
+    return number
+
+
+def _quantity(value: str) -> str:
+    if parse_quantity(value) < 0:
+        raise ValueError(f"{value!r} is negative; a resource quantity must be zero or more")
+    return value
+
+
+def _storage_size(value: str) -> str:
+    if parse_quantity(value) <= 0:
+        raise ValueError(f"{value!r} is not a positive size; a volume needs at least one byte")
+    return value
+
+
+def _int_or_percent(value: int | str) -> int | str:
+    if isinstance(value, int):
+        if value < 0:
+            raise ValueError(f"{value} is negative; use a count of pods (0 or more) or a percentage like '25%'")
+        return value
+    match = _PERCENT.match(value)
+    if match is None or int(match[1]) > 100:
+        raise ValueError(f"{value!r} is neither a pod count nor a percentage between '0%' and '100%'")
+    return value
+
+
+def _label_key(value: str) -> str:
+    prefix, _, name = value.rpartition("/")
+    if (prefix and not _dns1123_subdomain_ok(prefix)) or len(name) > 63 or not _LABEL_NAME.match(name):
+        raise ValueError(
+            f"{value!r} is not a valid label key ([prefix/]name, name at most 63 alphanumerics, '-', '_', '.')"
+        )
+    return value
+
+
+def _dns1123_subdomain_ok(value: str) -> bool:
+    return len(value) <= 253 and bool(_DNS1123_SUBDOMAIN.match(value))
+
+
+def _label_value(value: str) -> str:
+    if len(value) > 63 or not _LABEL_VALUE.match(value):
+        raise ValueError(f"{value!r} is not a valid label value (at most 63 alphanumerics, '-', '_', '.')")
+    return value
+
+
+def _absolute_path(value: str) -> str:
+    if not value.startswith("/") or "\x00" in value or ".." in value.split("/"):
+        raise ValueError(f"{value!r} is not an absolute path without '..'")
+    return value.rstrip("/") or "/"
+
+
+WorkloadName = Annotated[str, AfterValidator(_dns1035)]
+DnsLabel = Annotated[str, AfterValidator(_dns1123_label)]
+DnsSubdomain = Annotated[str, AfterValidator(_dns1123_subdomain)]
+PortName = Annotated[str, AfterValidator(_port_name)]
+Quantity = Annotated[str, AfterValidator(_quantity)]
+StorageSize = Annotated[str, AfterValidator(_storage_size)]
+IntOrPercent = Annotated[int | str, AfterValidator(_int_or_percent)]
+LabelKey = Annotated[str, AfterValidator(_label_key)]
+LabelValue = Annotated[str, AfterValidator(_label_value)]
+AbsolutePath = Annotated[str, AfterValidator(_absolute_path)]
+PortNumber = Annotated[int, Field(ge=1, le=65535)]
+
+
+def is_output_like(value: Any) -> bool:
+    """True for a Pulumi Output or other awaitable Input, which the spec passes through unread."""
+    return hasattr(value, "apply") and hasattr(value, "future")
+
+
+def blocks_every_disruption(replicas: int, min_available: int | str | None, max_unavailable: int | str | None) -> bool:
+    """Whether a PDB with these bounds would never allow a voluntary eviction of `replicas` healthy pods."""
+    if replicas == 0:
+        return False
+    if max_unavailable is not None:
+        return _scaled(max_unavailable, replicas) == 0
+    assert min_available is not None
+    return _scaled(min_available, replicas) >= replicas
+
+
+def _scaled(value: int | str, replicas: int) -> int:
+    # The disruption controller rounds percentages up, for both bounds.
+    if isinstance(value, int):
+        return value
+    percent = int(value[:-1])
+    return -(-percent * replicas // 100)

@@ -1,0 +1,114 @@
+"""StatefulWorkload: the Pulumi shell around the spec models and the pure renderer."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.render.workload import WorkloadManifests, pod_dns_names, render_workload
+from components.spec.workload import StatefulWorkloadArgs, validate_name
+
+# Changing these means delete + recreate: Kubernetes rejects an in-place update.
+STATEFULSET_IMMUTABLE = ["spec.selector", "spec.serviceName", "spec.podManagementPolicy", "spec.volumeClaimTemplates"]
+STORAGECLASS_IMMUTABLE = ["provisioner", "parameters", "reclaimPolicy", "volumeBindingMode"]
+
+
+def coerce_args(args: StatefulWorkloadArgs | Mapping[str, Any]) -> StatefulWorkloadArgs:
+    """Accept the model or a plain dict (as stack config delivers) and validate it."""
+    if isinstance(args, StatefulWorkloadArgs):
+        return args
+    return StatefulWorkloadArgs.model_validate(dict(args))
+
+
+def _kwargs(manifest: Mapping[str, Any]) -> dict[str, Any]:
+    # Top-level manifest keys become constructor keywords; nested dicts keep API (camelCase) keys.
+    return {re.sub(r"(?<!^)(?=[A-Z])", "_", key).lower(): value for key, value in manifest.items()}
+
+
+class StatefulWorkload(pulumi.ComponentResource):
+    """A headless Service, a StatefulSet with volumeClaimTemplates, a PDB and optional extras.
+
+    The args are validated before anything is registered: bad input raises a pydantic
+    ValidationError and leaves no resource behind.
+    """
+
+    spec: StatefulWorkloadArgs
+    manifests: WorkloadManifests
+    stateful_set: k8s.apps.v1.StatefulSet
+    headless_service: k8s.core.v1.Service
+    client_service: k8s.core.v1.Service | None
+    pdb: k8s.policy.v1.PodDisruptionBudget | None
+    storage_class: k8s.storage.v1.StorageClass | None
+    config_map: k8s.core.v1.ConfigMap | None
+    pod_dns_names: pulumi.Output[list[str]]
+
+    def __init__(
+        self,
+        name: str,
+        args: StatefulWorkloadArgs | Mapping[str, Any],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        validate_name(name)
+        spec = coerce_args(args)
+        manifests = render_workload(name, spec)
+        super().__init__("statefulkit:index:StatefulWorkload", name, None, opts)
+        self.spec = spec
+        self.manifests = manifests
+        child = pulumi.ResourceOptions(parent=self)
+        names = manifests.names
+
+        self.storage_class = None
+        if manifests.storage_class is not None:
+            self.storage_class = k8s.storage.v1.StorageClass(
+                f"{name}-storage",
+                **_kwargs(manifests.storage_class),
+                opts=pulumi.ResourceOptions.merge(
+                    child,
+                    pulumi.ResourceOptions(replace_on_changes=STORAGECLASS_IMMUTABLE, delete_before_replace=True),
+                ),
+            )
+        self.config_map = None
+        if manifests.config_map is not None:
+            self.config_map = k8s.core.v1.ConfigMap(names.config_map, **_kwargs(manifests.config_map), opts=child)
+
+        self.headless_service = k8s.core.v1.Service(
+            names.headless_service, **_kwargs(manifests.headless_service), opts=child
+        )
+        self.client_service = None
+        if manifests.client_service is not None:
+            self.client_service = k8s.core.v1.Service(f"{name}-client", **_kwargs(manifests.client_service), opts=child)
+
+        depends_on: list[pulumi.Resource] = [self.headless_service]
+        depends_on += [r for r in (self.config_map, self.storage_class) if r is not None]
+        self.stateful_set = k8s.apps.v1.StatefulSet(
+            names.stateful_set,
+            **_kwargs(manifests.stateful_set),
+            opts=pulumi.ResourceOptions.merge(
+                child,
+                pulumi.ResourceOptions(
+                    depends_on=depends_on,
+                    replace_on_changes=STATEFULSET_IMMUTABLE,
+                    # Explicit names mean the old object must go before its replacement exists.
+                    delete_before_replace=True,
+                ),
+            ),
+        )
+
+        self.pdb = None
+        if manifests.pdb is not None:
+            self.pdb = k8s.policy.v1.PodDisruptionBudget(f"{name}-pdb", **_kwargs(manifests.pdb), opts=child)
+
+        self.pod_dns_names = pulumi.Output.from_input(spec.namespace).apply(
+            lambda ns: pod_dns_names(names, spec.replicas, ns, spec.cluster_domain)
+        )
+        self.register_outputs(
+            {
+                "stateful_set_name": self.stateful_set.metadata.name,
+                "headless_service_name": self.headless_service.metadata.name,
+                "pod_dns_names": self.pod_dns_names,
+            }
+        )
