@@ -39,6 +39,7 @@ class Registered:
 class Deployment:
     resources: list[Registered]
     outputs: dict[str, Any] = field(default_factory=dict)
+    outputs_registered: list[str] = field(default_factory=list)
 
     def of_type(self, typ: str) -> list[Registered]:
         return [r for r in self.resources if r.type == typ]
@@ -56,14 +57,15 @@ class _Mocks(pulumi.runtime.Mocks):
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         return f"{args.name}-id", dict(args.inputs)
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
-        return {}
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        return {}, None
 
 
 class _RecordingMonitor(pulumi_mocks.MockMonitor):
     def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
         super().__init__(mocks)
         self.registered: list[Registered] = []
+        self.outputs_registered: list[str] = []
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
         response = super().RegisterResource(request)
@@ -84,6 +86,10 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
             )
         return response
 
+    def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        self.outputs_registered.append(request.urn)
+        return super().RegisterResourceOutputs(request)
+
 
 def _struct_to_dict(struct: Any) -> dict[str, Any]:
     return dict(json_format.MessageToDict(struct))
@@ -101,7 +107,7 @@ def run_program(program: Callable[[], Any], *, preview: bool) -> Deployment:
     resolved: dict[str, Any] = {}
     returned: dict[str, Any] = {}
 
-    @pulumi.runtime.test  # type: ignore[misc]
+    @pulumi.runtime.test
     def body() -> Any:
         result = program()
         if not result:
@@ -112,4 +118,21 @@ def run_program(program: Callable[[], Any], *, preview: bool) -> Deployment:
     body()
     missing = set(returned) - set(resolved)
     assert not missing, f"outputs {sorted(missing)} never resolved: their callbacks did not run"
-    return Deployment(resources=monitor.registered, outputs=resolved)
+    return Deployment(resources=monitor.registered, outputs=resolved, outputs_registered=monitor.outputs_registered)
+
+
+def run_failing_program(program: Callable[[], Any], *, preview: bool) -> tuple[BaseException, list[Registered]]:
+    """Run a program expected to raise; return the error and whatever it registered first."""
+    mocks = _Mocks()
+    monitor = _RecordingMonitor(mocks)
+    pulumi.runtime.set_mocks(mocks, project="statefulkit", stack="test", preview=preview, monitor=monitor)
+
+    @pulumi.runtime.test
+    def body() -> Any:
+        program()
+
+    try:
+        body()
+    except Exception as error:  # the caller asserts on the exact type
+        return error, monitor.registered
+    raise AssertionError("the program was expected to raise, but it completed")

@@ -1,0 +1,205 @@
+"""Bad input: a ValidationError naming the field, the value and the rule; nothing registered."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from components import DisruptionBudget, OnDelete, RollingUpdate, StatefulWorkload, StatefulWorkloadArgs
+from components.spec import validate_name
+from tests.support.pulumi_mocks import run_failing_program
+
+
+def base(**overrides: Any) -> dict[str, Any]:
+    args: dict[str, Any] = {"image": "app:1", "replicas": 3, "ports": {"client": 2181}}
+    args.update(overrides)
+    return args
+
+
+CLAIM = {"name": "data", "size": "1Gi", "mount_path": "/data"}
+
+# (case id, args overrides, fragments the message must contain: field, value, rule)
+BAD_ARGS: list[tuple[str, dict[str, Any], list[str]]] = [
+    ("negative replicas", {"replicas": -1}, ["replicas", "-1", "greater than or equal to 0"]),
+    (
+        "partition above replicas",
+        {"update_strategy": {"type": "RollingUpdate", "partition": 4}},
+        ["update_strategy.partition", "4", "replicas=3"],
+    ),
+    (
+        "max_unavailable with OnDelete",
+        {"update_strategy": {"type": "OnDelete", "max_unavailable": 1}},
+        ["max_unavailable", "1", "does not apply to OnDelete"],
+    ),
+    (
+        "max_unavailable zero",
+        {"update_strategy": {"type": "RollingUpdate", "max_unavailable": 0}},
+        ["max_unavailable", "0", "at least 1"],
+    ),
+    ("unknown strategy", {"update_strategy": {"type": "Recreate"}}, ["update_strategy", "Recreate", "RollingUpdate"]),
+    (
+        "both pdb bounds",
+        {"disruption_budget": {"min_available": 1, "max_unavailable": 1}},
+        ["min_available=1", "max_unavailable=1", "exactly one"],
+    ),
+    ("neither pdb bound", {"disruption_budget": {}}, ["min_available=None", "max_unavailable=None", "exactly one"]),
+    (
+        "pdb min_available equals replicas",
+        {"disruption_budget": {"min_available": 3}},
+        ["disruption_budget.min_available", "3", "never allows an eviction", "allow_blocking"],
+    ),
+    (
+        "pdb min_available 100%",
+        {"disruption_budget": {"min_available": "100%"}},
+        ["disruption_budget.min_available", "100%", "never allows an eviction"],
+    ),
+    (
+        "pdb max_unavailable zero",
+        {"disruption_budget": {"max_unavailable": 0}},
+        ["disruption_budget.max_unavailable", "0", "never allows an eviction"],
+    ),
+    ("pdb bad percent", {"disruption_budget": {"max_unavailable": "150%"}}, ["max_unavailable", "150%", "percentage"]),
+    (
+        "size not a quantity",
+        {"volume_claims": [{**CLAIM, "size": "10GB"}]},
+        ["volume_claims.0.size", "10GB", "not a Kubernetes quantity"],
+    ),
+    ("zero size", {"volume_claims": [{**CLAIM, "size": "0Gi"}]}, ["size", "0Gi", "positive"]),
+    (
+        "duplicate claim names",
+        {"volume_claims": [CLAIM, {**CLAIM, "mount_path": "/other"}]},
+        ["volume_claims", "data", "unique"],
+    ),
+    (
+        "duplicate mount paths",
+        {"volume_claims": [CLAIM, {**CLAIM, "name": "logs"}]},
+        ["mount path", "/data", "own path"],
+    ),
+    (
+        "config mount clashes with claim",
+        {"volume_claims": [{**CLAIM, "mount_path": "/config"}], "config_files": {"a": "b"}},
+        ["config_mount_path", "/config"],
+    ),
+    ("relative mount path", {"volume_claims": [{**CLAIM, "mount_path": "data"}]}, ["mount_path", "'data'", "absolute"]),
+    (
+        "port name too long",
+        {"ports": [{"name": "a-very-long-port-name", "container_port": 1}]},
+        ["ports.0.name", "a-very-long-port-name", "limit is 15"],
+    ),
+    (
+        "duplicate port names",
+        {"ports": [{"name": "client", "container_port": 1}, {"name": "client", "container_port": 2}]},
+        ["ports", "client", "unique"],
+    ),
+    ("port out of range", {"ports": {"client": 70000}}, ["container_port", "70000", "less than or equal to 65535"]),
+    (
+        "duplicate port numbers",
+        {"ports": [{"name": "a", "container_port": 80}, {"name": "b", "container_port": 80}]},
+        ["port number", "80", "twice"],
+    ),
+    ("unknown key", {"replica": 3}, ["replica", "Extra inputs are not permitted"]),
+    ("unknown nested key", {"volume_claims": [{**CLAIM, "sise": "1Gi"}]}, ["volume_claims.0.sise", "Extra inputs"]),
+    ("bad namespace", {"namespace": "Team_A"}, ["namespace", "Team_A", "DNS-1123"]),
+    (
+        "bad storage class name",
+        {"storage_class": {"name": "Fast!", "provisioner": "p"}},
+        ["storage_class.name", "Fast!"],
+    ),
+    (
+        "bad reclaim policy",
+        {"storage_class": {"name": "s", "provisioner": "p", "reclaim_policy": "Recycle"}},
+        ["reclaim_policy", "Recycle", "'Retain' or 'Delete'"],
+    ),
+    ("bad memory request", {"resources": {"requests": {"memory": "lots"}}}, ["memory", "lots", "quantity"]),
+    (
+        "request above limit",
+        {"resources": {"requests": {"memory": "2Gi"}, "limits": {"memory": "1Gi"}}},
+        ["requests.memory='2Gi'", "limits.memory='1Gi'", "must fit"],
+    ),
+    (
+        "probe port not declared",
+        {"readiness_probe": {"tcp_port": "admin"}},
+        ["readiness_probe", "admin", "not a declared port"],
+    ),
+    ("probe without handler", {"liveness_probe": {"period_seconds": 3}}, ["liveness_probe", "exactly one"]),
+    (
+        "liveness success threshold",
+        {"liveness_probe": {"tcp_port": 2181, "success_threshold": 2}},
+        ["liveness_probe.success_threshold=2", "must be 1"],
+    ),
+    (
+        "selector label override",
+        {"labels": {"app.kubernetes.io/instance": "other"}},
+        ["labels", "app.kubernetes.io/instance", "selector"],
+    ),
+    ("bad anti-affinity mode", {"anti_affinity": {"mode": "sometimes"}}, ["anti_affinity.mode", "sometimes"]),
+    ("root user", {"run_as_user": 0}, ["run_as_user", "0", "greater than or equal to 1"]),
+    ("duplicate env", {"env": [{"name": "A", "value": "1"}, {"name": "A", "value": "2"}]}, ["env", "'A'", "duplicate"]),
+    (
+        "env two sources",
+        {"env": [{"name": "A", "value": "1", "field_path": "metadata.name"}]},
+        ["env 'A'", "exactly one"],
+    ),
+    (
+        "client service port unknown",
+        {"client_service": {"port_names": ["admin"]}},
+        ["client_service.port_names", "admin", "not declared"],
+    ),
+    ("client service without ports", {"ports": [], "client_service": True}, ["client_service", "no ports"]),
+    ("sidecar name clash", {"sidecars": [{"name": "main"}]}, ["sidecars", "main", "duplicate container"]),
+    ("image with spaces", {"image": "my image"}, ["image", "my image", "pattern"]),
+]
+
+
+@pytest.mark.parametrize(("overrides", "fragments"), [c[1:] for c in BAD_ARGS], ids=[c[0] for c in BAD_ARGS])
+def test_bad_args_name_field_value_and_rule(overrides: dict[str, Any], fragments: list[str]) -> None:
+    with pytest.raises(ValidationError) as caught:
+        StatefulWorkloadArgs.model_validate(base(**overrides))
+    message = str(caught.value)
+    for fragment in fragments:
+        assert fragment in message, f"{fragment!r} missing from:\n{message}"
+
+
+@pytest.mark.parametrize(
+    ("name", "fragments"),
+    [
+        ("Zoo_Keeper", ["name", "Zoo_Keeper", "DNS-1035"]),
+        ("9lives", ["name", "9lives", "DNS-1035"]),
+        ("a" * 53, ["name", "53 characters", "at most 52", "controller-revision-hash"]),
+        ("trailing-", ["trailing-", "DNS-1035"]),
+    ],
+)
+def test_bad_names_rejected(preview: bool, name: str, fragments: list[str]) -> None:
+    error, registered = run_failing_program(lambda: StatefulWorkload(name, base()), preview=preview)
+    assert isinstance(error, ValidationError)
+    for fragment in fragments:
+        assert fragment in str(error)
+    assert registered == []
+
+
+def test_longest_allowed_name_is_accepted() -> None:
+    assert validate_name("a" * 52) == "a" * 52
+
+
+@pytest.mark.parametrize(("overrides", "fragments"), [c[1:] for c in BAD_ARGS[:6]], ids=[c[0] for c in BAD_ARGS[:6]])
+def test_nothing_is_registered_on_bad_args(preview: bool, overrides: dict[str, Any], fragments: list[str]) -> None:
+    error, registered = run_failing_program(lambda: StatefulWorkload("ok", base(**overrides)), preview=preview)
+    assert isinstance(error, ValidationError)
+    assert fragments[0] in str(error)
+    assert registered == []
+
+
+def test_blocking_pdb_allowed_when_forced() -> None:
+    args = StatefulWorkloadArgs(
+        image="app:1", replicas=3, disruption_budget=DisruptionBudget(min_available=3, allow_blocking=True)
+    )
+    assert args.effective_disruption_budget() == DisruptionBudget(min_available=3, allow_blocking=True)
+
+
+def test_models_are_frozen() -> None:
+    strategy = RollingUpdate(partition=1)
+    with pytest.raises(ValidationError, match="frozen"):
+        strategy.partition = 2  # type: ignore[misc]
+    assert OnDelete().type == "OnDelete"
