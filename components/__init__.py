@@ -20,7 +20,9 @@ from components.spec import (
     Toleration,
     VolumeClaim,
 )
+from components.spec.zookeeper import ZooKeeperArgs
 from components.workload import StatefulWorkload
+from components.zookeeper import ZooKeeperEnsemble
 
 __all__ = [
     "AntiAffinity",
@@ -42,4 +44,6 @@ __all__ = [
     "StorageClassSpec",
     "Toleration",
     "VolumeClaim",
+    "ZooKeeperArgs",
+    "ZooKeeperEnsemble",
 ]

@@ -181,13 +181,13 @@ def blocks_every_disruption(replicas: int, min_available: int | str | None, max_
     if replicas == 0:
         return False
     if max_unavailable is not None:
-        return _scaled(max_unavailable, replicas) == 0
+        return scaled_count(max_unavailable, replicas) == 0
     assert min_available is not None
-    return _scaled(min_available, replicas) >= replicas
+    return scaled_count(min_available, replicas) >= replicas
 
 
-def _scaled(value: int | str, replicas: int) -> int:
-    # The disruption controller rounds percentages up, for both bounds.
+def scaled_count(value: int | str, replicas: int) -> int:
+    """Pods an int-or-percent bound stands for; Kubernetes rounds percentages up."""
     if isinstance(value, int):
         return value
     percent = int(value[:-1])

@@ -1,0 +1,407 @@
+"""Typed inputs of ZooKeeperEnsemble: every option, its default and the rules that keep an ensemble correct.
+
+Everything that can reject input is checked here, before anything is rendered or registered; a bad
+value fails with a pydantic ValidationError that names the field, the value and the rule.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, Field, field_validator, model_validator
+
+from components.spec.common import (
+    DnsSubdomain,
+    LabelKey,
+    LabelValue,
+    Quantity,
+    StorageSize,
+    StrictModel,
+    blocks_every_disruption,
+    parse_quantity,
+    scaled_count,
+)
+from components.spec.workload import (
+    SELECTOR_KEYS,
+    AntiAffinity,
+    DisruptionBudget,
+    NameInput,
+    PodManagementPolicy,
+    PvcRetentionPolicy,
+    Resources,
+    RollingUpdate,
+    StorageClassSpec,
+    Toleration,
+    UpdateStrategy,
+)
+
+# The official image (Docker Official Images `zookeeper`, Ubuntu-based, bash, uid 1000, zkServer.sh on PATH).
+DEFAULT_IMAGE = "zookeeper:3.9.4"
+CLIENT_PORT = 2181
+QUORUM_PORT = 2888
+ELECTION_PORT = 3888
+ADMIN_PORT = 8080
+METRICS_PORT = 7000
+# ZooKeeper server ids must lie in 1..255 (254 with TTL nodes / extended types).
+MAX_SERVER_ID = 255
+MIN_HEAP_MIB = 32
+
+FourLetterWord = Literal[
+    "conf", "cons", "crst", "dirs", "dump", "envi", "gtmk", "hash", "isro",
+    "mntr", "ruok", "srst", "srvr", "stat", "stmk", "wchc", "wchp", "wchs",
+]  # fmt: skip
+# The probes send these two; without them in the whitelist every pod would be unready or killed.
+PROBE_WORDS: tuple[FourLetterWord, ...] = ("srvr", "ruok")
+DEFAULT_FOUR_LETTER_WORDS: list[FourLetterWord] = ["srvr", "ruok", "mntr", "conf", "isro"]
+
+# zoo.cfg keys the ensemble renders itself; extra_config may not override them.
+MANAGED_CONFIG_KEYS = frozenset(
+    {
+        "tickTime", "initLimit", "syncLimit", "dataDir", "dataLogDir", "clientPort", "clientPortAddress",
+        "autopurge.snapRetainCount", "autopurge.purgeInterval", "4lw.commands.whitelist", "maxClientCnxns",
+        "admin.enableServer", "admin.serverPort", "standaloneEnabled", "reconfigEnabled",
+        "quorumListenOnAllIPs", "dynamicConfigFile",
+    }
+)  # fmt: skip
+MANAGED_CONFIG_PREFIXES = ("server.", "group.", "weight.", "metricsProvider.")
+_CONFIG_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9._-]*$")
+
+
+def quorum_size(replicas: int) -> int:
+    """Members that must be up for the ensemble to serve: a strict majority."""
+    return replicas // 2 + 1
+
+
+def fault_tolerance(replicas: int) -> int:
+    """Members that may fail while a quorum remains."""
+    return replicas - quorum_size(replicas)
+
+
+def _at_least_one(field: str, what: str) -> Any:
+    def check(value: int) -> int:
+        if value < 1:
+            raise ValueError(f"{field}={value}: must be at least 1 {what}")
+        return value
+
+    return AfterValidator(check)
+
+
+TickTime = Annotated[int, _at_least_one("tick_time_ms", "millisecond (the basic time unit of ZooKeeper)")]
+InitLimit = Annotated[
+    int, _at_least_one("init_limit", "tick (the time followers get to connect to and sync with the leader)")
+]
+SyncLimit = Annotated[
+    int, _at_least_one("sync_limit", "tick (how far a follower may fall behind the leader before it is dropped)")
+]
+
+
+class ZooKeeperArgs(StrictModel):
+    """Everything a ZooKeeperEnsemble renders from. Defaults give a 3-member, quorum-safe ensemble."""
+
+    # --- placement and identity
+    namespace: NameInput = Field(
+        "default",
+        description="Namespace, str or Output[str]. The start script reads it from the pod (downward API "
+        "metadata.namespace), so the ConfigMap never depends on the Output. Default 'default'.",
+    )
+    replicas: int = Field(
+        3,
+        description="Ensemble members. Default 3 (tolerates 1 failure); 5 tolerates 2. Must be odd unless "
+        "allow_even_replicas. Changing it rolls every member onto the new server list.",
+    )
+    allow_even_replicas: bool = Field(
+        False,
+        description="Accept an even member count (it adds no fault tolerance, only write latency). Default false.",
+    )
+    server_id_offset: int = Field(
+        0,
+        ge=0,
+        description="myid = ordinal + 1 + server_id_offset (for ensembles that share ids with others). Default 0.",
+    )
+    cluster_domain: DnsSubdomain = Field("cluster.local", description="Cluster DNS domain. Default cluster.local.")
+
+    # --- image and JVM
+    image: str = Field(
+        DEFAULT_IMAGE,
+        min_length=1,
+        pattern=r"^\S+$",
+        description=f"Container image; needs bash and zkServer.sh on PATH. Default {DEFAULT_IMAGE!r} (official).",
+    )
+    image_pull_policy: Literal["Always", "IfNotPresent", "Never"] | None = Field(None, description="Default unset.")
+    heap: Quantity = Field(
+        "512Mi",
+        description="JVM heap (-Xms = -Xmx), a quantity in whole MiB; must stay below resources.limits.memory. "
+        "Default 512Mi.",
+    )
+    jvm_flags: list[str] = Field(
+        default_factory=list, description="Extra JVM flags (not -Xmx/-Xms: use heap). Default []."
+    )
+    resources: Resources = Field(
+        default_factory=lambda: Resources(requests={"cpu": "250m", "memory": "1Gi"}, limits={"memory": "1Gi"}),
+        description="Container resources. Default requests cpu 250m / memory 1Gi, limits memory 1Gi.",
+    )
+
+    # --- zoo.cfg
+    tick_time_ms: TickTime = Field(2000, description="tickTime in ms. Default 2000.")
+    init_limit: InitLimit = Field(10, description="initLimit in ticks. Default 10 (20 s).")
+    sync_limit: SyncLimit = Field(5, description="syncLimit in ticks. Default 5 (10 s).")
+    max_client_connections: int = Field(
+        60, ge=0, description="maxClientCnxns per client IP (0: unlimited). Default 60."
+    )
+    autopurge_snap_retain_count: int = Field(
+        3, description="autopurge.snapRetainCount: snapshots (and their logs) kept. At least 3. Default 3."
+    )
+    autopurge_purge_interval_hours: int = Field(
+        24, ge=0, description="autopurge.purgeInterval in hours (0 disables purging: the disk fills). Default 24."
+    )
+    four_letter_words: list[FourLetterWord] = Field(
+        default_factory=lambda: list(DEFAULT_FOUR_LETTER_WORDS),
+        min_length=1,
+        description="4lw.commands.whitelist; must contain srvr and ruok (the probes use them). "
+        "Default [srvr, ruok, mntr, conf, isro].",
+    )
+    admin_server: bool = Field(True, description="Jetty AdminServer on port 8080. Default true.")
+    metrics: bool = Field(
+        True,
+        description="Prometheus metrics provider on port 7000 (needs the zookeeper-prometheus-metrics jar, "
+        "which the official image ships). Default true.",
+    )
+    extra_config: dict[str, str] = Field(
+        default_factory=dict,
+        description="Additional zoo.cfg properties; keys the ensemble manages (server.*, dataDir, ...) are refused. "
+        "Default {}.",
+    )
+
+    # --- storage
+    storage_size: StorageSize = Field("10Gi", description="dataDir volume (snapshots, myid) per member. Default 10Gi.")
+    data_log_storage_size: StorageSize | None = Field(
+        None,
+        description="Separate dataLogDir volume (transaction log) per member, for a dedicated disk. "
+        "Default None: the log lives in dataDir.",
+    )
+    storage_class_name: DnsSubdomain | None = Field(
+        None, description="Existing StorageClass for the claims. Default: the created one if any, else the cluster's."
+    )
+    storage_class: StorageClassSpec | None = Field(
+        None, description="StorageClass to create and use. Default None (none created)."
+    )
+    pvc_retention: PvcRetentionPolicy = Field(
+        default_factory=PvcRetentionPolicy, description="Default Retain when deleted and when scaled."
+    )
+
+    # --- rollout and disruption
+    pod_management_policy: PodManagementPolicy = Field(
+        PodManagementPolicy.PARALLEL,
+        description="Default Parallel: every member starts at once, which a new ensemble needs (no member "
+        "becomes Ready before a quorum exists, so OrderedReady would wait forever on member 0). Trade-off: "
+        "scale-down removes members at once too; updates are unaffected (RollingUpdate is always one at a "
+        "time). Immutable: changing it replaces the StatefulSet.",
+    )
+    update_strategy: UpdateStrategy = Field(
+        default_factory=RollingUpdate,
+        description="Default RollingUpdate(partition=0): one member at a time, highest ordinal first, each "
+        "waiting until the previous one serves in the quorum again.",
+    )
+    disruption_budget: DisruptionBudget | Literal["auto"] | None = Field(
+        "auto",
+        description="Default 'auto': maxUnavailable 1 when replicas >= 2 (no PDB for one member: it would block "
+        "drains). A budget that lets evictions break quorum is refused. None: no PDB.",
+    )
+    anti_affinity: AntiAffinity = Field(
+        default_factory=AntiAffinity, description="Default preferred, one member per kubernetes.io/hostname."
+    )
+    termination_grace_period_seconds: int = Field(30, ge=0, description="Default 30.")
+
+    # --- metadata and scheduling
+    labels: dict[LabelKey, LabelValue] = Field(default_factory=dict, description="Added to every object. Default {}.")
+    annotations: dict[str, str] = Field(default_factory=dict, description="Added to every object. Default {}.")
+    pod_annotations: dict[str, str] = Field(default_factory=dict, description="Added to the pods. Default {}.")
+    client_service_type: Literal["ClusterIP", "NodePort", "LoadBalancer"] = Field(
+        "ClusterIP", description="Type of the client Service (port 2181 only). Default ClusterIP."
+    )
+    client_service_annotations: dict[str, str] = Field(
+        default_factory=dict, description="Annotations of the client Service. Default {}."
+    )
+    node_selector: dict[str, str] = Field(default_factory=dict, description="Default {}.")
+    tolerations: list[Toleration] = Field(default_factory=list, description="Default [].")
+    priority_class_name: str | None = Field(None, description="Default unset.")
+    run_as_user: int = Field(1000, ge=1, description="Non-root UID; the official image's zookeeper user. Default 1000.")
+    run_as_group: int = Field(1000, ge=0, description="Default 1000.")
+    fs_group: int = Field(1000, ge=0, description="Group owning the volumes. Default 1000.")
+
+    # --- single-field rules with messages that explain the ZooKeeper reason
+
+    @field_validator("replicas")
+    @classmethod
+    def _replicas_positive(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError(
+                f"replicas={value}: a ZooKeeper ensemble needs at least 1 member (3 or 5 for fault tolerance)"
+            )
+        return value
+
+    @field_validator("autopurge_snap_retain_count")
+    @classmethod
+    def _retain_at_least_three(cls, value: int) -> int:
+        if value < 3:
+            raise ValueError(
+                f"autopurge_snap_retain_count={value}: ZooKeeper keeps at least 3 snapshots (it silently raises "
+                "smaller values to 3); set 3 or more"
+            )
+        return value
+
+    @field_validator("heap")
+    @classmethod
+    def _heap_whole_mib(cls, value: str) -> str:
+        size = parse_quantity(value)
+        if size < MIN_HEAP_MIB * 2**20:
+            raise ValueError(f"heap={value!r} is below {MIN_HEAP_MIB}Mi; a ZooKeeper JVM cannot run in less")
+        if size % 2**20:
+            raise ValueError(f"heap={value!r} is not a whole number of MiB (the JVM flag is -Xmx<n>m); use e.g. 512Mi")
+        return value
+
+    @field_validator("jvm_flags")
+    @classmethod
+    def _no_heap_flags(cls, value: list[str]) -> list[str]:
+        for flag in value:
+            if flag.startswith(("-Xmx", "-Xms", "-XX:MaxRAMPercentage", "-XX:InitialRAMPercentage")):
+                raise ValueError(f"jvm_flags: {flag!r} sets the heap size; use the heap field instead")
+            if not flag or any(ch.isspace() for ch in flag) or "'" in flag:
+                raise ValueError(f"jvm_flags: {flag!r} must be one non-empty flag without whitespace or quotes")
+        return value
+
+    @field_validator("four_letter_words")
+    @classmethod
+    def _probe_words_allowed(cls, value: list[FourLetterWord]) -> list[FourLetterWord]:
+        missing = [word for word in PROBE_WORDS if word not in value]
+        if missing:
+            raise ValueError(
+                f"four_letter_words={value}: must contain {missing}; the readiness probe sends srvr and the "
+                "liveness probe ruok"
+            )
+        return list(dict.fromkeys(value))
+
+    @field_validator("extra_config")
+    @classmethod
+    def _extra_config_unmanaged(cls, value: dict[str, str]) -> dict[str, str]:
+        for key, item in value.items():
+            if not _CONFIG_KEY.match(key):
+                raise ValueError(f"extra_config: key {key!r} is not a zoo.cfg property name ([A-Za-z][A-Za-z0-9._-]*)")
+            if key in MANAGED_CONFIG_KEYS or key.startswith(MANAGED_CONFIG_PREFIXES):
+                raise ValueError(
+                    f"extra_config: {key!r} is rendered by the ensemble itself; set the typed field instead"
+                )
+            if "\n" in item or "\r" in item:
+                raise ValueError(f"extra_config[{key!r}]={item!r}: a value must be a single line")
+        return value
+
+    @field_validator("labels")
+    @classmethod
+    def _labels_not_selector(cls, value: dict[str, str]) -> dict[str, str]:
+        clash = [key for key in value if key in SELECTOR_KEYS]
+        if clash:
+            raise ValueError(f"labels: {clash} are selector labels set from the ensemble's name; they cannot be set")
+        return value
+
+    # --- cross-field rules
+
+    @model_validator(mode="after")
+    def _ensemble_rules(self) -> ZooKeeperArgs:
+        self._check_even()
+        self._check_server_ids()
+        self._check_heap()
+        self._check_storage_class()
+        self._check_disruption_budget()
+        self._check_update_strategy()
+        return self
+
+    def _check_even(self) -> None:
+        n = self.replicas
+        if n % 2 == 0 and not self.allow_even_replicas:
+            raise ValueError(
+                f"replicas={n} is even: {n} members need {quorum_size(n)} for quorum and tolerate "
+                f"{fault_tolerance(n)} failure(s), the same as {n - 1} members, so the even member adds no fault "
+                f"tolerance (only write latency); use {n - 1} or {n + 1}, or set allow_even_replicas=True"
+            )
+
+    def _check_server_ids(self) -> None:
+        last = self.replicas + self.server_id_offset
+        if last > MAX_SERVER_ID:
+            raise ValueError(
+                f"server_id_offset={self.server_id_offset} with replicas={self.replicas} gives server ids up to "
+                f"{last}; ZooKeeper server ids must be between 1 and {MAX_SERVER_ID}"
+            )
+
+    def _check_heap(self) -> None:
+        limit = self.resources.limits.get("memory")
+        if limit is not None and parse_quantity(self.heap) >= parse_quantity(limit):
+            raise ValueError(
+                f"heap={self.heap!r} is not below resources.limits.memory={limit!r}; the JVM needs memory beyond "
+                "its heap (metaspace, threads, buffers), so the container would be OOM-killed. Lower heap or "
+                "raise the limit"
+            )
+
+    def _check_storage_class(self) -> None:
+        if self.storage_class is not None and self.storage_class_name not in (None, self.storage_class.name):
+            raise ValueError(
+                f"storage_class_name={self.storage_class_name!r} differs from the created "
+                f"storage_class.name={self.storage_class.name!r}; the created class would go unused. Set one of them"
+            )
+
+    def _check_disruption_budget(self) -> None:
+        budget = self.disruption_budget
+        if not isinstance(budget, DisruptionBudget):
+            return
+        n, spare = self.replicas, fault_tolerance(self.replicas)
+        if not budget.allow_blocking and blocks_every_disruption(n, budget.min_available, budget.max_unavailable):
+            field, value = (
+                ("min_available", budget.min_available)
+                if budget.min_available is not None
+                else ("max_unavailable", budget.max_unavailable)
+            )
+            raise ValueError(
+                f"disruption_budget.{field}={value!r} with replicas={n} never allows an eviction, so node drains "
+                "would hang; use max_unavailable=1 or set allow_blocking=True"
+            )
+        if budget.max_unavailable is not None:
+            field, value, evictable = "max_unavailable", budget.max_unavailable, scaled_count(budget.max_unavailable, n)
+        else:
+            assert budget.min_available is not None
+            field, value = "min_available", budget.min_available
+            evictable = n - scaled_count(budget.min_available, n)
+        if evictable > spare:
+            raise ValueError(
+                f"disruption_budget.{field}={value!r} with replicas={n} lets evictions take down {evictable} "
+                f"member(s) at once, but quorum needs {quorum_size(n)} of {n} up (at most {spare} may be down); "
+                f"use max_unavailable={spare} or less"
+                + ("" if spare else " (or None: a single member cannot be evicted without downtime)")
+            )
+
+    def _check_update_strategy(self) -> None:
+        strategy = self.update_strategy
+        if isinstance(strategy, RollingUpdate):
+            if strategy.partition > self.replicas:
+                raise ValueError(
+                    f"update_strategy.partition={strategy.partition} is greater than replicas={self.replicas}; "
+                    "a partition must be between 0 and replicas"
+                )
+            if strategy.max_unavailable is not None:
+                down = scaled_count(strategy.max_unavailable, self.replicas)
+                if down > fault_tolerance(self.replicas) and self.replicas > 1:
+                    raise ValueError(
+                        f"update_strategy.max_unavailable={strategy.max_unavailable!r} with replicas={self.replicas} "
+                        f"restarts {down} members at once, which breaks quorum (at most "
+                        f"{fault_tolerance(self.replicas)} may be down)"
+                    )
+
+    # --- derived values
+
+    @property
+    def heap_mib(self) -> int:
+        return int(parse_quantity(self.heap) // Decimal(2**20))
+
+    def server_ids(self) -> list[int]:
+        """myid of each ordinal, in ordinal order."""
+        return [i + 1 + self.server_id_offset for i in range(self.replicas)]

@@ -1,0 +1,69 @@
+"""ZooKeeperEnsemble: a StatefulWorkload configured into a working, quorum-safe ZooKeeper ensemble."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pulumi
+
+from components.render.workload import WorkloadNames, pod_dns_names
+from components.render.zookeeper import connect_string, zookeeper_workload_args
+from components.spec.workload import StatefulWorkloadArgs, validate_name
+from components.spec.zookeeper import ZooKeeperArgs
+from components.workload import StatefulWorkload
+
+
+def coerce_zookeeper_args(args: ZooKeeperArgs | Mapping[str, Any]) -> ZooKeeperArgs:
+    """Accept the model or a plain dict (as stack config delivers) and validate it."""
+    if isinstance(args, ZooKeeperArgs):
+        return args
+    return ZooKeeperArgs.model_validate(dict(args))
+
+
+class ZooKeeperEnsemble(pulumi.ComponentResource):
+    """A ZooKeeper ensemble: headless Service (publishNotReadyAddresses), client Service on 2181,
+    StatefulSet (Parallel, quorum-aware probes), PDB (maxUnavailable 1) and the config ConfigMap.
+
+    Input is validated, and the whole workload rendered, before anything is registered: bad input
+    raises a pydantic ValidationError and leaves no resource behind.
+
+    Outputs: `connect_string` (`<member-fqdn>:2181,...`), `client_service_name`, `pod_dns_names`,
+    and `workload`, the StatefulWorkload child.
+    """
+
+    spec: ZooKeeperArgs
+    workload_args: StatefulWorkloadArgs
+    workload: StatefulWorkload
+    connect_string: pulumi.Output[str]
+    client_service_name: pulumi.Output[str]
+    pod_dns_names: pulumi.Output[list[str]]
+
+    def __init__(
+        self,
+        name: str,
+        args: ZooKeeperArgs | Mapping[str, Any],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        validate_name(name)
+        spec = coerce_zookeeper_args(args)
+        workload_args = zookeeper_workload_args(name, spec)
+        super().__init__("statefulkit:index:ZooKeeperEnsemble", name, None, opts)
+        self.spec = spec
+        self.workload_args = workload_args
+        self.workload = StatefulWorkload(name, workload_args, opts=pulumi.ResourceOptions(parent=self))
+
+        client_service = self.workload.client_service
+        assert client_service is not None  # zookeeper_workload_args always asks for one
+        self.client_service_name = client_service.metadata.apply(lambda meta: str(meta.name))
+        names = WorkloadNames.of(name)
+        namespace = pulumi.Output.from_input(spec.namespace)
+        self.pod_dns_names = namespace.apply(lambda ns: pod_dns_names(names, spec.replicas, ns, spec.cluster_domain))
+        self.connect_string = namespace.apply(lambda ns: connect_string(name, spec, ns))
+        self.register_outputs(
+            {
+                "connect_string": self.connect_string,
+                "client_service_name": self.client_service_name,
+                "pod_dns_names": self.pod_dns_names,
+            }
+        )
