@@ -523,6 +523,9 @@ class PodNetwork:
             return self._free_ips.pop(0)
 
     def _release_ip(self, ip: str) -> None:
+        # The next pod given this IP has a new MAC; a stale neighbour entry in the root namespace
+        # would blackhole the test process's traffic to it for ~30 s.
+        subprocess.run(["ip", "neigh", "flush", "to", ip, "dev", self.host_link], capture_output=True, check=False)
         with self._lock:
             if ip not in self._free_ips:
                 self._free_ips.append(ip)
