@@ -6,10 +6,13 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help venv deps lint unit test bench clean
+.PHONY: help venv deps lint unit test bench clean up down toolchain cluster-up cluster-down
 
 help:
-	@echo "make up      deploy the dev stack (pulumi up --stack dev)"
+	@echo "make up      deploy the dev stack (pulumi up --stack dev) on \$$KUBECONFIG or the local cluster"
+	@echo "make down    destroy the dev stack"
+	@echo "make cluster-up / cluster-down   the local kwok cluster (built from source)"
+	@echo "make toolchain                   build the cached toolchain (kubernetes, etcd, kwok, pulumi)"
 	@echo "make test    install what is missing, then lint + every test"
 	@echo "make unit    unit tests only (Pulumi mocks, no servers)"
 	@echo "make lint    ruff + mypy (strict on components/)"
@@ -40,6 +43,23 @@ test: venv deps lint
 
 bench: venv
 	$(BIN)/python -m benchmarks.render_vs_raw
+
+STACK ?= dev
+
+up:
+	tools/deploy up --stack $(STACK)
+
+down:
+	tools/deploy down --stack $(STACK)
+
+toolchain:
+	tools/toolchain/build
+
+cluster-up:
+	tools/cluster/up
+
+cluster-down:
+	tools/cluster/down
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .hypothesis

@@ -51,6 +51,26 @@ class WorkloadManifests:
     config_map: Manifest | None
 
 
+_API_KINDS = {
+    "storage_class": ("storage.k8s.io/v1", "StorageClass"),
+    "config_map": ("v1", "ConfigMap"),
+    "headless_service": ("v1", "Service"),
+    "client_service": ("v1", "Service"),
+    "stateful_set": ("apps/v1", "StatefulSet"),
+    "pdb": ("policy/v1", "PodDisruptionBudget"),
+}
+
+
+def kubernetes_objects(manifests: WorkloadManifests) -> list[Manifest]:
+    """Complete API objects (with apiVersion and kind), in an order `kubectl apply` can create them."""
+    objects = []
+    for field, (api_version, kind) in _API_KINDS.items():
+        manifest = getattr(manifests, field)
+        if manifest is not None:
+            objects.append({"apiVersion": api_version, "kind": kind, **manifest})
+    return objects
+
+
 def selector_labels(name: str, spec: StatefulWorkloadArgs) -> dict[str, str]:
     return {
         "app.kubernetes.io/name": spec.app_name or name,
