@@ -1,5 +1,6 @@
 """statefulkit: Pulumi components for stateful ensembles on Kubernetes."""
 
+from components.redis import RedisEnsemble
 from components.spec import (
     AntiAffinity,
     ClientService,
@@ -20,6 +21,7 @@ from components.spec import (
     Toleration,
     VolumeClaim,
 )
+from components.spec.redis import RedisArgs, SentinelSettings
 from components.spec.zookeeper import ZooKeeperArgs
 from components.workload import StatefulWorkload
 from components.zookeeper import ZooKeeperEnsemble
@@ -37,8 +39,11 @@ __all__ = [
     "PodManagementPolicy",
     "Probe",
     "PvcRetentionPolicy",
+    "RedisArgs",
+    "RedisEnsemble",
     "Resources",
     "RollingUpdate",
+    "SentinelSettings",
     "StatefulWorkload",
     "StatefulWorkloadArgs",
     "StorageClassSpec",

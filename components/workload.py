@@ -66,9 +66,8 @@ class StatefulWorkload(pulumi.ComponentResource):
             self.storage_class = k8s.storage.v1.StorageClass(
                 f"{name}-storage",
                 **_kwargs(manifests.storage_class),
-                opts=pulumi.ResourceOptions.merge(
-                    child,
-                    pulumi.ResourceOptions(replace_on_changes=STORAGECLASS_IMMUTABLE, delete_before_replace=True),
+                opts=pulumi.ResourceOptions(
+                    parent=self, replace_on_changes=STORAGECLASS_IMMUTABLE, delete_before_replace=True
                 ),
             )
         self.config_map = None
@@ -87,14 +86,12 @@ class StatefulWorkload(pulumi.ComponentResource):
         self.stateful_set = k8s.apps.v1.StatefulSet(
             names.stateful_set,
             **_kwargs(manifests.stateful_set),
-            opts=pulumi.ResourceOptions.merge(
-                child,
-                pulumi.ResourceOptions(
-                    depends_on=depends_on,
-                    replace_on_changes=STATEFULSET_IMMUTABLE,
-                    # Explicit names mean the old object must go before its replacement exists.
-                    delete_before_replace=True,
-                ),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=depends_on,
+                replace_on_changes=STATEFULSET_IMMUTABLE,
+                # Explicit names mean the old object must go before its replacement exists.
+                delete_before_replace=True,
             ),
         )
 

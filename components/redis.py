@@ -1,0 +1,105 @@
+"""RedisEnsemble: Redis replication with a Sentinel beside every node, on one StatefulSet."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.render.redis import (
+    RedisNames,
+    build_workload_args,
+    pod_fqdns,
+    render_auth_secret,
+    sentinel_addresses,
+)
+from components.spec.redis import RedisArgs
+from components.spec.workload import validate_name
+from components.workload import StatefulWorkload
+
+
+def coerce_redis_args(args: RedisArgs | Mapping[str, Any]) -> RedisArgs:
+    """Accept the model or a plain dict (as stack config delivers) and validate it."""
+    if isinstance(args, RedisArgs):
+        return args
+    return RedisArgs.model_validate(dict(args))
+
+
+class RedisEnsemble(pulumi.ComponentResource):
+    """One primary, replicas-1 replicas and a Sentinel per pod, with auth from a Pulumi secret.
+
+    Bad args raise a pydantic ValidationError before anything is registered. The password only
+    travels as a secret Output into a Kubernetes Secret (or comes from an existing Secret); pods
+    read it through secretKeyRef, so neither the ConfigMap nor the StatefulSet holds it.
+    """
+
+    spec: RedisArgs
+    names: RedisNames
+    workload: StatefulWorkload
+    secret: k8s.core.v1.Secret | None
+    master_name: pulumi.Output[str]
+    sentinel_addresses: pulumi.Output[list[str]]
+    pod_dns_names: pulumi.Output[list[str]]
+    headless_service_name: pulumi.Output[str]
+    sentinel_service_name: pulumi.Output[str]
+    password_secret_name: pulumi.Output[str] | None
+
+    def __init__(
+        self,
+        name: str,
+        args: RedisArgs | Mapping[str, Any],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        validate_name(name)
+        spec = coerce_redis_args(args)
+        # Validate the whole workload (with the Secret's future name) before registering anything.
+        build_workload_args(name, spec)
+        super().__init__("statefulkit:index:RedisEnsemble", name, None, opts)
+        self.spec = spec
+        self.names = RedisNames.of(name)
+        child = pulumi.ResourceOptions(parent=self)
+
+        self.secret = None
+        secret_name: Any = None
+        if spec.auth and spec.existing_secret is None:
+            manifest = render_auth_secret(name, spec, pulumi.Output.secret(spec.password))
+            self.secret = k8s.core.v1.Secret(
+                self.names.secret,
+                metadata=manifest["metadata"],
+                type=manifest["type"],
+                string_data=manifest["stringData"],
+                opts=pulumi.ResourceOptions.merge(
+                    child, pulumi.ResourceOptions(additional_secret_outputs=["data", "stringData"])
+                ),
+            )
+            # The Output name makes the StatefulSet wait for the Secret.
+            secret_name = self.secret.metadata.name
+
+        self.workload = StatefulWorkload(name, build_workload_args(name, spec, secret_name), opts=child)
+
+        self.master_name = pulumi.Output.from_input(spec.master_name)
+        self.pod_dns_names = pulumi.Output.from_input(spec.namespace).apply(lambda ns: pod_fqdns(name, spec, ns))
+        self.sentinel_addresses = pulumi.Output.from_input(spec.namespace).apply(
+            lambda ns: sentinel_addresses(name, spec, ns)
+        )
+        self.headless_service_name = self.workload.headless_service.metadata.name
+        assert self.workload.client_service is not None  # the Sentinel Service is always rendered
+        self.sentinel_service_name = self.workload.client_service.metadata.name
+        self.password_secret_name = None
+        if self.secret is not None:
+            self.password_secret_name = self.secret.metadata.name
+        elif spec.existing_secret is not None:
+            self.password_secret_name = pulumi.Output.from_input(spec.existing_secret.name)
+
+        self.register_outputs(
+            {
+                "master_name": self.master_name,
+                "sentinel_addresses": self.sentinel_addresses,
+                "pod_dns_names": self.pod_dns_names,
+                "headless_service_name": self.headless_service_name,
+                "sentinel_service_name": self.sentinel_service_name,
+                "password_secret_name": self.password_secret_name,
+            }
+        )

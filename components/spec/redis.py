@@ -1,0 +1,407 @@
+"""Typed inputs of RedisEnsemble: replication with Sentinel failover, every option with its default.
+
+Validation lives here: a bad value fails with a pydantic ValidationError naming the field, the
+value and the rule, before anything is registered. The model hides raw inputs in its error text
+(`hide_input_in_errors`) because a misplaced password must never be echoed into a log; every rule
+therefore writes the offending (non-secret) value into its own message.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+import pulumi
+from pydantic import AfterValidator, ConfigDict, Field, PlainValidator, model_validator
+
+from components.spec.common import (
+    DnsSubdomain,
+    LabelKey,
+    LabelValue,
+    StorageSize,
+    StrictModel,
+    is_output_like,
+    parse_quantity,
+)
+from components.spec.workload import AntiAffinity, KeyRef, NameInput, Resources, Toleration
+
+# The official image, pinned. Debian-based: sh, redis-cli, coreutils (timeout, od) and awk.
+REDIS_IMAGE = "redis:8.10.2"
+REDIS_PORT = 6379
+SENTINEL_PORT = 26379
+
+MAXMEMORY_POLICIES = (
+    "noeviction",
+    "allkeys-lru",
+    "allkeys-lfu",
+    "allkeys-random",
+    "volatile-lru",
+    "volatile-lfu",
+    "volatile-random",
+    "volatile-ttl",
+)
+MaxmemoryPolicy = Literal[
+    "noeviction",
+    "allkeys-lru",
+    "allkeys-lfu",
+    "allkeys-random",
+    "volatile-lru",
+    "volatile-lfu",
+    "volatile-random",
+    "volatile-ttl",
+]
+
+# Sentinel sends these to the Redis servers inside MULTI/EXEC when it promotes or re-points a
+# node (SLAVEOF, CONFIG REWRITE, CLIENT KILL): one unknown command aborts the whole transaction,
+# so they may be renamed (Sentinel is told the new name) but never disabled.
+SENTINEL_COMMANDS = frozenset({"CONFIG", "SLAVEOF", "CLIENT"})
+# Used by replication, by Sentinel's monitoring and by the start scripts and probes: untouchable.
+PROTECTED_COMMANDS = frozenset(
+    {"AUTH", "HELLO", "PING", "INFO", "ROLE", "MULTI", "EXEC", "PUBLISH", "SUBSCRIBE", "PSYNC", "SYNC", "REPLCONF"}
+)
+# Dangerous commands, disabled ("") or renamed by default. CONFIG is renamed, not disabled,
+# because Sentinel needs it; choose your own alias to make it unguessable.
+DEFAULT_RENAMED_COMMANDS: dict[str, str] = {
+    "FLUSHALL": "",
+    "FLUSHDB": "",
+    "DEBUG": "",
+    "CONFIG": "SK_CONFIG",
+}
+# Directives the component renders itself; extra_config may not override them.
+MANAGED_DIRECTIVES = frozenset(
+    {
+        "port",
+        "bind",
+        "dir",
+        "daemonize",
+        "include",
+        "replicaof",
+        "slaveof",
+        "replica-announce-ip",
+        "slave-announce-ip",
+        "replica-announce-port",
+        "requirepass",
+        "masterauth",
+        "masteruser",
+        "user",
+        "aclfile",
+        "protected-mode",
+        "appendonly",
+        "appendfsync",
+        "maxmemory",
+        "maxmemory-policy",
+        "rename-command",
+        "min-replicas-to-write",
+        "min-replicas-max-lag",
+        "logfile",
+        "pidfile",
+    }
+)
+
+_COMMAND = re.compile(r"^[A-Za-z][A-Za-z0-9_|-]*$")
+_ALIAS = re.compile(r"^[A-Za-z0-9_-]+$")
+_MASTER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_DIRECTIVE = re.compile(r"^[a-z][a-z0-9-]*$")
+_MEMORY = re.compile(r"^(?P<num>\d+)\s*(?P<unit>b|k|kb|m|mb|g|gb|ki|mi|gi|kib|mib|gib)?$", re.IGNORECASE)
+_MEMORY_UNITS = {
+    "": 1,
+    "b": 1,
+    "k": 1000,
+    "kb": 1024,
+    "ki": 1024,
+    "kib": 1024,
+    "m": 1000**2,
+    "mb": 1024**2,
+    "mi": 1024**2,
+    "mib": 1024**2,
+    "g": 1000**3,
+    "gb": 1024**3,
+    "gi": 1024**3,
+    "gib": 1024**3,
+}
+MIN_MAXMEMORY = 1024**2
+
+
+def memory_bytes(value: int | str) -> int:
+    """Bytes of a Redis memory size: 1048576, '100mb', '1gb', '512Mi' (Redis: k/m/g = 1000^n, kb/mb/gb = 1024^n)."""
+    if isinstance(value, int):
+        return value
+    match = _MEMORY.match(value.strip())
+    if match is None:
+        raise ValueError(
+            f"maxmemory={value!r} is not a size: use bytes (an int) or a number with one of the units "
+            "b, k, kb, m, mb, g, gb (Redis) or Ki, Mi, Gi (Kubernetes), e.g. '256mb' or '1Gi'"
+        )
+    return int(match["num"]) * _MEMORY_UNITS[(match["unit"] or "").lower()]
+
+
+def _maxmemory(value: int | str | None) -> int | str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise ValueError(f"maxmemory={value!r} is not a size; use bytes or a string like '256mb'")
+    size = memory_bytes(value)
+    if size < MIN_MAXMEMORY:
+        raise ValueError(
+            f"maxmemory={value!r} is {size} bytes; it must be at least 1mb (1048576 bytes), or None for no limit"
+        )
+    return value
+
+
+def _maxmemory_policy(value: Any) -> str:
+    if value not in MAXMEMORY_POLICIES:
+        raise ValueError(
+            f"maxmemory_policy={value!r} is not a Redis eviction policy; use one of {list(MAXMEMORY_POLICIES)}"
+        )
+    return str(value)
+
+
+def _master_name(value: Any) -> str:
+    if not isinstance(value, str) or not _MASTER_NAME.match(value):
+        raise ValueError(
+            f"master_name={value!r} must be 1-64 letters, digits, '.', '_' or '-' starting with a letter "
+            "or digit (it is a word in sentinel.conf)"
+        )
+    return value
+
+
+def _password(value: Any) -> Any:
+    """A Pulumi secret: any Output (it is wrapped with Output.secret). A plain str is refused."""
+    if value is None or is_output_like(value):
+        return value
+    if isinstance(value, str):
+        raise ValueError(
+            f"password=<plain str of {len(value)} characters, redacted>: a Redis password must be a Pulumi "
+            "secret so it never lands in the state in plain text. Pass pulumi.Output.secret(value), "
+            'pulumi.Config().require_secret("redisPassword") (set it with `pulumi config set --secret '
+            "redisPassword ...`), another resource's Output, or reference an existing Kubernetes Secret "
+            'with existing_secret={"name": ..., "key": ...}'
+        )
+    raise ValueError(
+        f"password of type {type(value).__name__} is not a Pulumi Output[str]; pass "
+        'pulumi.Output.secret(...) or pulumi.Config().require_secret("redisPassword")'
+    )
+
+
+def _at_least(field: str, minimum: int) -> AfterValidator:
+    def check(value: int) -> int:
+        if value < minimum:
+            raise ValueError(f"{field}={value!r} is below the minimum of {minimum}")
+        return value
+
+    return AfterValidator(check)
+
+
+SecretInput = Annotated[pulumi.Output[str] | None, PlainValidator(_password)]
+MemorySize = Annotated[int | str | None, AfterValidator(_maxmemory)]
+
+
+class SentinelSettings(StrictModel):
+    """Sentinel's failure detection and failover. Timings in milliseconds, as sentinel.conf takes them."""
+
+    model_config = ConfigDict(hide_input_in_errors=True)
+
+    quorum: int | None = Field(
+        None,
+        description="Sentinels that must agree the master is down. Default None: a majority of the pods (N//2+1).",
+    )
+    down_after_milliseconds: Annotated[int, _at_least("sentinel.down_after_milliseconds", 100)] = Field(
+        10_000, description="Unreachable this long = subjectively down. Default 10000 (10 s); at least 100."
+    )
+    failover_timeout_milliseconds: Annotated[int, _at_least("sentinel.failover_timeout_milliseconds", 1000)] = Field(
+        60_000, description="Failover retry and reconfiguration timeout. Default 60000 (60 s); at least 1000."
+    )
+    parallel_syncs: Annotated[int, _at_least("sentinel.parallel_syncs", 1)] = Field(
+        1, description="Replicas re-pointed to a new master at once. Default 1 (the others keep serving reads)."
+    )
+
+    @model_validator(mode="after")
+    def _quorum_positive(self) -> SentinelSettings:
+        if self.quorum is not None and self.quorum < 1:
+            raise ValueError(f"sentinel.quorum={self.quorum}: a quorum must be at least 1")
+        return self
+
+
+class RedisArgs(StrictModel):
+    """Everything RedisEnsemble renders from. Defaults are the safe ones from DESIGN.md."""
+
+    model_config = ConfigDict(hide_input_in_errors=True)
+
+    namespace: NameInput = Field("default", description="str or Output[str]. Default 'default'.")
+    replicas: Annotated[int, _at_least("replicas", 1)] = Field(
+        3, description="Pods: one primary, replicas-1 replicas, a Sentinel in each. Default 3."
+    )
+    allow_small_sentinel_quorum: bool = Field(
+        False, description="Accept fewer than 3 pods, where losing one pod loses the Sentinel majority. Default false."
+    )
+    image: str = Field(REDIS_IMAGE, min_length=1, pattern=r"^\S+$", description=f"Default {REDIS_IMAGE!r}.")
+    image_pull_policy: Literal["Always", "IfNotPresent", "Never"] | None = Field(None, description="Default unset.")
+    master_name: Annotated[str, PlainValidator(_master_name)] = Field(
+        "mymaster", description="The name Sentinel monitors the master under. Default 'mymaster'."
+    )
+
+    auth: bool = Field(True, description="Require a password (server and Sentinel). Default true; False needs intent.")
+    password: SecretInput = Field(
+        None, description="Output[str] secret, e.g. config.require_secret('redisPassword'). Default None."
+    )
+    existing_secret: KeyRef | None = Field(
+        None, description="Use the password in this existing Secret {name, key} instead. Default None."
+    )
+
+    sentinel: SentinelSettings = Field(default_factory=SentinelSettings, description="Default SentinelSettings().")
+
+    storage_size: StorageSize = Field("8Gi", description="PVC size per pod. Default '8Gi'.")
+    storage_class: DnsSubdomain | None = Field(None, description="StorageClass name. Default: the cluster default.")
+    appendonly: bool = Field(True, description="AOF persistence on the volume. Default true.")
+    appendfsync: Literal["always", "everysec", "no"] = Field(
+        "everysec", description="AOF fsync policy. Default everysec."
+    )
+    maxmemory: MemorySize = Field(None, description="Memory cap, bytes or '256mb'/'1gb'/'1Gi'. Default None (no cap).")
+    maxmemory_policy: Annotated[MaxmemoryPolicy, PlainValidator(_maxmemory_policy)] = Field(
+        "noeviction", description="Eviction policy at maxmemory. Default 'noeviction' (writes fail, data stays)."
+    )
+    renamed_commands: dict[str, str] = Field(
+        default_factory=lambda: dict(DEFAULT_RENAMED_COMMANDS),
+        description="Command -> new name ('' disables it). Default FLUSHALL/FLUSHDB/DEBUG disabled, CONFIG->SK_CONFIG.",
+    )
+    min_replicas_to_write: Annotated[int, _at_least("min_replicas_to_write", 0)] = Field(
+        0, description="Master refuses writes with fewer connected replicas. Default 0 (off)."
+    )
+    min_replicas_max_lag: Annotated[int, _at_least("min_replicas_max_lag", 1)] = Field(
+        10, description="Seconds of lag for a replica to count towards min_replicas_to_write. Default 10."
+    )
+    extra_config: dict[str, str] = Field(
+        default_factory=dict, description="More redis.conf directives {name: value}. Default {}."
+    )
+    discovery_timeout_seconds: Annotated[int, _at_least("discovery_timeout_seconds", 0)] = Field(
+        10, description="How long a starting node polls the Sentinels for the master before bootstrapping. Default 10."
+    )
+
+    resources: Resources | None = Field(None, description="Redis container resources. Default unset.")
+    sentinel_resources: Resources | None = Field(None, description="Sentinel container resources. Default unset.")
+    anti_affinity: AntiAffinity = Field(default_factory=AntiAffinity, description="Default preferred per hostname.")
+    node_selector: dict[str, str] = Field(default_factory=dict, description="Default {}.")
+    tolerations: list[Toleration] = Field(default_factory=list, description="Default [].")
+    priority_class_name: str | None = Field(None, description="Default unset.")
+    labels: dict[LabelKey, LabelValue] = Field(default_factory=dict, description="Added to every object. Default {}.")
+    annotations: dict[str, str] = Field(default_factory=dict, description="Added to every object. Default {}.")
+    pod_annotations: dict[str, str] = Field(default_factory=dict, description="Added to the pods. Default {}.")
+    cluster_domain: DnsSubdomain = Field("cluster.local", description="Default cluster.local.")
+    termination_grace_period_seconds: Annotated[int, _at_least("termination_grace_period_seconds", 0)] = Field(
+        30, description="Default 30 (a master waits for replicas to catch up before exiting on SIGTERM)."
+    )
+    run_as_user: Annotated[int, _at_least("run_as_user", 1)] = Field(
+        999, description="Non-root UID; 999 is `redis` in the official image. Default 999."
+    )
+    run_as_group: Annotated[int, _at_least("run_as_group", 0)] = Field(999, description="Default 999.")
+    fs_group: Annotated[int, _at_least("fs_group", 0)] = Field(999, description="Default 999.")
+
+    @model_validator(mode="after")
+    def _cross_field_rules(self) -> RedisArgs:
+        _check_sentinel(self)
+        _check_auth(self)
+        _check_memory(self)
+        _check_commands(self)
+        _check_extra_config(self)
+        if self.min_replicas_to_write > self.replicas - 1:
+            raise ValueError(
+                f"min_replicas_to_write={self.min_replicas_to_write} with replicas={self.replicas}: a master has "
+                f"at most {self.replicas - 1} replica(s), so it would refuse every write"
+            )
+        return self
+
+    def effective_quorum(self) -> int:
+        """The configured quorum, or a majority of the pods (one Sentinel per pod)."""
+        return self.sentinel.quorum if self.sentinel.quorum is not None else self.replicas // 2 + 1
+
+    def maxmemory_bytes(self) -> int | None:
+        return None if self.maxmemory is None else memory_bytes(self.maxmemory)
+
+
+def _check_sentinel(spec: RedisArgs) -> None:
+    if spec.replicas < 3 and not spec.allow_small_sentinel_quorum:
+        raise ValueError(
+            f"replicas={spec.replicas}: Sentinel needs at least 3 pods, so that a majority of Sentinels "
+            "survives the loss of one pod and can authorize a failover; use 3 or more, or set "
+            "allow_small_sentinel_quorum=True to accept no automatic failover"
+        )
+    quorum = spec.sentinel.quorum
+    if quorum is not None and quorum > spec.replicas:
+        raise ValueError(
+            f"sentinel.quorum={quorum} is larger than the {spec.replicas} Sentinels (one per pod); "
+            f"use a value between 1 and {spec.replicas}"
+        )
+
+
+def _check_auth(spec: RedisArgs) -> None:
+    if not spec.auth:
+        if spec.password is not None or spec.existing_secret is not None:
+            given = "password" if spec.password is not None else "existing_secret"
+            raise ValueError(f"auth=False but {given} is set; remove it or keep auth=True")
+        return
+    if spec.password is None and spec.existing_secret is None:
+        raise ValueError(
+            "auth=True (the default) needs a password source: password=pulumi.Output.secret(...) or "
+            'pulumi.Config().require_secret("redisPassword"), or existing_secret={"name": ..., "key": ...}; '
+            "to run without a password set auth=False explicitly"
+        )
+    if spec.password is not None and spec.existing_secret is not None:
+        raise ValueError("password and existing_secret are both set; give exactly one password source")
+
+
+def _check_memory(spec: RedisArgs) -> None:
+    size = spec.maxmemory_bytes()
+    limit = spec.resources.limits.get("memory") if spec.resources else None
+    if size is not None and limit is not None and Decimal(size) >= parse_quantity(limit):
+        raise ValueError(
+            f"maxmemory={spec.maxmemory!r} ({size} bytes) is not below resources.limits.memory={limit!r}; "
+            "Redis needs headroom above maxmemory for replication buffers and the fork of AOF rewrites, "
+            "or the container is OOM-killed"
+        )
+
+
+def _check_commands(spec: RedisArgs) -> None:
+    aliases: dict[str, str] = {}
+    for command, alias in spec.renamed_commands.items():
+        upper = command.upper()
+        if not _COMMAND.match(command):
+            raise ValueError(f"renamed_commands: {command!r} is not a Redis command name")
+        if alias and not _ALIAS.match(alias):
+            raise ValueError(
+                f"renamed_commands[{command!r}]={alias!r}: a new name may only hold letters, digits, '_' and '-' "
+                "('' disables the command)"
+            )
+        if upper in PROTECTED_COMMANDS:
+            raise ValueError(
+                f"renamed_commands[{command!r}]={alias!r}: {upper} is used by replication, Sentinel or the "
+                "probes and cannot be renamed or disabled"
+            )
+        if upper in SENTINEL_COMMANDS and alias == "":
+            raise ValueError(
+                f"renamed_commands[{command!r}]='': Sentinel sends {upper} during a failover, so disabling it "
+                f"would break failover; rename it instead (e.g. {upper!r}: 'MY_{upper}')"
+            )
+        if alias:
+            if alias.upper() in aliases:
+                raise ValueError(
+                    f"renamed_commands: {aliases[alias.upper()]!r} and {command!r} are both renamed to {alias!r}"
+                )
+            aliases[alias.upper()] = command
+    uppers = [c.upper() for c in spec.renamed_commands]
+    dups = sorted({c for c in uppers if uppers.count(c) > 1})
+    if dups:
+        raise ValueError(f"renamed_commands: {dups} listed more than once (names are case-insensitive)")
+
+
+def _check_extra_config(spec: RedisArgs) -> None:
+    for key, value in spec.extra_config.items():
+        if not _DIRECTIVE.match(key):
+            raise ValueError(f"extra_config: {key!r} is not a redis.conf directive name (lowercase, digits, '-')")
+        if key in MANAGED_DIRECTIVES:
+            raise ValueError(
+                f"extra_config[{key!r}]: this directive is managed by RedisEnsemble; use its typed field "
+                "(or it is set per pod at start)"
+            )
+        if "\n" in value or "\r" in value:
+            raise ValueError(f"extra_config[{key!r}]={value!r}: a value must be a single line")

@@ -1,0 +1,189 @@
+"""Run a rendered RedisEnsemble on podsim and talk to it with redis-py.
+
+The manifests come from the pure renderer (exactly what RedisEnsemble registers); the password
+Secret is rendered from the test password, as the component renders it from its secret Output.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from components.render.redis import (
+    REDIS_CONTAINER,
+    SENTINEL_CONTAINER,
+    RedisNames,
+    build_workload_args,
+    render_auth_secret,
+)
+from components.render.workload import WorkloadManifests, render_workload
+from components.spec.redis import REDIS_PORT, SENTINEL_PORT, RedisArgs
+from tests.support.podsim import PodNetwork, StatefulSetSim
+
+T = TypeVar("T")
+
+
+def wait_for(what: str, check: Callable[[], T | None], timeout: float = 30.0, interval: float = 0.2) -> T:
+    """Poll `check` until it returns something truthy; raise TimeoutError naming `what`."""
+    deadline = time.monotonic() + timeout
+    last_error: BaseException | None = None
+    while True:
+        try:
+            result = check()
+            if result:
+                return result
+        except (redis.RedisError, OSError) as exc:
+            last_error = exc
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"timed out after {timeout}s waiting for {what} (last error: {last_error!r})")
+        time.sleep(interval)
+
+
+@dataclass
+class RedisPods:
+    """A running ensemble: the sim, its manifests and redis-py clients by ordinal or host."""
+
+    name: str
+    spec: RedisArgs
+    password: str | None
+    manifests: WorkloadManifests
+    sim: StatefulSetSim
+
+    # -- addressing
+
+    def fqdn(self, i: int) -> str:
+        return self.sim.pod_fqdn(i)
+
+    def ordinal_of(self, host: str) -> int:
+        """Ordinal of a pod named by the FQDN (or IP) a server handed back."""
+        ip = self.sim.resolve(host)
+        return next(i for i in range(self.spec.replicas) if self.sim.pod_ip(i) == ip)
+
+    def client(self, i: int, *, sentinel: bool = False, password: str | bool | None = True, **kw: Any) -> redis.Redis:
+        pw = self.password if password is True else (None if password is False else password)
+        return redis.Redis(
+            host=self.sim.pod_ip(i),
+            port=SENTINEL_PORT if sentinel else REDIS_PORT,
+            password=pw,
+            socket_timeout=3,
+            socket_connect_timeout=2,
+            decode_responses=True,
+            # No client-side retries: an AuthenticationError is a ConnectionError that redis-py would
+            # retry with backoff, and wait_for does the polling.
+            retry=Retry(NoBackoff(), 0),
+            **kw,
+        )
+
+    @contextlib.contextmanager
+    def connect(self, i: int, **kw: Any) -> Iterator[redis.Redis]:
+        client = self.client(i, **kw)
+        try:
+            yield client
+        finally:
+            client.close()
+
+    # -- state
+
+    def role(self, i: int) -> str | None:
+        """'master' / 'slave' from ROLE, None if the node does not answer."""
+        try:
+            with self.connect(i) as c:
+                reply = c.execute_command("ROLE")
+        except (redis.RedisError, OSError):
+            return None
+        return str(reply[0])
+
+    def sentinel_master(self, i: int) -> str | None:
+        """The master host pod i's Sentinel reports, None if it does not answer."""
+        try:
+            with self.connect(i, sentinel=True) as c:
+                reply = c.execute_command("SENTINEL", "get-master-addr-by-name", self.spec.master_name)
+        except (redis.RedisError, OSError):
+            return None
+        return str(reply[0]) if reply else None
+
+    def sentinel_state(self, i: int) -> dict[str, Any]:
+        """SENTINEL MASTER <name> as pod i's Sentinel sees it (num-slaves, quorum, flags ...)."""
+        with self.connect(i, sentinel=True) as c:
+            state = c.sentinel_master(self.spec.master_name)
+        assert isinstance(state, dict), state
+        return state
+
+    def masters(self, ordinals: list[int] | None = None) -> list[int]:
+        return [
+            i for i in (ordinals if ordinals is not None else range(self.spec.replicas)) if self.role(i) == "master"
+        ]
+
+    def replication(self, i: int) -> dict[str, Any]:
+        with self.connect(i) as c:
+            info: dict[str, Any] = c.info("replication")
+        return info
+
+    def linked_replicas(self, i: int) -> int:
+        """Replicas connected to master i and in `online` state."""
+        info = self.replication(i)
+        return sum(
+            1 for k, v in info.items() if k.startswith("slave") and isinstance(v, dict) and v.get("state") == "online"
+        )
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        self.sim.wait_ready(timeout=timeout)
+
+    def wait_replication(self, master: int, replicas: int, timeout: float = 60.0) -> None:
+        wait_for(
+            f"{replicas} online replica(s) of pod {master}", lambda: self.linked_replicas(master) >= replicas, timeout
+        )
+
+    def logs(self) -> str:
+        parts = []
+        for i in range(self.spec.replicas):
+            for c in (REDIS_CONTAINER, SENTINEL_CONTAINER):
+                parts.append(f"--- {self.sim.pod_name(i)}/{c}\n{self.sim.log(i, c)[-3000:]}")
+        return "\n".join(parts)
+
+
+def render_for_sim(name: str, spec: RedisArgs, password: str | None) -> tuple[WorkloadManifests, dict[str, Any]]:
+    """The manifests RedisEnsemble registers, plus the Secrets podsim needs, keyed by name."""
+    manifests = render_workload(name, build_workload_args(name, spec))
+    secrets: dict[str, Any] = {}
+    if spec.auth and spec.existing_secret is None:
+        assert password is not None
+        secrets[RedisNames.of(name).secret] = render_auth_secret(name, spec, password)
+    return manifests, secrets
+
+
+@contextlib.contextmanager
+def redis_ensemble(
+    network: PodNetwork, workdir: Path, name: str, spec: RedisArgs, password: str | None
+) -> Iterator[RedisPods]:
+    """Start every pod at once (podManagementPolicy Parallel) and wait until all are Ready."""
+    manifests, secrets = render_for_sim(name, spec, password)
+    assert manifests.config_map is not None
+    namespace = spec.namespace if isinstance(spec.namespace, str) else "default"
+    sim = StatefulSetSim(
+        network,
+        manifests.stateful_set,
+        configmaps={manifests.names.config_map: manifests.config_map},
+        secrets=secrets,
+        workdir=workdir,
+        namespace=namespace,
+        cluster_domain=spec.cluster_domain,
+    )
+    pods = RedisPods(name=name, spec=spec, password=password, manifests=manifests, sim=sim)
+    try:
+        sim.start_all(parallel=True)
+        pods.wait_ready()
+        yield pods
+    except BaseException:
+        print(pods.logs())
+        raise
+    finally:
+        sim.close()
