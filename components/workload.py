@@ -9,7 +9,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.render.workload import WorkloadManifests, pod_dns_names, render_workload
+from components.render.workload import pod_dns_names, render_workload
 from components.spec.workload import StatefulWorkloadArgs, validate_name
 
 # Changing these means delete + recreate: Kubernetes rejects an in-place update.
@@ -37,7 +37,6 @@ class StatefulWorkload(pulumi.ComponentResource):
     """
 
     spec: StatefulWorkloadArgs
-    manifests: WorkloadManifests
     stateful_set: k8s.apps.v1.StatefulSet
     headless_service: k8s.core.v1.Service
     client_service: k8s.core.v1.Service | None
@@ -57,7 +56,6 @@ class StatefulWorkload(pulumi.ComponentResource):
         manifests = render_workload(name, spec)
         super().__init__("statefulkit:index:StatefulWorkload", name, None, opts)
         self.spec = spec
-        self.manifests = manifests
         child = pulumi.ResourceOptions(parent=self)
         names = manifests.names
 
@@ -102,10 +100,5 @@ class StatefulWorkload(pulumi.ComponentResource):
         self.pod_dns_names = pulumi.Output.from_input(spec.namespace).apply(
             lambda ns: pod_dns_names(names, spec.replicas, ns, spec.cluster_domain)
         )
-        self.register_outputs(
-            {
-                "stateful_set_name": self.stateful_set.metadata.name,
-                "headless_service_name": self.headless_service.metadata.name,
-                "pod_dns_names": self.pod_dns_names,
-            }
-        )
+        # The children are attributes; only the derived value is a component output.
+        self.register_outputs({"pod_dns_names": self.pod_dns_names})

@@ -5,9 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
-from components import DisruptionBudget, OnDelete, RollingUpdate, StatefulWorkload, StatefulWorkloadArgs
+from components import (
+    DisruptionBudget,
+    OnDelete,
+    RedisArgs,
+    RollingUpdate,
+    StatefulWorkload,
+    StatefulWorkloadArgs,
+    ZooKeeperArgs,
+)
 from components.spec import validate_name
 from tests.support.pulumi_mocks import run_failing_program
 
@@ -203,3 +211,17 @@ def test_models_are_frozen() -> None:
     with pytest.raises(ValidationError, match="frozen"):
         strategy.partition = 2  # type: ignore[misc]
     assert OnDelete().type == "OnDelete"
+
+
+@pytest.mark.parametrize(
+    ("model", "required"),
+    [(StatefulWorkloadArgs, {"image": "app:1"}), (ZooKeeperArgs, {}), (RedisArgs, {"auth": False})],
+)
+def test_defaults_are_already_validated_values(model: type[BaseModel], required: dict[str, Any]) -> None:
+    """Defaults are not re-validated per instance (it is measurably slow), so each must already
+    be what validation would make of it."""
+    built = model(**required)
+    revalidated = model.model_validate(built.model_dump())
+    for field in type(built).model_fields:
+        assert getattr(built, field) == getattr(revalidated, field), field
+        assert type(getattr(built, field)) is type(getattr(revalidated, field)), field

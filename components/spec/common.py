@@ -44,7 +44,6 @@ class StrictModel(BaseModel):
         extra="forbid",
         arbitrary_types_allowed=True,
         use_enum_values=False,
-        validate_default=True,
     )
 
 

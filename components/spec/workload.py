@@ -354,7 +354,8 @@ class StatefulWorkloadArgs(StrictModel):
 
     def all_containers(self) -> list[Container]:
         """The main container as a Container, then the sidecars."""
-        main = Container(
+        # Already validated as part of this model: construct without validating again.
+        main = Container.model_construct(
             name=self.container_name,
             image=self.image,
             command=self.command,
