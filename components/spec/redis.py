@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import pulumi
 from pydantic import AfterValidator, ConfigDict, Field, PlainValidator, model_validator
@@ -31,16 +31,6 @@ REDIS_IMAGE = "redis:8.10.2"
 REDIS_PORT = 6379
 SENTINEL_PORT = 26379
 
-MAXMEMORY_POLICIES = (
-    "noeviction",
-    "allkeys-lru",
-    "allkeys-lfu",
-    "allkeys-random",
-    "volatile-lru",
-    "volatile-lfu",
-    "volatile-random",
-    "volatile-ttl",
-)
 MaxmemoryPolicy = Literal[
     "noeviction",
     "allkeys-lru",
@@ -51,6 +41,7 @@ MaxmemoryPolicy = Literal[
     "volatile-random",
     "volatile-ttl",
 ]
+MAXMEMORY_POLICIES: tuple[str, ...] = get_args(MaxmemoryPolicy)
 
 # Sentinel sends these to the Redis servers inside MULTI/EXEC when it promotes or re-points a
 # node (SLAVEOF, CONFIG REWRITE, CLIENT KILL): one unknown command aborts the whole transaction,

@@ -385,19 +385,23 @@ def _check_update_strategy(spec: StatefulWorkloadArgs) -> None:
 
 
 def _check_disruption_budget(spec: StatefulWorkloadArgs) -> None:
-    budget = spec.disruption_budget
-    if not isinstance(budget, DisruptionBudget) or budget.allow_blocking:
+    if isinstance(spec.disruption_budget, DisruptionBudget):
+        check_not_blocking(spec.disruption_budget, spec.replicas)
+
+
+def check_not_blocking(budget: DisruptionBudget, replicas: int) -> None:
+    """Refuse a budget that never allows an eviction (node drains would hang), unless forced."""
+    if budget.allow_blocking or not blocks_every_disruption(replicas, budget.min_available, budget.max_unavailable):
         return
-    if blocks_every_disruption(spec.replicas, budget.min_available, budget.max_unavailable):
-        field, value = (
-            ("min_available", budget.min_available)
-            if budget.min_available is not None
-            else ("max_unavailable", budget.max_unavailable)
-        )
-        raise ValueError(
-            f"disruption_budget.{field}={value!r} with replicas={spec.replicas} never allows an eviction, "
-            "so node drains would hang; relax it or set allow_blocking=True"
-        )
+    field, value = (
+        ("min_available", budget.min_available)
+        if budget.min_available is not None
+        else ("max_unavailable", budget.max_unavailable)
+    )
+    raise ValueError(
+        f"disruption_budget.{field}={value!r} with replicas={replicas} never allows an eviction, "
+        "so node drains would hang; relax it or set allow_blocking=True"
+    )
 
 
 def _duplicates(values: list[Any]) -> list[Any]:

@@ -19,7 +19,6 @@ from components.spec.common import (
     Quantity,
     StorageSize,
     StrictModel,
-    blocks_every_disruption,
     parse_quantity,
     scaled_count,
 )
@@ -35,6 +34,7 @@ from components.spec.workload import (
     StorageClassSpec,
     Toleration,
     UpdateStrategy,
+    check_not_blocking,
 )
 
 # The official image (Docker Official Images `zookeeper`, Ubuntu-based, bash, uid 1000, zkServer.sh on PATH).
@@ -355,16 +355,7 @@ class ZooKeeperArgs(StrictModel):
         if not isinstance(budget, DisruptionBudget):
             return
         n, spare = self.replicas, fault_tolerance(self.replicas)
-        if not budget.allow_blocking and blocks_every_disruption(n, budget.min_available, budget.max_unavailable):
-            field, value = (
-                ("min_available", budget.min_available)
-                if budget.min_available is not None
-                else ("max_unavailable", budget.max_unavailable)
-            )
-            raise ValueError(
-                f"disruption_budget.{field}={value!r} with replicas={n} never allows an eviction, so node drains "
-                "would hang; use max_unavailable=1 or set allow_blocking=True"
-            )
+        check_not_blocking(budget, n)
         if budget.max_unavailable is not None:
             field, value, evictable = "max_unavailable", budget.max_unavailable, scaled_count(budget.max_unavailable, n)
         else:
