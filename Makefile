@@ -33,6 +33,7 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/mypy --strict examples/composition/__main__.py  # separate: a second __main__ module
 
 unit: venv
 	$(BIN)/python -m pytest -m "not realserver and not e2e"

@@ -24,7 +24,7 @@ def coerce_args(args: StatefulWorkloadArgs | Mapping[str, Any]) -> StatefulWorkl
     return StatefulWorkloadArgs.model_validate(dict(args))
 
 
-def _kwargs(manifest: Mapping[str, Any]) -> dict[str, Any]:
+def manifest_kwargs(manifest: Mapping[str, Any]) -> dict[str, Any]:
     # Top-level manifest keys become constructor keywords; nested dicts keep API (camelCase) keys.
     return {re.sub(r"(?<!^)(?=[A-Z])", "_", key).lower(): value for key, value in manifest.items()}
 
@@ -63,27 +63,31 @@ class StatefulWorkload(pulumi.ComponentResource):
         if manifests.storage_class is not None:
             self.storage_class = k8s.storage.v1.StorageClass(
                 f"{name}-storage",
-                **_kwargs(manifests.storage_class),
+                **manifest_kwargs(manifests.storage_class),
                 opts=pulumi.ResourceOptions(
                     parent=self, replace_on_changes=STORAGECLASS_IMMUTABLE, delete_before_replace=True
                 ),
             )
         self.config_map = None
         if manifests.config_map is not None:
-            self.config_map = k8s.core.v1.ConfigMap(names.config_map, **_kwargs(manifests.config_map), opts=child)
+            self.config_map = k8s.core.v1.ConfigMap(
+                names.config_map, **manifest_kwargs(manifests.config_map), opts=child
+            )
 
         self.headless_service = k8s.core.v1.Service(
-            names.headless_service, **_kwargs(manifests.headless_service), opts=child
+            names.headless_service, **manifest_kwargs(manifests.headless_service), opts=child
         )
         self.client_service = None
         if manifests.client_service is not None:
-            self.client_service = k8s.core.v1.Service(f"{name}-client", **_kwargs(manifests.client_service), opts=child)
+            self.client_service = k8s.core.v1.Service(
+                f"{name}-client", **manifest_kwargs(manifests.client_service), opts=child
+            )
 
         depends_on: list[pulumi.Resource] = [self.headless_service]
         depends_on += [r for r in (self.config_map, self.storage_class) if r is not None]
         self.stateful_set = k8s.apps.v1.StatefulSet(
             names.stateful_set,
-            **_kwargs(manifests.stateful_set),
+            **manifest_kwargs(manifests.stateful_set),
             opts=pulumi.ResourceOptions(
                 parent=self,
                 depends_on=depends_on,
@@ -95,7 +99,7 @@ class StatefulWorkload(pulumi.ComponentResource):
 
         self.pdb = None
         if manifests.pdb is not None:
-            self.pdb = k8s.policy.v1.PodDisruptionBudget(f"{name}-pdb", **_kwargs(manifests.pdb), opts=child)
+            self.pdb = k8s.policy.v1.PodDisruptionBudget(f"{name}-pdb", **manifest_kwargs(manifests.pdb), opts=child)
 
         self.pod_dns_names = pulumi.Output.from_input(spec.namespace).apply(
             lambda ns: pod_dns_names(names, spec.replicas, ns, spec.cluster_domain)

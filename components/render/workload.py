@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from components.render.pod import Manifest, render_pod_spec
-from components.spec.workload import ClientService, OnDelete, RollingUpdate, StatefulWorkloadArgs
+from components.spec.workload import ClientService, OnDelete, RollingUpdate, StatefulWorkloadArgs, StorageClassSpec
 
 CONFIG_HASH_ANNOTATION = "statefulkit.io/config-hash"
 WAIT_FOR_ANNOTATION = "pulumi.com/waitFor"
@@ -142,6 +142,21 @@ def _service_ports(spec: StatefulWorkloadArgs, only: list[str] | None = None) ->
     return [{"name": p.name, "port": p.container_port, "targetPort": p.name, "protocol": p.protocol} for p in ports]
 
 
+def render_storage_class(spec: StorageClassSpec, labels: dict[str, str]) -> Manifest:
+    """A StorageClass (cluster-scoped: named by the spec, not prefixed by a workload)."""
+    storage_class: Manifest = {
+        "metadata": {"name": spec.name, "labels": dict(labels)},
+        "provisioner": spec.provisioner,
+        "parameters": dict(spec.parameters),
+        "reclaimPolicy": spec.reclaim_policy,
+        "volumeBindingMode": spec.volume_binding_mode,
+        "allowVolumeExpansion": spec.allow_volume_expansion,
+    }
+    if spec.mount_options:
+        storage_class["mountOptions"] = list(spec.mount_options)
+    return storage_class
+
+
 def render_workload(name: str, spec: StatefulWorkloadArgs) -> WorkloadManifests:
     """Render every object of a workload named `name` (already validated)."""
     names = WorkloadNames.of(name)
@@ -218,19 +233,7 @@ def render_workload(name: str, spec: StatefulWorkloadArgs) -> WorkloadManifests:
             "spec": {"selector": {"matchLabels": dict(selector)}, **bound},
         }
 
-    storage_class = None
-    if spec.storage_class is not None:
-        sc = spec.storage_class
-        storage_class = {
-            "metadata": {"name": sc.name, "labels": dict(labels)},
-            "provisioner": sc.provisioner,
-            "parameters": dict(sc.parameters),
-            "reclaimPolicy": sc.reclaim_policy,
-            "volumeBindingMode": sc.volume_binding_mode,
-            "allowVolumeExpansion": sc.allow_volume_expansion,
-        }
-        if sc.mount_options:
-            storage_class["mountOptions"] = list(sc.mount_options)
+    storage_class = None if spec.storage_class is None else render_storage_class(spec.storage_class, labels)
 
     return WorkloadManifests(
         names=names,

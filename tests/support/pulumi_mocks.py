@@ -29,6 +29,7 @@ class Registered:
     dependencies: list[str]
     replace_on_changes: list[str]
     delete_before_replace: bool
+    retain_on_delete: bool
 
     @property
     def k8s_name(self) -> Any:
@@ -82,6 +83,7 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
                     dependencies=list(request.dependencies),
                     replace_on_changes=list(request.replaceOnChanges),
                     delete_before_replace=bool(request.deleteBeforeReplace),
+                    retain_on_delete=bool(request.retainOnDelete),
                 )
             )
         return response
