@@ -673,3 +673,29 @@ def test_defaults_documented() -> None:
     assert (spec.replicas, spec.image, spec.master_name, spec.auth) == (3, REDIS_IMAGE, "mymaster", True)
     for name, field in RedisArgs.model_fields.items():
         assert field.description, f"{name} lacks a description with its default"
+
+
+def test_rollout_retention_and_budget_pass_through(preview: bool) -> None:
+    """Canary rollouts and PVC retention are set per ensemble, and bad values are refused early."""
+
+    def program() -> None:
+        RedisEnsemble(
+            "cache",
+            RedisArgs(
+                password=pulumi.Output.secret("pw-for-test"),
+                update_strategy={"type": "RollingUpdate", "partition": 2},
+                pvc_retention={"when_scaled": "Delete"},
+                disruption_budget={"min_available": 2},
+            ),
+        )
+
+    d = run_program(program, preview=preview)
+    sts = d.one("kubernetes:apps/v1:StatefulSet").inputs
+    assert sts["spec"]["updateStrategy"] == {"type": "RollingUpdate", "rollingUpdate": {"partition": 2}}
+    assert sts["spec"]["persistentVolumeClaimRetentionPolicy"] == {"whenDeleted": "Retain", "whenScaled": "Delete"}
+    assert sts["metadata"]["annotations"]["pulumi.com/waitFor"] == "jsonpath={.status.readyReplicas}=3"
+    assert d.one("kubernetes:policy/v1:PodDisruptionBudget").inputs["spec"]["minAvailable"] == 2
+    with pytest.raises(ValidationError, match=r"update_strategy.partition=4 is greater than replicas=3"):
+        RedisArgs(auth=False, update_strategy={"type": "RollingUpdate", "partition": 4})
+    with pytest.raises(ValidationError, match=r"disruption_budget.min_available=3 with replicas=3 never allows"):
+        RedisArgs(auth=False, disruption_budget={"min_available": 3})

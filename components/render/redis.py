@@ -469,7 +469,9 @@ def build_workload_args(name: str, spec: RedisArgs, secret_name: Any = None) -> 
         # Role selection goes through the Sentinels, so pods need not start in order; after a full
         # outage all of them come back at once and find the last master from the saved state.
         pod_management_policy=PodManagementPolicy.PARALLEL,
-        disruption_budget="auto",
+        update_strategy=spec.update_strategy,
+        disruption_budget=spec.disruption_budget,
+        pvc_retention=spec.pvc_retention,
         anti_affinity=spec.anti_affinity,
         node_selector=spec.node_selector,
         tolerations=spec.tolerations,

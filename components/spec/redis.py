@@ -24,7 +24,19 @@ from components.spec.common import (
     is_output_like,
     parse_quantity,
 )
-from components.spec.workload import AntiAffinity, KeyRef, NameInput, Resources, Toleration
+from components.spec.workload import (
+    AntiAffinity,
+    DisruptionBudget,
+    KeyRef,
+    NameInput,
+    PvcRetentionPolicy,
+    Resources,
+    RollingUpdate,
+    Toleration,
+    UpdateStrategy,
+    check_not_blocking,
+    check_partition,
+)
 
 # The official image, pinned. Debian-based: sh, redis-cli, coreutils (timeout, od) and awk.
 REDIS_IMAGE = "redis:8.10.2"
@@ -244,6 +256,17 @@ class RedisArgs(StrictModel):
 
     storage_size: StorageSize = Field("8Gi", description="PVC size per pod. Default '8Gi'.")
     storage_class: DnsSubdomain | None = Field(None, description="StorageClass name. Default: the cluster default.")
+    pvc_retention: PvcRetentionPolicy = Field(
+        default_factory=PvcRetentionPolicy, description="Default Retain when deleted and when scaled."
+    )
+    update_strategy: UpdateStrategy = Field(
+        default_factory=RollingUpdate,
+        description="Default RollingUpdate(partition=0); raise the partition for a canary. Pods are always "
+        "started in Parallel: after a full outage every node must come back to find the last master.",
+    )
+    disruption_budget: DisruptionBudget | Literal["auto"] | None = Field(
+        "auto", description="Default 'auto': maxUnavailable 1 when replicas >= 2, no PDB for one pod. None: no PDB."
+    )
     appendonly: bool = Field(True, description="AOF persistence on the volume. Default true.")
     appendfsync: Literal["always", "everysec", "no"] = Field(
         "everysec", description="AOF fsync policy. Default everysec."
@@ -295,6 +318,9 @@ class RedisArgs(StrictModel):
         _check_memory(self)
         _check_commands(self)
         _check_extra_config(self)
+        check_partition(self.update_strategy, self.replicas)
+        if isinstance(self.disruption_budget, DisruptionBudget):
+            check_not_blocking(self.disruption_budget, self.replicas)
         if self.min_replicas_to_write > self.replicas - 1:
             raise ValueError(
                 f"min_replicas_to_write={self.min_replicas_to_write} with replicas={self.replicas}: a master has "

@@ -376,10 +376,13 @@ class StatefulWorkloadArgs(StrictModel):
 
 
 def _check_update_strategy(spec: StatefulWorkloadArgs) -> None:
-    strategy = spec.update_strategy
-    if isinstance(strategy, RollingUpdate) and strategy.partition > spec.replicas:
+    check_partition(spec.update_strategy, spec.replicas)
+
+
+def check_partition(strategy: RollingUpdate | OnDelete, replicas: int) -> None:
+    if isinstance(strategy, RollingUpdate) and strategy.partition > replicas:
         raise ValueError(
-            f"update_strategy.partition={strategy.partition} is greater than replicas={spec.replicas}; "
+            f"update_strategy.partition={strategy.partition} is greater than replicas={replicas}; "
             "a partition must be between 0 and replicas"
         )
 

@@ -35,6 +35,7 @@ from components.spec.workload import (
     Toleration,
     UpdateStrategy,
     check_not_blocking,
+    check_partition,
 )
 
 # The official image (Docker Official Images `zookeeper`, Ubuntu-based, bash, uid 1000, zkServer.sh on PATH).
@@ -372,20 +373,15 @@ class ZooKeeperArgs(StrictModel):
 
     def _check_update_strategy(self) -> None:
         strategy = self.update_strategy
-        if isinstance(strategy, RollingUpdate):
-            if strategy.partition > self.replicas:
+        check_partition(strategy, self.replicas)
+        if isinstance(strategy, RollingUpdate) and strategy.max_unavailable is not None:
+            down = scaled_count(strategy.max_unavailable, self.replicas)
+            if down > fault_tolerance(self.replicas) and self.replicas > 1:
                 raise ValueError(
-                    f"update_strategy.partition={strategy.partition} is greater than replicas={self.replicas}; "
-                    "a partition must be between 0 and replicas"
+                    f"update_strategy.max_unavailable={strategy.max_unavailable!r} with replicas={self.replicas} "
+                    f"restarts {down} members at once, which breaks quorum (at most "
+                    f"{fault_tolerance(self.replicas)} may be down)"
                 )
-            if strategy.max_unavailable is not None:
-                down = scaled_count(strategy.max_unavailable, self.replicas)
-                if down > fault_tolerance(self.replicas) and self.replicas > 1:
-                    raise ValueError(
-                        f"update_strategy.max_unavailable={strategy.max_unavailable!r} with replicas={self.replicas} "
-                        f"restarts {down} members at once, which breaks quorum (at most "
-                        f"{fault_tolerance(self.replicas)} may be down)"
-                    )
 
     # --- derived values
 
