@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,3 +84,178 @@ class Cluster:
             yield name
         finally:
             self.kubectl("delete", "namespace", name, "--wait=true", "--timeout=120s", check=False)
+
+    # ---- additions for the StatefulSet behaviour tests and the rollout benchmark -------------
+
+    @classmethod
+    def existing(cls, kubeconfig: str) -> Cluster:
+        """An already running control plane (e.g. one made by a changed copy of tools/cluster/up),
+        driven with the toolchain's kubectl; nothing is started or recycled."""
+        env_file = subprocess.run(
+            [str(ROOT / "tools/toolchain/build"), "--env-file"], check=True, stdout=subprocess.PIPE, text=True
+        ).stdout.strip()
+        kube_bin = next(
+            line.split("=", 1)[1].strip("'\"")
+            for line in Path(env_file).read_text().splitlines()
+            if line.startswith("export STATEFULKIT_KUBE_BIN=")
+        )
+        return cls(kubeconfig=kubeconfig, kubectl_path=os.path.join(kube_bin, "kubectl"))
+
+    def pods(self, namespace: str, selector: str | None = None) -> list[dict[str, Any]]:
+        """Pods of the namespace (optionally by label selector), sorted by name."""
+        items = self.get("pods", namespace=namespace, selector=selector)["items"]
+        return sorted(items, key=lambda p: str(p["metadata"]["name"]))
+
+    def delete(self, objects: list[dict[str, Any]], *, wait: bool = True) -> subprocess.CompletedProcess[str]:
+        """`kubectl delete` exactly these objects (by apiVersion, kind, namespace and name)."""
+        body = json.dumps({"apiVersion": "v1", "kind": "List", "items": objects})
+        args = ["delete", "-f", "-", "--ignore-not-found", f"--wait={str(wait).lower()}", "--timeout=120s"]
+        return self.kubectl(*args, input=body, check=False)
+
+    def evict(self, namespace: str, pod: str) -> subprocess.CompletedProcess[str]:
+        """POST pods/<pod>/eviction (policy/v1), as `kubectl drain` does for every pod. A refusal
+        by a PodDisruptionBudget is HTTP 429: "Error from server (TooManyRequests): Cannot evict
+        pod as it would violate the pod's disruption budget." on stderr, exit code 1."""
+        body = {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": pod, "namespace": namespace}}
+        path = f"/api/v1/namespaces/{namespace}/pods/{pod}/eviction"
+        return self.kubectl("create", "--raw", path, "-f", "-", input=json.dumps(body), check=False)
+
+    @contextmanager
+    def watch(self, kind: str, namespace: str, selector: str | None = None) -> Iterator[Watch]:
+        """A running `kubectl get <kind> --watch` whose events are collected in the background."""
+        args = [self.kubectl_path, "--kubeconfig", self.kubeconfig, "get", kind, "-n", namespace]
+        args += ["--watch", "--output-watch-events", "-o", "json"]
+        if selector:
+            args += ["-l", selector]
+        watch = Watch(subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        try:
+            yield watch
+        finally:
+            watch.close()
+
+    @contextmanager
+    def cordoned(self, node: str, owner: str) -> Iterator[None]:
+        """`node` unschedulable for the block (the first step of `kubectl drain`), then handed back.
+        The node carries CORDONED_BY=<owner> meanwhile, so uncordon_leftovers() can undo a cordon
+        that an interrupted run left behind."""
+        self.kubectl("annotate", "node", node, f"{CORDONED_BY}={owner}", "--overwrite")
+        try:
+            self.kubectl("cordon", node)
+            yield
+        finally:
+            self.kubectl("uncordon", node, check=False)
+            self.kubectl("annotate", "node", node, f"{CORDONED_BY}-", check=False)
+
+    def uncordon_leftovers(self, owner: str) -> list[str]:
+        """Uncordon the nodes that cordoned(owner=owner) left behind in an interrupted run."""
+        names = [
+            n["metadata"]["name"]
+            for n in self.get("nodes")["items"]
+            if (n["metadata"].get("annotations") or {}).get(CORDONED_BY) == owner
+        ]
+        for name in names:
+            self.kubectl("uncordon", name, check=False)
+            self.kubectl("annotate", "node", name, f"{CORDONED_BY}-", check=False)
+        return names
+
+
+# Nodes that Cluster.cordoned() holds carry this annotation (value: the owner).
+CORDONED_BY = "statefulkit.dev/cordoned-by"
+
+
+def is_ready(obj: dict[str, Any]) -> bool:
+    """The object's Ready condition is True (pods, nodes)."""
+    conditions = (obj.get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+
+
+@dataclass(frozen=True)
+class WatchEvent:
+    """One event of a `kubectl get --watch`, stamped with the monotonic time it was read."""
+
+    type: str  # ADDED, MODIFIED, DELETED
+    object: dict[str, Any]
+    at: float
+
+    @property
+    def name(self) -> str:
+        return str(self.object["metadata"]["name"])
+
+    @property
+    def uid(self) -> str:
+        return str(self.object["metadata"].get("uid", ""))
+
+    @property
+    def terminating(self) -> bool:
+        """Deleted, or carrying a deletionTimestamp."""
+        return self.type == "DELETED" or bool(self.object["metadata"].get("deletionTimestamp"))
+
+    @property
+    def ready(self) -> bool:
+        return self.type != "DELETED" and is_ready(self.object)
+
+
+class Watch:
+    """The events of a running `kubectl get --watch --output-watch-events -o json`, in the order
+    the API server sent them (one watch stream is ordered by resourceVersion)."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        self._process = process
+        self._lock = threading.Lock()
+        self._events: list[WatchEvent] = []
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        assert self._process.stdout is not None
+        decoder = json.JSONDecoder()
+        buffer = ""
+        for line in self._process.stdout:
+            # One JSON document per event: a line each (kubectl 1.36), or indented over several.
+            buffer += line
+            while buffer.strip():
+                try:
+                    event, end = decoder.raw_decode(buffer.lstrip())
+                except json.JSONDecodeError:
+                    break  # incomplete: read on
+                buffer = buffer.lstrip()[end:]
+                with self._lock:
+                    self._events.append(WatchEvent(event["type"], event["object"], time.monotonic()))
+
+    @property
+    def events(self) -> list[WatchEvent]:
+        with self._lock:
+            return list(self._events)
+
+    def wait_for(self, what: str, condition: Callable[[list[WatchEvent]], Any], timeout: float = 120.0) -> Any:
+        """Wait until condition(events) is truthy; on timeout fail with the events seen so far."""
+        deadline = time.monotonic() + timeout
+        while True:
+            ended = self._process.poll() is not None
+            if ended:
+                self._thread.join(timeout=10)  # every event the stream delivered is read
+            value = condition(self.events)
+            if value:
+                return value
+            if ended or time.monotonic() > deadline:
+                log = "\n".join(f"  {e.type} {e.name} terminating={e.terminating} ready={e.ready}" for e in self.events)
+                if ended:
+                    error = self._process.stderr.read() if self._process.stderr else ""
+                    stopped = f"the watch ended ({error.strip() or 'no error output'})"
+                else:
+                    stopped = f"timed out after {timeout:.0f}s"
+                raise AssertionError(f"{stopped} waiting for {what}; events:\n{log}")
+            time.sleep(0.05)
+
+    def close(self) -> None:
+        if self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+        self._thread.join(timeout=10)
+        for stream in (self._process.stdout, self._process.stderr):
+            if stream is not None:
+                stream.close()
