@@ -15,16 +15,10 @@ from components.render.redis import (
     render_auth_secret,
     sentinel_addresses,
 )
+from components.spec.common import coerce
 from components.spec.redis import RedisArgs
 from components.spec.workload import validate_name
 from components.workload import StatefulWorkload
-
-
-def coerce_redis_args(args: RedisArgs | Mapping[str, Any]) -> RedisArgs:
-    """Accept the model or a plain dict (as stack config delivers) and validate it."""
-    if isinstance(args, RedisArgs):
-        return args
-    return RedisArgs.model_validate(dict(args))
 
 
 class RedisEnsemble(pulumi.ComponentResource):
@@ -53,7 +47,7 @@ class RedisEnsemble(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         validate_name(name)
-        spec = coerce_redis_args(args)
+        spec = coerce(RedisArgs, args)
         # Validate the whole workload (with the Secret's future name) before registering anything.
         build_workload_args(name, spec)
         super().__init__("statefulkit:index:RedisEnsemble", name, None, opts)

@@ -10,18 +10,12 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.render.workload import pod_dns_names, render_workload
+from components.spec.common import coerce
 from components.spec.workload import StatefulWorkloadArgs, validate_name
 
 # Changing these means delete + recreate: Kubernetes rejects an in-place update.
 STATEFULSET_IMMUTABLE = ["spec.selector", "spec.serviceName", "spec.podManagementPolicy", "spec.volumeClaimTemplates"]
 STORAGECLASS_IMMUTABLE = ["provisioner", "parameters", "reclaimPolicy", "volumeBindingMode"]
-
-
-def coerce_args(args: StatefulWorkloadArgs | Mapping[str, Any]) -> StatefulWorkloadArgs:
-    """Accept the model or a plain dict (as stack config delivers) and validate it."""
-    if isinstance(args, StatefulWorkloadArgs):
-        return args
-    return StatefulWorkloadArgs.model_validate(dict(args))
 
 
 def manifest_kwargs(manifest: Mapping[str, Any]) -> dict[str, Any]:
@@ -52,7 +46,7 @@ class StatefulWorkload(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         validate_name(name)
-        spec = coerce_args(args)
+        spec = coerce(StatefulWorkloadArgs, args)
         manifests = render_workload(name, spec)
         super().__init__("statefulkit:index:StatefulWorkload", name, None, opts)
         self.spec = spec

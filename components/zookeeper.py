@@ -9,16 +9,10 @@ import pulumi
 
 from components.render.workload import WorkloadNames, pod_dns_names
 from components.render.zookeeper import connect_string, zookeeper_workload_args
+from components.spec.common import coerce
 from components.spec.workload import StatefulWorkloadArgs, validate_name
 from components.spec.zookeeper import ZooKeeperArgs
 from components.workload import StatefulWorkload
-
-
-def coerce_zookeeper_args(args: ZooKeeperArgs | Mapping[str, Any]) -> ZooKeeperArgs:
-    """Accept the model or a plain dict (as stack config delivers) and validate it."""
-    if isinstance(args, ZooKeeperArgs):
-        return args
-    return ZooKeeperArgs.model_validate(dict(args))
 
 
 class ZooKeeperEnsemble(pulumi.ComponentResource):
@@ -46,7 +40,7 @@ class ZooKeeperEnsemble(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         validate_name(name)
-        spec = coerce_zookeeper_args(args)
+        spec = coerce(ZooKeeperArgs, args)
         workload_args = zookeeper_workload_args(name, spec)
         super().__init__("statefulkit:index:ZooKeeperEnsemble", name, None, opts)
         self.spec = spec

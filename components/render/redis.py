@@ -416,8 +416,18 @@ def _env(password: KeyRef | None) -> list[EnvVar]:
     return env
 
 
-def _probe(role: str, kind: str, **timing: int) -> Probe:
-    return Probe(exec_command=["sh", f"{CONFIG_DIR}/{PROBE_SH}", role, kind], timeout_seconds=5, **timing)
+def _probes(role: str, liveness_delay_seconds: int) -> dict[str, Probe]:
+    """Readiness and liveness of one container, both through probe.sh; liveness waits for start-up."""
+
+    def probe(kind: str, **timing: int) -> Probe:
+        return Probe(exec_command=["sh", f"{CONFIG_DIR}/{PROBE_SH}", role, kind], timeout_seconds=5, **timing)
+
+    return {
+        "readiness_probe": probe("ready", period_seconds=5),
+        "liveness_probe": probe(
+            "live", period_seconds=10, failure_threshold=6, initial_delay_seconds=liveness_delay_seconds
+        ),
+    }
 
 
 def build_workload_args(name: str, spec: RedisArgs, secret_name: Any = None) -> StatefulWorkloadArgs:
@@ -434,17 +444,11 @@ def build_workload_args(name: str, spec: RedisArgs, secret_name: Any = None) -> 
         env=env,
         ports=[{"name": "sentinel", "container_port": SENTINEL_PORT}],
         resources=spec.sentinel_resources,
-        readiness_probe=_probe("sentinel", "ready", period_seconds=5),
         # Sentinel-start may wait for this pod's Redis and for the master before Sentinel runs.
-        liveness_probe=_probe(
-            "sentinel",
-            "live",
-            period_seconds=10,
-            failure_threshold=6,
-            initial_delay_seconds=spec.discovery_timeout_seconds + down_after_seconds + 30,
-        ),
+        **_probes("sentinel", spec.discovery_timeout_seconds + down_after_seconds + 30),
     )
     return StatefulWorkloadArgs(
+        **spec.pod_options(),
         namespace=spec.namespace,
         replicas=spec.replicas,
         image=spec.image,
@@ -454,14 +458,7 @@ def build_workload_args(name: str, spec: RedisArgs, secret_name: Any = None) -> 
         command=["sh", f"{CONFIG_DIR}/{REDIS_START}"],
         env=env,
         resources=spec.resources,
-        readiness_probe=_probe("redis", "ready", period_seconds=5),
-        liveness_probe=_probe(
-            "redis",
-            "live",
-            period_seconds=10,
-            failure_threshold=6,
-            initial_delay_seconds=spec.discovery_timeout_seconds,
-        ),
+        **_probes("redis", spec.discovery_timeout_seconds),
         sidecars=[sentinel],
         volume_claims=[
             VolumeClaim(name=DATA_VOLUME, size=spec.storage_size, mount_path=DATA_DIR, storage_class=spec.storage_class)
@@ -473,20 +470,13 @@ def build_workload_args(name: str, spec: RedisArgs, secret_name: Any = None) -> 
         disruption_budget=spec.disruption_budget,
         pvc_retention=spec.pvc_retention,
         anti_affinity=spec.anti_affinity,
-        node_selector=spec.node_selector,
-        tolerations=spec.tolerations,
-        priority_class_name=spec.priority_class_name,
         config_files=render_config_files(name, spec),
         config_mount_path=CONFIG_DIR,
-        labels=spec.labels,
-        annotations=spec.annotations,
-        pod_annotations=spec.pod_annotations,
         app_name=APP_NAME,
         component="server",
         # Peers must resolve each other (and the Sentinels the master) before anyone is Ready.
         publish_not_ready_addresses=True,
         client_service=ClientService(port_names=["sentinel"]),
-        cluster_domain=spec.cluster_domain,
         termination_grace_period_seconds=spec.termination_grace_period_seconds,
         run_as_user=spec.run_as_user,
         run_as_group=spec.run_as_group,

@@ -297,6 +297,7 @@ def zookeeper_workload_args(name: str, spec: ZooKeeperArgs) -> StatefulWorkloadA
     if spec.storage_class_name is not None:
         claims = [claim.model_copy(update={"storage_class": spec.storage_class_name}) for claim in claims]
     return StatefulWorkloadArgs(
+        **spec.pod_options(),
         namespace=spec.namespace,
         replicas=spec.replicas,
         image=spec.image,
@@ -329,9 +330,6 @@ def zookeeper_workload_args(name: str, spec: ZooKeeperArgs) -> StatefulWorkloadA
         config_files=render_config_files(name, spec),
         config_mount_path=CONFIG_DIR,
         config_file_mode=0o555,
-        labels=spec.labels,
-        annotations=spec.annotations,
-        pod_annotations=spec.pod_annotations,
         app_name=APP_NAME,
         component="server",
         # Members must resolve each other before any of them is Ready (no quorum without peers).
@@ -339,11 +337,7 @@ def zookeeper_workload_args(name: str, spec: ZooKeeperArgs) -> StatefulWorkloadA
         client_service=ClientService(
             port_names=["client"], type=spec.client_service_type, annotations=spec.client_service_annotations
         ),
-        cluster_domain=spec.cluster_domain,
         termination_grace_period_seconds=spec.termination_grace_period_seconds,
-        node_selector=spec.node_selector,
-        tolerations=spec.tolerations,
-        priority_class_name=spec.priority_class_name,
         run_as_user=spec.run_as_user,
         run_as_group=spec.run_as_group,
         fs_group=spec.fs_group,

@@ -7,8 +7,9 @@ surfaces as a pydantic ValidationError that names the field, the value and the r
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
@@ -45,6 +46,14 @@ class StrictModel(BaseModel):
         arbitrary_types_allowed=True,
         use_enum_values=False,
     )
+
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def coerce(model: type[Model], args: Model | Mapping[str, Any]) -> Model:
+    """Accept the model or a plain dict (as stack config delivers it) and validate the dict."""
+    return args if isinstance(args, model) else model.model_validate(dict(args))
 
 
 def _dns1035(value: str) -> str:

@@ -17,8 +17,6 @@ from pydantic import AfterValidator, ConfigDict, Field, PlainValidator, model_va
 
 from components.spec.common import (
     DnsSubdomain,
-    LabelKey,
-    LabelValue,
     StorageSize,
     StrictModel,
     is_output_like,
@@ -29,10 +27,10 @@ from components.spec.workload import (
     DisruptionBudget,
     KeyRef,
     NameInput,
+    PodOptions,
     PvcRetentionPolicy,
     Resources,
     RollingUpdate,
-    Toleration,
     UpdateStrategy,
     check_not_blocking,
     check_partition,
@@ -226,7 +224,7 @@ class SentinelSettings(StrictModel):
         return self
 
 
-class RedisArgs(StrictModel):
+class RedisArgs(PodOptions):
     """Everything RedisEnsemble renders from. Defaults are the safe ones from DESIGN.md."""
 
     model_config = ConfigDict(hide_input_in_errors=True)
@@ -295,13 +293,6 @@ class RedisArgs(StrictModel):
     resources: Resources | None = Field(None, description="Redis container resources. Default unset.")
     sentinel_resources: Resources | None = Field(None, description="Sentinel container resources. Default unset.")
     anti_affinity: AntiAffinity = Field(default_factory=AntiAffinity, description="Default preferred per hostname.")
-    node_selector: dict[str, str] = Field(default_factory=dict, description="Default {}.")
-    tolerations: list[Toleration] = Field(default_factory=list, description="Default [].")
-    priority_class_name: str | None = Field(None, description="Default unset.")
-    labels: dict[LabelKey, LabelValue] = Field(default_factory=dict, description="Added to every object. Default {}.")
-    annotations: dict[str, str] = Field(default_factory=dict, description="Added to every object. Default {}.")
-    pod_annotations: dict[str, str] = Field(default_factory=dict, description="Added to the pods. Default {}.")
-    cluster_domain: DnsSubdomain = Field("cluster.local", description="Default cluster.local.")
     termination_grace_period_seconds: Annotated[int, _at_least("termination_grace_period_seconds", 0)] = Field(
         30, description="Default 30 (a master waits for replicas to catch up before exiting on SIGTERM)."
     )

@@ -8,7 +8,7 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 import pulumi
-from pydantic import BeforeValidator, Field, PlainValidator, model_validator
+from pydantic import BeforeValidator, Field, PlainValidator, field_validator, model_validator
 
 from components.spec.common import (
     AbsolutePath,
@@ -290,7 +290,34 @@ class ClientService(StrictModel):
     annotations: dict[str, str] = Field(default_factory=dict, description="Default {}.")
 
 
-class StatefulWorkloadArgs(StrictModel):
+class PodOptions(StrictModel):
+    """Metadata and scheduling options every ensemble passes straight to its pods and objects."""
+
+    labels: dict[LabelKey, LabelValue] = Field(default_factory=dict, description="Added to every object. Default {}.")
+    annotations: dict[str, str] = Field(default_factory=dict, description="Added to every object. Default {}.")
+    pod_annotations: dict[str, str] = Field(default_factory=dict, description="Added to the pods. Default {}.")
+    node_selector: dict[str, str] = Field(default_factory=dict, description="Default {}.")
+    tolerations: list[Toleration] = Field(default_factory=list, description="Default [].")
+    priority_class_name: str | None = Field(None, description="Default unset.")
+    cluster_domain: DnsSubdomain = Field("cluster.local", description="Cluster DNS domain. Default cluster.local.")
+
+    @field_validator("labels")
+    @classmethod
+    def _labels_not_selector(cls, value: dict[str, str]) -> dict[str, str]:
+        clash = [key for key in value if key in SELECTOR_KEYS]
+        if clash:
+            raise ValueError(
+                f"labels: {clash} are selector labels, set from the name (and app_name/component); "
+                "they cannot be set here"
+            )
+        return value
+
+    def pod_options(self) -> dict[str, Any]:
+        """These options as keyword arguments of StatefulWorkloadArgs."""
+        return {field: getattr(self, field) for field in PodOptions.model_fields}
+
+
+class StatefulWorkloadArgs(PodOptions):
     """Everything a StatefulWorkload renders from. Defaults are the safe ones from DESIGN.md."""
 
     namespace: NameInput = Field("default", description="str or Output[str]. Default 'default'.")
@@ -325,19 +352,12 @@ class StatefulWorkloadArgs(StrictModel):
     )
     config_mount_path: AbsolutePath = Field("/config", description="Where config_files are mounted. Default /config.")
     config_file_mode: int = Field(0o555, ge=0, le=0o777, description="File mode of config_files. Default 0o555.")
-    labels: dict[LabelKey, LabelValue] = Field(default_factory=dict, description="Added to every object. Default {}.")
-    annotations: dict[str, str] = Field(default_factory=dict, description="Added to every object. Default {}.")
-    pod_annotations: dict[str, str] = Field(default_factory=dict, description="Added to the pods. Default {}.")
     app_name: DnsLabel | None = Field(None, description="app.kubernetes.io/name. Default: the workload name.")
     component: LabelValue = Field("server", description="app.kubernetes.io/component. Default 'server'.")
     publish_not_ready_addresses: bool = Field(False, description="Headless DNS lists unready pods. Default false.")
     client_service: bool | ClientService = Field(False, description="True or ClientService(...). Default false.")
-    cluster_domain: DnsSubdomain = Field("cluster.local", description="Default cluster.local.")
     termination_grace_period_seconds: int = Field(30, ge=0, description="Default 30.")
     min_ready_seconds: int = Field(0, ge=0, description="Default 0.")
-    node_selector: dict[str, str] = Field(default_factory=dict, description="Default {}.")
-    tolerations: list[Toleration] = Field(default_factory=list, description="Default [].")
-    priority_class_name: str | None = Field(None, description="Default unset.")
     run_as_user: int = Field(1000, ge=1, description="Non-root UID (restricted PSS). Default 1000.")
     run_as_group: int = Field(1000, ge=0, description="Default 1000.")
     fs_group: int = Field(1000, ge=0, description="Group owning the volumes. Default 1000.")
@@ -349,7 +369,6 @@ class StatefulWorkloadArgs(StrictModel):
         _check_disruption_budget(self)
         _check_mounts(self)
         _check_containers(self)
-        _check_labels(self)
         return self
 
     def all_containers(self) -> list[Container]:
@@ -462,14 +481,6 @@ def _check_containers(spec: StatefulWorkloadArgs) -> None:
             raise ValueError(f"client_service.port_names: {unknown} are not declared ports ({sorted(port_names)})")
     if spec.client_service and not ports:
         raise ValueError("client_service: the workload declares no ports, so a client Service would route nowhere")
-
-
-def _check_labels(spec: StatefulWorkloadArgs) -> None:
-    clash = [key for key in spec.labels if key in SELECTOR_KEYS]
-    if clash:
-        raise ValueError(
-            f"labels: {clash} are selector labels set from the name, app_name and component; set those instead"
-        )
 
 
 class WorkloadNameModel(StrictModel):

@@ -14,25 +14,21 @@ from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from components.spec.common import (
     DnsSubdomain,
-    LabelKey,
-    LabelValue,
     Quantity,
     StorageSize,
-    StrictModel,
     parse_quantity,
     scaled_count,
 )
 from components.spec.workload import (
-    SELECTOR_KEYS,
     AntiAffinity,
     DisruptionBudget,
     NameInput,
     PodManagementPolicy,
+    PodOptions,
     PvcRetentionPolicy,
     Resources,
     RollingUpdate,
     StorageClassSpec,
-    Toleration,
     UpdateStrategy,
     check_not_blocking,
     check_partition,
@@ -98,7 +94,7 @@ SyncLimit = Annotated[
 ]
 
 
-class ZooKeeperArgs(StrictModel):
+class ZooKeeperArgs(PodOptions):
     """Everything a ZooKeeperEnsemble renders from. Defaults give a 3-member, quorum-safe ensemble."""
 
     # --- placement and identity
@@ -121,7 +117,6 @@ class ZooKeeperArgs(StrictModel):
         ge=0,
         description="myid = ordinal + 1 + server_id_offset (for ensembles that share ids with others). Default 0.",
     )
-    cluster_domain: DnsSubdomain = Field("cluster.local", description="Cluster DNS domain. Default cluster.local.")
 
     # --- image and JVM
     image: str = Field(
@@ -216,18 +211,12 @@ class ZooKeeperArgs(StrictModel):
     termination_grace_period_seconds: int = Field(30, ge=0, description="Default 30.")
 
     # --- metadata and scheduling
-    labels: dict[LabelKey, LabelValue] = Field(default_factory=dict, description="Added to every object. Default {}.")
-    annotations: dict[str, str] = Field(default_factory=dict, description="Added to every object. Default {}.")
-    pod_annotations: dict[str, str] = Field(default_factory=dict, description="Added to the pods. Default {}.")
     client_service_type: Literal["ClusterIP", "NodePort", "LoadBalancer"] = Field(
         "ClusterIP", description="Type of the client Service (port 2181 only). Default ClusterIP."
     )
     client_service_annotations: dict[str, str] = Field(
         default_factory=dict, description="Annotations of the client Service. Default {}."
     )
-    node_selector: dict[str, str] = Field(default_factory=dict, description="Default {}.")
-    tolerations: list[Toleration] = Field(default_factory=list, description="Default [].")
-    priority_class_name: str | None = Field(None, description="Default unset.")
     run_as_user: int = Field(1000, ge=1, description="Non-root UID; the official image's zookeeper user. Default 1000.")
     run_as_group: int = Field(1000, ge=0, description="Default 1000.")
     fs_group: int = Field(1000, ge=0, description="Group owning the volumes. Default 1000.")
@@ -296,14 +285,6 @@ class ZooKeeperArgs(StrictModel):
                 )
             if "\n" in item or "\r" in item:
                 raise ValueError(f"extra_config[{key!r}]={item!r}: a value must be a single line")
-        return value
-
-    @field_validator("labels")
-    @classmethod
-    def _labels_not_selector(cls, value: dict[str, str]) -> dict[str, str]:
-        clash = [key for key in value if key in SELECTOR_KEYS]
-        if clash:
-            raise ValueError(f"labels: {clash} are selector labels set from the ensemble's name; they cannot be set")
         return value
 
     # --- cross-field rules

@@ -28,15 +28,7 @@ class Cluster:
         kubeconfig = subprocess.run(
             [str(ROOT / "tools/cluster/up")], check=True, stdout=subprocess.PIPE, text=True
         ).stdout.split()[-1]
-        env_file = subprocess.run(
-            [str(ROOT / "tools/toolchain/build"), "--env-file"], check=True, stdout=subprocess.PIPE, text=True
-        ).stdout.strip()
-        kube_bin = next(
-            line.split("=", 1)[1].strip("'\"")
-            for line in Path(env_file).read_text().splitlines()
-            if line.startswith("export STATEFULKIT_KUBE_BIN=")
-        )
-        return cls(kubeconfig=kubeconfig, kubectl_path=os.path.join(kube_bin, "kubectl"))
+        return cls.existing(kubeconfig)
 
     def kubectl(self, *args: str, input: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -84,8 +76,6 @@ class Cluster:
             yield name
         finally:
             self.kubectl("delete", "namespace", name, "--wait=true", "--timeout=120s", check=False)
-
-    # ---- additions for the StatefulSet behaviour tests and the rollout benchmark -------------
 
     @classmethod
     def existing(cls, kubeconfig: str) -> Cluster:
