@@ -42,7 +42,6 @@ class WorkloadNames:
 @dataclass(frozen=True)
 class WorkloadManifests:
     names: WorkloadNames
-    selector: dict[str, str]
     stateful_set: Manifest
     headless_service: Manifest
     client_service: Manifest | None
@@ -237,7 +236,6 @@ def render_workload(name: str, spec: StatefulWorkloadArgs) -> WorkloadManifests:
 
     return WorkloadManifests(
         names=names,
-        selector=selector,
         stateful_set=stateful_set,
         headless_service=headless_service,
         client_service=client_service,
