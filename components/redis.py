@@ -29,17 +29,8 @@ class RedisEnsemble(pulumi.ComponentResource):
     read it through secretKeyRef, so neither the ConfigMap nor the StatefulSet holds it.
     """
 
-    spec: RedisArgs
-    names: RedisNames
-    workload: StatefulWorkload
-    secret: k8s.core.v1.Secret | None
-    master_name: pulumi.Output[str]
-    sentinel_addresses: pulumi.Output[list[str]]
-    pod_dns_names: pulumi.Output[list[str]]
-    headless_service_name: pulumi.Output[str]
-    sentinel_service_name: pulumi.Output[str]
-    password_secret_name: pulumi.Output[str] | None
-
+    # Attribute types are declared in __init__, not on the class: the Pulumi SDK re-evaluates a
+    # component class's annotations for every instance it registers.
     def __init__(
         self,
         name: str,
@@ -55,7 +46,7 @@ class RedisEnsemble(pulumi.ComponentResource):
         self.names = RedisNames.of(name)
         child = pulumi.ResourceOptions(parent=self)
 
-        self.secret = None
+        self.secret: k8s.core.v1.Secret | None = None
         secret_name: Any = None
         if spec.auth and spec.existing_secret is None:
             manifest = render_auth_secret(name, spec, pulumi.Output.secret(spec.password))
@@ -78,10 +69,10 @@ class RedisEnsemble(pulumi.ComponentResource):
         self.sentinel_addresses = pulumi.Output.from_input(spec.namespace).apply(
             lambda ns: sentinel_addresses(name, spec, ns)
         )
-        self.headless_service_name = self.workload.headless_service.metadata.name
+        self.headless_service_name: pulumi.Output[str] = self.workload.headless_service.metadata.name
         assert self.workload.client_service is not None  # the Sentinel Service is always rendered
-        self.sentinel_service_name = self.workload.client_service.metadata.name
-        self.password_secret_name = None
+        self.sentinel_service_name: pulumi.Output[str] = self.workload.client_service.metadata.name
+        self.password_secret_name: pulumi.Output[str] | None = None
         if self.secret is not None:
             self.password_secret_name = self.secret.metadata.name
         elif spec.existing_secret is not None:

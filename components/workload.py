@@ -30,15 +30,8 @@ class StatefulWorkload(pulumi.ComponentResource):
     ValidationError and leaves no resource behind.
     """
 
-    spec: StatefulWorkloadArgs
-    stateful_set: k8s.apps.v1.StatefulSet
-    headless_service: k8s.core.v1.Service
-    client_service: k8s.core.v1.Service | None
-    pdb: k8s.policy.v1.PodDisruptionBudget | None
-    storage_class: k8s.storage.v1.StorageClass | None
-    config_map: k8s.core.v1.ConfigMap | None
-    pod_dns_names: pulumi.Output[list[str]]
-
+    # Attribute types are declared in __init__, not on the class: the Pulumi SDK re-evaluates a
+    # component class's annotations for every instance it registers.
     def __init__(
         self,
         name: str,
@@ -53,7 +46,7 @@ class StatefulWorkload(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         names = manifests.names
 
-        self.storage_class = None
+        self.storage_class: k8s.storage.v1.StorageClass | None = None
         if manifests.storage_class is not None:
             self.storage_class = k8s.storage.v1.StorageClass(
                 f"{name}-storage",
@@ -62,7 +55,7 @@ class StatefulWorkload(pulumi.ComponentResource):
                     parent=self, replace_on_changes=STORAGECLASS_IMMUTABLE, delete_before_replace=True
                 ),
             )
-        self.config_map = None
+        self.config_map: k8s.core.v1.ConfigMap | None = None
         if manifests.config_map is not None:
             self.config_map = k8s.core.v1.ConfigMap(
                 names.config_map, **manifest_kwargs(manifests.config_map), opts=child
@@ -71,7 +64,7 @@ class StatefulWorkload(pulumi.ComponentResource):
         self.headless_service = k8s.core.v1.Service(
             names.headless_service, **manifest_kwargs(manifests.headless_service), opts=child
         )
-        self.client_service = None
+        self.client_service: k8s.core.v1.Service | None = None
         if manifests.client_service is not None:
             self.client_service = k8s.core.v1.Service(
                 f"{name}-client", **manifest_kwargs(manifests.client_service), opts=child
@@ -91,7 +84,7 @@ class StatefulWorkload(pulumi.ComponentResource):
             ),
         )
 
-        self.pdb = None
+        self.pdb: k8s.policy.v1.PodDisruptionBudget | None = None
         if manifests.pdb is not None:
             self.pdb = k8s.policy.v1.PodDisruptionBudget(f"{name}-pdb", **manifest_kwargs(manifests.pdb), opts=child)
 

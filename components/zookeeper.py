@@ -10,7 +10,7 @@ import pulumi
 from components.render.workload import WorkloadNames, pod_dns_names
 from components.render.zookeeper import connect_string, zookeeper_workload_args
 from components.spec.common import coerce
-from components.spec.workload import StatefulWorkloadArgs, validate_name
+from components.spec.workload import validate_name
 from components.spec.zookeeper import ZooKeeperArgs
 from components.workload import StatefulWorkload
 
@@ -26,13 +26,8 @@ class ZooKeeperEnsemble(pulumi.ComponentResource):
     and `workload`, the StatefulWorkload child.
     """
 
-    spec: ZooKeeperArgs
-    workload_args: StatefulWorkloadArgs
-    workload: StatefulWorkload
-    connect_string: pulumi.Output[str]
-    client_service_name: pulumi.Output[str]
-    pod_dns_names: pulumi.Output[list[str]]
-
+    # Attribute types are declared in __init__, not on the class: the Pulumi SDK re-evaluates a
+    # component class's annotations for every instance it registers.
     def __init__(
         self,
         name: str,
