@@ -1,13 +1,26 @@
 import os
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
 
 import pytest
+
+from tests.support.kube import Cluster
 
 
 @pytest.fixture(params=[True, False], ids=["preview", "update"])
 def preview(request: pytest.FixtureRequest) -> bool:
     """Every mock test runs as `pulumi preview` and as `pulumi up`."""
     return bool(request.param)
+
+
+@pytest.fixture(scope="session")
+def local_cluster() -> Iterator[Cluster]:
+    """The local kwok cluster for e2e tests: started (or created) on first use and removed at the
+    end of the session, unless it was already running before (then it is left as it was)."""
+    was_running = Cluster.running()
+    cluster = Cluster.up()
+    yield cluster
+    if not was_running:
+        Cluster.down()
 
 
 @pytest.hookimpl(wrapper=True)

@@ -8,7 +8,6 @@ These stand in for `pulumi up` until a Pulumi engine and kubernetes provider can
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -26,8 +25,8 @@ RESTRICTED = {
 
 
 @pytest.fixture(scope="module")
-def cluster() -> Iterator[Cluster]:
-    yield Cluster.up()
+def cluster(local_cluster: Cluster) -> Cluster:
+    return local_cluster
 
 
 def workload_objects(name: str, namespace: str, **overrides: Any) -> list[dict[str, Any]]:

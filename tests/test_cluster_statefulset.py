@@ -17,7 +17,7 @@ Restricted Pod Security for a plain workload is covered by test_cluster_smoke.py
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -48,10 +48,9 @@ Obj = dict[str, Any]
 
 
 @pytest.fixture(scope="module")
-def cluster() -> Iterator[Cluster]:
-    kube = Cluster.up()
-    kube.uncordon_leftovers(OWNER)  # a node an interrupted run of this module left cordoned
-    yield kube
+def cluster(local_cluster: Cluster) -> Cluster:
+    local_cluster.uncordon_leftovers(OWNER)  # a node an interrupted run of this module left cordoned
+    return local_cluster
 
 
 def workload_objects(name: str, namespace: str, **overrides: Any) -> list[Obj]:

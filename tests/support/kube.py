@@ -30,6 +30,25 @@ class Cluster:
         ).stdout.split()[-1]
         return cls.existing(kubeconfig)
 
+    @staticmethod
+    def running() -> bool:
+        """Whether the local cluster's API answers now (without building or starting anything)."""
+        found = subprocess.run(
+            [str(ROOT / "tools/cluster/up"), "--print-kubeconfig"], check=False, capture_output=True, text=True
+        )
+        if found.returncode != 0:
+            return False
+        try:
+            cluster = Cluster.existing(found.stdout.strip())
+        except (subprocess.CalledProcessError, StopIteration, OSError):
+            return False  # no toolchain built yet
+        return cluster.kubectl("get", "--raw", "/readyz", check=False).returncode == 0
+
+    @staticmethod
+    def down() -> None:
+        """Stop and delete the local cluster (tools/cluster/down)."""
+        subprocess.run([str(ROOT / "tools/cluster/down")], check=True, stdout=subprocess.DEVNULL)
+
     def kubectl(self, *args: str, input: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [self.kubectl_path, "--kubeconfig", self.kubeconfig, *args],
