@@ -123,3 +123,22 @@ def test_restricted_admission_is_enforced_and_the_rendered_pods_pass_it(cluster:
         refused = cluster.apply([{**pod, "spec": bad_spec}], dry_run=True)
         assert refused.returncode != 0
         assert "violates PodSecurity" in refused.stderr
+
+
+def test_a_stopped_cluster_comes_back_with_nodes_that_run_pods() -> None:
+    """The end of a machine session stops the control plane and keeps its data. The next `up`
+    must give nodes that run pods again: a restarted kwok controller used to wait out its old
+    node leases (200 s) with every pod Pending. Uses its own cluster, so nothing else is reset."""
+    name = "statefulkit-restart"
+    try:
+        stopped = Cluster.up(name)
+        stopped.stop()
+        assert stopped.kubectl("get", "--raw", "/readyz", check=False).returncode != 0, "the API still answers"
+
+        cluster = Cluster.up(name)
+        with cluster.namespace("back") as ns:
+            applied = cluster.apply(workload_objects("kv", ns, replicas=1))
+            assert applied.returncode == 0, applied.stderr
+            cluster.wait_until("1 Ready pod", lambda: len(ready_pods(cluster, ns, "kv")) == 1, timeout=60)
+    finally:
+        Cluster.down(name)

@@ -23,10 +23,11 @@ class Cluster:
     kubectl_path: str
 
     @classmethod
-    def up(cls) -> Cluster:
-        """Start (or reuse) the local cluster; builds the Kubernetes toolchain on first use."""
+    def up(cls, name: str | None = None) -> Cluster:
+        """Start (or reuse) the local cluster, or another one called `name`; builds the
+        Kubernetes toolchain on first use."""
         kubeconfig = subprocess.run(
-            [str(ROOT / "tools/cluster/up")], check=True, stdout=subprocess.PIPE, text=True
+            [str(ROOT / "tools/cluster/up")], check=True, stdout=subprocess.PIPE, text=True, env=_named(name)
         ).stdout.split()[-1]
         return cls.existing(kubeconfig)
 
@@ -45,9 +46,23 @@ class Cluster:
         return cluster.kubectl("get", "--raw", "/readyz", check=False).returncode == 0
 
     @staticmethod
-    def down() -> None:
-        """Stop and delete the local cluster (tools/cluster/down)."""
-        subprocess.run([str(ROOT / "tools/cluster/down")], check=True, stdout=subprocess.DEVNULL)
+    def down(name: str | None = None) -> None:
+        """Stop and delete the local cluster, or the one called `name` (tools/cluster/down)."""
+        subprocess.run([str(ROOT / "tools/cluster/down")], check=True, stdout=subprocess.DEVNULL, env=_named(name))
+
+    def stop(self) -> None:
+        """Stop the control plane's processes and keep its data, as the end of a machine
+        session does (`kwokctl stop cluster`)."""
+        # tools/cluster/up writes the kubeconfig to <cache>/clusters/<name>/kubeconfig.
+        cluster_dir = Path(self.kubeconfig).parent
+        kwok_bin = _exported(Path(_toolchain_env_file()), "STATEFULKIT_KWOK_BIN")
+        env = {**os.environ, "KWOK_WORKDIR": str(cluster_dir.parent.parent / "kwok")}
+        subprocess.run(
+            [os.path.join(kwok_bin, "kwokctl"), "stop", "cluster", "--name", cluster_dir.name],
+            check=True,
+            capture_output=True,
+            env=env,
+        )
 
     def kubectl(self, *args: str, input: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -100,14 +115,7 @@ class Cluster:
     def existing(cls, kubeconfig: str) -> Cluster:
         """An already running control plane (e.g. one made by a changed copy of tools/cluster/up),
         driven with the toolchain's kubectl; nothing is started or recycled."""
-        env_file = subprocess.run(
-            [str(ROOT / "tools/toolchain/build"), "--env-file"], check=True, stdout=subprocess.PIPE, text=True
-        ).stdout.strip()
-        kube_bin = next(
-            line.split("=", 1)[1].strip("'\"")
-            for line in Path(env_file).read_text().splitlines()
-            if line.startswith("export STATEFULKIT_KUBE_BIN=")
-        )
+        kube_bin = _exported(Path(_toolchain_env_file()), "STATEFULKIT_KUBE_BIN")
         return cls(kubeconfig=kubeconfig, kubectl_path=os.path.join(kube_bin, "kubectl"))
 
     def pods(self, namespace: str, selector: str | None = None) -> list[dict[str, Any]]:
@@ -166,6 +174,25 @@ class Cluster:
             self.kubectl("uncordon", name, check=False)
             self.kubectl("annotate", "node", name, f"{CORDONED_BY}-", check=False)
         return names
+
+
+def _named(name: str | None) -> dict[str, str] | None:
+    """The environment that points tools/cluster/{up,down} at the cluster `name`."""
+    return None if name is None else {**os.environ, "STATEFULKIT_CLUSTER_NAME": name}
+
+
+def _toolchain_env_file() -> str:
+    return subprocess.run(
+        [str(ROOT / "tools/toolchain/build"), "--env-file"], check=True, stdout=subprocess.PIPE, text=True
+    ).stdout.strip()
+
+
+def _exported(env_file: Path, key: str) -> str:
+    """The value of `export KEY=...` in the toolchain's env file."""
+    prefix = f"export {key}="
+    return next(
+        line[len(prefix) :].strip("'\"") for line in env_file.read_text().splitlines() if line.startswith(prefix)
+    )
 
 
 # Nodes that Cluster.cordoned() holds carry this annotation (value: the owner).
