@@ -1,7 +1,8 @@
 """statefulkit: Pulumi components for stateful ensembles on Kubernetes."""
 
 from components.redis import RedisEnsemble
-from components.spec import (
+from components.spec.redis import RedisArgs, SentinelSettings
+from components.spec.workload import (
     AntiAffinity,
     ClientService,
     Container,
@@ -21,7 +22,6 @@ from components.spec import (
     Toleration,
     VolumeClaim,
 )
-from components.spec.redis import RedisArgs, SentinelSettings
 from components.spec.zookeeper import ZooKeeperArgs
 from components.workload import StatefulWorkload
 from components.zookeeper import ZooKeeperEnsemble

@@ -13,8 +13,8 @@ from pydantic import ValidationError
 
 from components import StatefulWorkloadArgs
 from components.render.workload import WAIT_FOR_ANNOTATION, render_workload
-from components.spec import validate_name
 from components.spec.common import parse_quantity
+from components.spec.workload import validate_name
 
 SELECTOR_KEYS = {"app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/component"}
 LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")

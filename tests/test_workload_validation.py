@@ -16,7 +16,7 @@ from components import (
     StatefulWorkloadArgs,
     ZooKeeperArgs,
 )
-from components.spec import validate_name
+from components.spec.workload import validate_name
 from tests.support.pulumi_mocks import run_failing_program
 
 
