@@ -478,7 +478,4 @@ def build_workload_args(name: str, spec: RedisArgs, secret_name: Any = None) -> 
         publish_not_ready_addresses=True,
         client_service=ClientService(port_names=["sentinel"]),
         termination_grace_period_seconds=spec.termination_grace_period_seconds,
-        run_as_user=spec.run_as_user,
-        run_as_group=spec.run_as_group,
-        fs_group=spec.fs_group,
     )

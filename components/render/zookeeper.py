@@ -338,9 +338,6 @@ def zookeeper_workload_args(name: str, spec: ZooKeeperArgs) -> StatefulWorkloadA
             port_names=["client"], type=spec.client_service_type, annotations=spec.client_service_annotations
         ),
         termination_grace_period_seconds=spec.termination_grace_period_seconds,
-        run_as_user=spec.run_as_user,
-        run_as_group=spec.run_as_group,
-        fs_group=spec.fs_group,
     )
 
 

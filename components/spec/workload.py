@@ -291,7 +291,8 @@ class ClientService(StrictModel):
 
 
 class PodOptions(StrictModel):
-    """Metadata and scheduling options every ensemble passes straight to its pods and objects."""
+    """Metadata, scheduling and pod identity options every ensemble passes straight to its pods
+    and objects (RedisArgs overrides the UID/GID defaults with its image's)."""
 
     labels: dict[LabelKey, LabelValue] = Field(default_factory=dict, description="Added to every object. Default {}.")
     annotations: dict[str, str] = Field(default_factory=dict, description="Added to every object. Default {}.")
@@ -300,6 +301,9 @@ class PodOptions(StrictModel):
     tolerations: list[Toleration] = Field(default_factory=list, description="Default [].")
     priority_class_name: str | None = Field(None, description="Default unset.")
     cluster_domain: DnsSubdomain = Field("cluster.local", description="Cluster DNS domain. Default cluster.local.")
+    run_as_user: int = Field(1000, ge=1, description="Non-root UID (restricted PSS). Default 1000.")
+    run_as_group: int = Field(1000, ge=0, description="Default 1000.")
+    fs_group: int = Field(1000, ge=0, description="Group owning the volumes. Default 1000.")
 
     @field_validator("labels")
     @classmethod
@@ -358,9 +362,6 @@ class StatefulWorkloadArgs(PodOptions):
     client_service: bool | ClientService = Field(False, description="True or ClientService(...). Default false.")
     termination_grace_period_seconds: int = Field(30, ge=0, description="Default 30.")
     min_ready_seconds: int = Field(0, ge=0, description="Default 0.")
-    run_as_user: int = Field(1000, ge=1, description="Non-root UID (restricted PSS). Default 1000.")
-    run_as_group: int = Field(1000, ge=0, description="Default 1000.")
-    fs_group: int = Field(1000, ge=0, description="Group owning the volumes. Default 1000.")
     read_only_root_filesystem: bool = Field(False, description="Default false.")
 
     @model_validator(mode="after")

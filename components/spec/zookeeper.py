@@ -217,9 +217,6 @@ class ZooKeeperArgs(PodOptions):
     client_service_annotations: dict[str, str] = Field(
         default_factory=dict, description="Annotations of the client Service. Default {}."
     )
-    run_as_user: int = Field(1000, ge=1, description="Non-root UID; the official image's zookeeper user. Default 1000.")
-    run_as_group: int = Field(1000, ge=0, description="Default 1000.")
-    fs_group: int = Field(1000, ge=0, description="Group owning the volumes. Default 1000.")
 
     # --- single-field rules with messages that explain the ZooKeeper reason
 
