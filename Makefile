@@ -6,13 +6,14 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help venv deps lint unit test bench clean up down toolchain cluster-up cluster-down
+.PHONY: help venv deps lint unit test bench clean up down preview toolchain cluster-up cluster-down
 
 help:
 	@echo "make up      deploy the dev stack (pulumi up --stack dev) on \$$KUBECONFIG or the local cluster"
-	@echo "make down    destroy the dev stack"
+	@echo "make down    destroy the dev stack (STACK=staging|prod for the others)"
+	@echo "make preview preview the dev stack"
 	@echo "make cluster-up / cluster-down   the local kwok cluster (built from source)"
-	@echo "make toolchain                   build the cached toolchain (kubernetes, etcd, kwok, pulumi)"
+	@echo "make toolchain                   build the cached toolchain (pulumi, kubernetes provider, kubernetes, etcd, kwok)"
 	@echo "make test    install what is missing, then lint + every test"
 	@echo "make unit    unit tests only (Pulumi mocks, no servers)"
 	@echo "make lint    ruff + mypy (strict on components/)"
@@ -36,7 +37,7 @@ lint: venv
 	$(BIN)/mypy --strict examples/composition/__main__.py  # separate: a second __main__ module
 
 unit: venv
-	$(BIN)/python -m pytest -m "not realserver and not e2e"
+	$(BIN)/python -m pytest -m "not realserver and not e2e and not engine"
 
 # Real-server tests must run here: a skip of one of them is turned into a failure.
 test: venv deps lint
@@ -47,11 +48,15 @@ bench: venv
 
 STACK ?= dev
 
-up:
-	tools/deploy up --stack $(STACK)
+# The program through the real Pulumi engine (tools/deploy.py): $KUBECONFIG, else the local cluster.
+up: venv
+	$(BIN)/python -m tools.deploy up --stack $(STACK)
 
-down:
-	tools/deploy down --stack $(STACK)
+down: venv
+	$(BIN)/python -m tools.deploy down --stack $(STACK)
+
+preview: venv
+	$(BIN)/python -m tools.deploy preview --stack $(STACK)
 
 toolchain:
 	tools/toolchain/build

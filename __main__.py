@@ -20,17 +20,18 @@ import pulumi_kubernetes as k8s
 from components import RedisArgs, RedisEnsemble, StorageClassSpec, ZooKeeperArgs, ZooKeeperEnsemble
 from components.render.workload import render_storage_class
 from components.spec.common import DnsLabel
-from components.stack_config import from_config
+from components.stack_config import StackConfig
 from components.workload import STORAGECLASS_IMMUTABLE, manifest_kwargs
 
 PROJECT = "statefulkit"
 RESTRICTED = {f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "audit", "warn")}
 
 config = pulumi.Config()
-namespace: str = from_config(f"{PROJECT}:namespace", DnsLabel, config.require("namespace"))
+stack_config = StackConfig()  # every key is checked; check() then reports all problems at once
+namespace: str = stack_config.validate(f"{PROJECT}:namespace", DnsLabel, config.require("namespace"))
 storage_class = config.get_object("storage_class") or None  # {} (the default): none created
 storage_spec: StorageClassSpec | None = (
-    from_config(f"{PROJECT}:storage_class", StorageClassSpec, storage_class) if storage_class else None
+    stack_config.validate(f"{PROJECT}:storage_class", StorageClassSpec, storage_class) if storage_class else None
 )
 zookeeper_block = config.require_object("zookeeper")
 redis_block = config.require_object("redis")
@@ -39,17 +40,19 @@ if storage_spec is not None and isinstance(zookeeper_block, dict) and isinstance
     if not {"storage_class", "storage_class_name"} & set(zookeeper_block):
         zookeeper_block = {**zookeeper_block, "storage_class_name": storage_spec.name}
     redis_block = {"storage_class": storage_spec.name, **redis_block}
-namespace_from = (namespace, f"it comes from {PROJECT}:namespace")
+# An invalid namespace is already reported; "default" stands in so the blocks are still checked.
+namespace_from = (namespace or "default", f"it comes from {PROJECT}:namespace")
 password_from = (
     config.require_secret("redis_password"),
     f"it comes from the secret {PROJECT}:redis_password (pulumi config set --secret ...)",
 )
-zookeeper_args: ZooKeeperArgs = from_config(
+zookeeper_args: ZooKeeperArgs = stack_config.validate(
     f"{PROJECT}:zookeeper", ZooKeeperArgs, zookeeper_block, {"namespace": namespace_from}
 )
-redis_args: RedisArgs = from_config(
+redis_args: RedisArgs = stack_config.validate(
     f"{PROJECT}:redis", RedisArgs, redis_block, {"namespace": namespace_from, "password": password_from}
 )
+stack_config.check()
 
 # Validated: now register. The namespace's Output name makes every child wait for the Namespace.
 namespace_name: str | pulumi.Output[str] = namespace

@@ -1,9 +1,10 @@
 """Stack config -> typed models, with errors that name the config key.
 
-A Pulumi program reads structured stack config (maps under `<project>:<key>`); this turns one such
-value into a spec model and, when it is invalid, into a `pulumi.RunError` listing every problem as
-`<project>:<key>.<field>: <value>: <rule>`, so the user sees which line of the stack file to fix.
-The rules themselves stay in the models (components/spec); this only maps where they point.
+A Pulumi program reads structured stack config (maps under `<project>:<key>`); `StackConfig`
+turns each such value into a model and collects every problem of every key as
+`<project>:<key>.<field>: <value>: <rule>`, so that one run reports the whole stack file and the
+user sees which lines to fix. The rules themselves stay in the models (components/spec); this
+only maps where they point.
 """
 
 from __future__ import annotations
@@ -15,27 +16,63 @@ import pulumi
 from pydantic import TypeAdapter, ValidationError
 
 
-def from_config(key: str, schema: Any, value: Any, set_by_program: dict[str, tuple[Any, str]] | None = None) -> Any:
-    """Validate the config value at `key` into `schema`.
+class StackConfig:
+    """Validates config values one key at a time; `check()` then raises one `pulumi.RunError`
+    listing every problem found, before the program registers anything."""
 
-    `set_by_program` maps model fields the program fills in (not allowed in the block) to
-    (value, why it is not a config key); a clashing value is never echoed, it may be a password.
-    """
-    problems = []
-    if set_by_program:
-        if not isinstance(value, dict):
-            problems.append(f"{key}: {value!r}: must be a map of {schema.__name__} keys")
-        else:
-            problems += [
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+
+    def validate(
+        self, key: str, schema: Any, value: Any, set_by_program: dict[str, tuple[Any, str]] | None = None
+    ) -> Any:
+        """The config value at `key` validated into `schema`, or None (with its problems recorded).
+
+        `set_by_program` maps model fields the program fills in (not allowed in the block) to
+        (value, why it is not a config key); a clashing value is never echoed, it may be a password.
+        """
+        found = []
+        if set_by_program:
+            if not isinstance(value, dict):
+                self.problems.append(f"{key}: {value!r}: must be a map of {schema.__name__} keys")
+                return None
+            found += [
                 f"{key}.{k}: not allowed in this block; {why}" for k, (_, why) in set_by_program.items() if k in value
             ]
             value = {**value, **{k: v for k, (v, _) in set_by_program.items()}}
+        adapter = TypeAdapter(schema)
+        try:
+            validated = adapter.validate_python(value) if not found else None
+        except ValidationError as error:
+            found += [_describe(key, value, e) for e in error.errors()]
+            found += _cross_field_problems(key, adapter, value, error)
+            validated = None
+        self.problems += found
+        return validated
+
+    def check(self) -> None:
+        if self.problems:
+            raise pulumi.RunError("invalid stack config:\n  " + "\n  ".join(self.problems))
+
+
+def _cross_field_problems(key: str, adapter: TypeAdapter[Any], value: Any, error: ValidationError) -> list[str]:
+    """Rules between fields (`replicas=4 is even`) run only once every field is valid. Validate
+    again without the failing keys, so those rules speak in the same run; a rule that names a
+    left-out key would judge its default, not the user's value, and is not reported."""
+    if not isinstance(value, dict):
+        return []
+    failing = {e["loc"][0] for e in error.errors() if e["loc"] and e["loc"][0] in value}
+    if not failing:
+        return []
     try:
-        if not problems:
-            return TypeAdapter(schema).validate_python(value)
-    except ValidationError as error:
-        problems += [_describe(key, value, e) for e in error.errors()]
-    raise pulumi.RunError("invalid stack config:\n  " + "\n  ".join(problems))
+        adapter.validate_python({k: v for k, v in value.items() if k not in failing})
+    except ValidationError as second:
+        return [
+            _describe(key, value, e)
+            for e in second.errors()
+            if not e["loc"] and not any(re.search(rf"\b{re.escape(str(k))}\b", str(e["msg"])) for k in failing)
+        ]
+    return []
 
 
 def _describe(key: str, value: Any, e: Any) -> str:

@@ -4,6 +4,10 @@ from collections.abc import Generator, Iterator
 import pytest
 
 from tests.support.kube import Cluster
+from tools.engine import Engine
+
+# The passphrase of the secrets of every stack the engine tests create (in their own backend).
+TEST_PASSPHRASE = "statefulkit-tests"  # noqa: S105 - a test-only passphrase
 
 
 @pytest.fixture(params=[True, False], ids=["preview", "update"])
@@ -23,6 +27,14 @@ def local_cluster() -> Iterator[Cluster]:
         Cluster.down()
 
 
+@pytest.fixture(scope="session")
+def engine(local_cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Engine:
+    """The real Pulumi engine and kubernetes provider on the local cluster, with a file backend of
+    the session's own (so no test sees a user's state)."""
+    state = tmp_path_factory.mktemp("pulumi-state")
+    return Engine.local(backend_url=f"file://{state}", kubeconfig=local_cluster.kubeconfig, passphrase=TEST_PASSPHRASE)
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
@@ -31,7 +43,7 @@ def pytest_runtest_makereport(
     a skip there would hide that nothing real was checked."""
     report: pytest.TestReport = yield
     required = os.environ.get("STATEFULKIT_REQUIRE_REAL") == "1"
-    real = item.get_closest_marker("realserver") or item.get_closest_marker("e2e")
+    real = any(item.get_closest_marker(m) for m in ("realserver", "e2e", "engine"))
     if required and real and report.skipped:
         report.outcome = "failed"
         report.longrepr = f"{item.nodeid} skipped, but STATEFULKIT_REQUIRE_REAL=1 requires it to run: {report.longrepr}"

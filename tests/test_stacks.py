@@ -369,6 +369,38 @@ def test_several_problems_are_reported_together(preview: bool) -> None:
     assert "statefulkit:redis.appendfsync: 'sometimes':" in message
 
 
+def test_every_problem_of_the_stack_file_is_reported_in_one_run(preview: bool) -> None:
+    """A field error must not hide a rule between fields (pydantic skips those when a field fails),
+    nor one block's errors another's."""
+
+    def edit(values: dict[str, Any]) -> None:
+        values["statefulkit:namespace"] = "Bad_Namespace"
+        values["statefulkit:zookeeper"] |= {"replicas": 4, "storage_size": "1Gb"}
+        values["statefulkit:redis"] |= {"storage_size": "1Gb"}
+
+    result = run(preview, "staging", edit)
+    assert isinstance(result.error, pulumi.RunError)
+    lines = str(result.error).splitlines()[1:]
+    assert [line.split(":")[1] for line in lines] == [
+        "namespace",
+        "zookeeper.storage_size",
+        "zookeeper.replicas",
+        "redis.storage_size",
+    ], lines
+    assert "replicas=4 is even" in lines[2]
+    assert result.deployment.resources == []
+
+
+def test_a_rule_about_a_field_that_failed_is_not_judged_on_its_default(preview: bool) -> None:
+    def edit(values: dict[str, Any]) -> None:
+        strategy = {"type": "RollingUpdate", "partition": 5}
+        values["statefulkit:zookeeper"] |= {"replicas": "many", "update_strategy": strategy}
+
+    # partition=5 > replicas would be true of the default (3), not of what the user wrote.
+    lines = [line.strip() for line in str(run(preview, "staging", edit).error).splitlines()[1:]]
+    assert len(lines) == 1 and lines[0].startswith("statefulkit:zookeeper.replicas: 'many'"), lines
+
+
 def test_a_password_in_the_redis_block_is_refused_and_never_echoed(preview: bool) -> None:
     result = run(preview, "dev", _set("statefulkit:redis.password", "hunter2-in-plain-yaml"))
     message = str(result.error)

@@ -1,0 +1,105 @@
+"""A Pulumi project deployed through the real engine (tools/engine.py) in a scratch directory.
+
+The project file and stack files are copies (the engine writes encrypted secrets and a salt into
+a stack file, which must never touch the repo's own), the program is the repo's own file, the
+state goes to the test's file backend and the objects to the local cluster.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi.automation as auto
+import yaml
+
+from tools import engine
+
+
+@dataclass
+class EngineRun:
+    """What one engine operation printed (the same text `make up` streams)."""
+
+    lines: list[str] = field(default_factory=list)
+
+    def __call__(self, line: str) -> None:
+        self.lines.append(line.rstrip("\n"))
+        print(line.rstrip("\n"))  # shown by pytest when a test fails
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+
+@dataclass
+class Project:
+    directory: Path
+    program: Path
+    runner: engine.Engine
+    stack_name: str
+
+    @classmethod
+    def copy(cls, source: Path, scratch: Path, runner: engine.Engine, stack: str, config: dict[str, Any]) -> Project:
+        """A copy of the project in `source` with one stack whose config is `config` (values as a
+        stack file holds them, keys with their namespace)."""
+        scratch.mkdir(parents=True, exist_ok=True)
+        shutil.copy(source / "Pulumi.yaml", scratch / "Pulumi.yaml")
+        project = cls(scratch, source / "__main__.py", runner, stack)
+        project.stack_file.parent.mkdir(parents=True, exist_ok=True)
+        project.stack_file.write_text(yaml.safe_dump({"config": config}, sort_keys=False))
+        return project
+
+    @property
+    def stack_file(self) -> Path:
+        settings = yaml.safe_load((self.directory / "Pulumi.yaml").read_text())
+        return self.directory / str(settings.get("stackConfigDir", ".")) / f"Pulumi.{self.stack_name}.yaml"
+
+    def stack(self) -> auto.Stack:
+        return self.runner.stack(self.directory, self.stack_name, self.program)
+
+    def set_secret(self, key: str, value: str) -> None:
+        """`pulumi config set --secret key value`: encrypted into the stack file."""
+        self.stack().set_config(key, auto.ConfigValue(value, secret=True))
+
+    @property
+    def config(self) -> dict[str, Any]:
+        loaded: dict[str, Any] = yaml.safe_load(self.stack_file.read_text())["config"]
+        return loaded
+
+    @contextmanager
+    def editing(self) -> Iterator[dict[str, Any]]:
+        """Edit the stack file's config as a user edits the YAML (secrets and salt kept)."""
+        document = yaml.safe_load(self.stack_file.read_text())
+        yield document["config"]
+        self.stack_file.write_text(yaml.safe_dump(document, sort_keys=False))
+
+    def up(self) -> tuple[auto.UpResult, EngineRun]:
+        printed = EngineRun()
+        return engine.up(self.stack(), printed), printed
+
+    def destroy(self) -> EngineRun:
+        printed = EngineRun()
+        engine.destroy(self.stack(), printed)
+        return printed
+
+    def preview(self) -> tuple[auto.PreviewResult, EngineRun]:
+        printed = EngineRun()
+        return engine.preview(self.stack(), printed), printed
+
+    def failing(self, operation: str) -> EngineRun:
+        """Run `up` or `preview`, which must fail; what it printed."""
+        printed = EngineRun()
+        try:
+            {"up": engine.up, "preview": engine.preview}[operation](self.stack(), printed)
+        except engine.EngineError:
+            return printed
+        raise AssertionError(f"{operation} succeeded:\n{printed.text}")
+
+    def resources(self) -> list[dict[str, Any]]:
+        """The resources in the stack's state (`pulumi stack export`)."""
+        deployment = self.stack().export_stack().deployment or {}
+        return list(deployment.get("resources") or [])

@@ -1,0 +1,85 @@
+"""`make up` / `make down`: the project's program through the real Pulumi engine.
+
+    python -m tools.deploy up|down|preview [--stack dev]
+
+Cluster: $KUBECONFIG when set, else the local cluster (tools/cluster/up, started if needed).
+Engine:  the CLI and kubernetes provider built by tools/toolchain/build, the program run inline
+         (tools/engine.py); a user with a normal Pulumi install runs `pulumi up --stack dev`.
+State:   a file backend in the repo's ignored state/ directory, unless PULUMI_BACKEND_URL is set.
+Secrets: the passphrase provider. The dev stack's passphrase is public (`statefulkit-dev`, its
+         stack file carries an encrypted dev-only Redis password); staging and prod need yours in
+         PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE) and their own password.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from collections.abc import Mapping
+
+from tools import engine
+
+DEV_STACK = "dev"
+DEV_PASSPHRASE = "statefulkit-dev"  # noqa: S105 - the documented passphrase of the local dev stack
+PASSWORD_KEY = "statefulkit:redis_password"  # noqa: S105 - a config key
+
+
+class DeployError(Exception):
+    """A precondition the user must fix; the message says how."""
+
+
+def passphrase_for(stack: str, environ: Mapping[str, str]) -> str | None:
+    """The passphrase to give the engine, or None when the user's environment provides one."""
+    if environ.get("PULUMI_CONFIG_PASSPHRASE") is not None or environ.get("PULUMI_CONFIG_PASSPHRASE_FILE"):
+        return None
+    if stack == DEV_STACK:
+        return DEV_PASSPHRASE
+    raise DeployError(
+        f"stack {stack}: set PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE) to the passphrase "
+        "of its secrets; only the dev stack has a documented one"
+    )
+
+
+def kubeconfig(environ: Mapping[str, str]) -> str:
+    """The user's cluster ($KUBECONFIG), else the local one (started if needed)."""
+    if environ.get("KUBECONFIG"):
+        return environ["KUBECONFIG"]
+    print("[deploy] KUBECONFIG is not set: using the local cluster (tools/cluster/up)", file=sys.stderr)
+    started = subprocess.run([str(engine.ROOT / "tools/cluster/up")], stdout=subprocess.PIPE, text=True, check=False)
+    if started.returncode != 0:
+        raise DeployError("tools/cluster/up failed (its messages above say why)")
+    return started.stdout.split()[-1]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="tools/deploy", description=__doc__.split("\n\n")[0])
+    parser.add_argument("action", choices=["up", "down", "preview"])
+    parser.add_argument("--stack", default=DEV_STACK)
+    args = parser.parse_args(argv)
+
+    def out(line: str) -> None:
+        print(line, end="" if line.endswith("\n") else "\n", flush=True)
+
+    try:
+        passphrase = passphrase_for(args.stack, os.environ)
+        backend = os.environ.get("PULUMI_BACKEND_URL") or f"file://{engine.ROOT / 'state'}"
+        if backend.startswith("file://"):
+            os.makedirs(backend.removeprefix("file://"), exist_ok=True)
+        runner = engine.Engine.local(backend_url=backend, kubeconfig=kubeconfig(os.environ), passphrase=passphrase)
+        stack = runner.stack(engine.ROOT, args.stack)
+        if args.action != "down" and PASSWORD_KEY not in stack.get_all_config():
+            raise DeployError(
+                f"stack {args.stack}: set the Redis password first: "
+                f"pulumi config set --secret {PASSWORD_KEY} <password> --stack {args.stack}"
+            )
+        {"up": engine.up, "down": engine.destroy, "preview": engine.preview}[args.action](stack, out)
+    except (DeployError, engine.EngineError) as error:
+        print(f"[deploy] error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
