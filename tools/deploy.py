@@ -18,12 +18,13 @@ import os
 import subprocess
 import sys
 from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
 
 from tools import engine
 
 DEV_STACK = "dev"
 DEV_PASSPHRASE = "statefulkit-dev"  # noqa: S105 - the documented passphrase of the local dev stack
-PASSWORD_KEY = "statefulkit:redis_password"  # noqa: S105 - a config key
 
 
 class DeployError(Exception):
@@ -42,6 +43,13 @@ def passphrase_for(stack: str, environ: Mapping[str, str]) -> str | None:
     )
 
 
+def unset_secrets(project: Mapping[str, Any], config: Mapping[str, Any]) -> list[str]:
+    """The secret keys Pulumi.yaml declares without a default that the stack does not set."""
+    declared = project.get("config") or {}
+    keys = [k for k, d in declared.items() if isinstance(d, dict) and d.get("secret") and "default" not in d]
+    return [f"{project['name']}:{k}" for k in keys if f"{project['name']}:{k}" not in config]
+
+
 def kubeconfig(environ: Mapping[str, str]) -> str:
     """The user's cluster ($KUBECONFIG), else the local one (started if needed)."""
     if environ.get("KUBECONFIG"):
@@ -57,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tools/deploy", description=__doc__.split("\n\n")[0])
     parser.add_argument("action", choices=["up", "down", "preview"])
     parser.add_argument("--stack", default=DEV_STACK)
+    parser.add_argument("--project", type=Path, default=engine.ROOT, help="project directory (default: this repo)")
     args = parser.parse_args(argv)
 
     def out(line: str) -> None:
@@ -68,11 +77,12 @@ def main(argv: list[str] | None = None) -> int:
         if backend.startswith("file://"):
             os.makedirs(backend.removeprefix("file://"), exist_ok=True)
         runner = engine.Engine.local(backend_url=backend, kubeconfig=kubeconfig(os.environ), passphrase=passphrase)
-        stack = runner.stack(engine.ROOT, args.stack)
-        if args.action != "down" and PASSWORD_KEY not in stack.get_all_config():
+        stack = runner.stack(args.project, args.stack)
+        missing = unset_secrets(engine.project_settings(args.project), stack.get_all_config())
+        if missing and args.action != "down":
             raise DeployError(
-                f"stack {args.stack}: set the Redis password first: "
-                f"pulumi config set --secret {PASSWORD_KEY} <password> --stack {args.stack}"
+                f"stack {args.stack}: set its secrets first: "
+                + "; ".join(f"pulumi config set --secret {key} <value> --stack {args.stack}" for key in missing)
             )
         {"up": engine.up, "down": engine.destroy, "preview": engine.preview}[args.action](stack, out)
     except (DeployError, engine.EngineError) as error:

@@ -10,6 +10,7 @@ are exactly those `pulumi up` would use.
 
 from __future__ import annotations
 
+import json
 import runpy
 import shlex
 import subprocess
@@ -132,7 +133,7 @@ class Engine:
             env_vars=dict(self.env),
             pulumi_command=auto.PulumiCommand(root=str(pulumi_root)),
         )
-        name = auto.ProjectSettings.from_dict(_project_file(project_dir)).name
+        name = str(project_settings(project_dir)["name"])
         return auto.create_or_select_stack(
             stack_name=stack,
             project_name=name,
@@ -141,9 +142,22 @@ class Engine:
         )
 
 
-def _project_file(project_dir: Path) -> dict[str, Any]:
+def project_settings(project_dir: Path) -> dict[str, Any]:
+    """The project's Pulumi.yaml."""
     data: dict[str, Any] = yaml.safe_load((project_dir / "Pulumi.yaml").read_text())
     return data
+
+
+def exported_state(stack: auto.Stack) -> dict[str, Any]:
+    """`pulumi stack export`: the state as the backend stores it, secrets still encrypted (the
+    SDK's own export_stack decrypts them)."""
+    workspace = stack.workspace
+    assert isinstance(workspace, auto.LocalWorkspace)
+    result = workspace.pulumi_command.run(
+        ["stack", "export", "--stack", stack.name], workspace.work_dir, workspace.env_vars
+    )
+    state: dict[str, Any] = json.loads(result.stdout)
+    return state
 
 
 class EngineError(Exception):

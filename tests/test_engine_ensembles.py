@@ -1,0 +1,291 @@
+"""The project's program through the real Pulumi engine and kubernetes provider, on the local
+cluster: one stack with a 3-member ZooKeeperEnsemble and a 3-pod RedisEnsemble, taken through
+what happens after the first deploy. The tests run in order on that stack; each leaves it as
+it found it (3 + 3, partition 0).
+
+What is checked is what the cluster holds, read back with kubectl; the engine's own report is
+only trusted for what it alone knows (its change counts, its duration).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pulumi.runtime import rpc
+
+from tests.support.engine_project import Project
+from tests.support.kube import Cluster, is_ready
+from tools.engine import ROOT, Engine, exported_state
+
+pytestmark = pytest.mark.engine
+PASSWORD = "Engine-Test-Pa55w0rd-" + uuid.uuid4().hex  # noqa: S105 - test-only, unique per run
+PASSWORD_KEY = "statefulkit:redis_password"  # noqa: S105 - a config key
+OWNER = "test_engine_ensembles"
+PDB_REFUSAL = "Cannot evict pod as it would violate the pod's disruption budget"
+IMAGE_V2 = "zookeeper:3.9.5"
+
+Obj = dict[str, Any]
+
+
+def stack_config(namespace: str) -> dict[str, Any]:
+    """Three of each, sized for the local cluster's 1Gi volumes."""
+    return {
+        "statefulkit:namespace": namespace,
+        "statefulkit:zookeeper": {
+            "replicas": 3,
+            "storage_size": "1Gi",
+            "heap": "128Mi",
+            "resources": {"requests": {"cpu": "50m", "memory": "256Mi"}, "limits": {"memory": "256Mi"}},
+        },
+        "statefulkit:redis": {
+            "replicas": 3,
+            "storage_size": "1Gi",
+            "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "128Mi"}},
+        },
+    }
+
+
+@pytest.fixture(scope="module")
+def cluster(local_cluster: Cluster) -> Cluster:
+    local_cluster.uncordon_leftovers(OWNER)  # a node an interrupted run of this module left cordoned
+    return local_cluster
+
+
+@pytest.fixture(scope="module")
+def project(engine: Engine, cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
+    namespace = f"sk-engine-{uuid.uuid4().hex[:6]}"
+    project = Project.copy(ROOT, tmp_path_factory.mktemp("project"), engine, "ensembles", stack_config(namespace))
+    project.set_secret(PASSWORD_KEY, PASSWORD)
+    try:
+        yield project
+    finally:
+        try:
+            project.destroy()
+        finally:  # the namespace is retained on destroy by design; the test owns it
+            cluster.kubectl("delete", "namespace", namespace, "--wait=false", check=False)
+
+
+def namespace_of(project: Project) -> str:
+    return str(project.config["statefulkit:namespace"])
+
+
+def members(cluster: Cluster, namespace: str, name: str) -> dict[str, Obj]:
+    return {p["metadata"]["name"]: p for p in cluster.pods(namespace, f"app.kubernetes.io/instance={name}")}
+
+
+def claims(cluster: Cluster, namespace: str) -> dict[str, Obj]:
+    return {c["metadata"]["name"]: c for c in cluster.get("pvc", namespace=namespace)["items"]}
+
+
+def fqdn(pod: Obj) -> str:
+    """The DNS name the cluster gives the pod: hostname.subdomain.namespace.svc.<domain>."""
+    spec = pod["spec"]
+    return f"{spec['hostname']}.{spec['subdomain']}.{pod['metadata']['namespace']}.svc.cluster.local"
+
+
+def wait_ready(cluster: Cluster, namespace: str, name: str, count: int) -> dict[str, Obj]:
+    def ready() -> dict[str, Obj] | None:
+        pods = members(cluster, namespace, name)
+        live = {n: p for n, p in pods.items() if not p["metadata"].get("deletionTimestamp")}
+        return live if len(live) == count and all(map(is_ready, live.values())) else None
+
+    found: dict[str, Obj] = cluster.wait_until(f"{count} Ready pods of {name}", ready)
+    return found
+
+
+def pdb_status(cluster: Cluster, namespace: str, name: str) -> Obj:
+    status: Obj = cluster.get("pdb", name, namespace=namespace).get("status") or {}
+    return status
+
+
+# 1 ------------------------------------------------------------------------------------------
+
+
+def test_up_brings_both_ensembles_to_ready_with_their_claims_services_and_budgets(
+    project: Project, cluster: Cluster
+) -> None:
+    result, printed = project.up()
+    ns = namespace_of(project)
+    for name in ("zookeeper", "redis"):
+        pods = wait_ready(cluster, ns, name, 3)
+        assert sorted(pods) == [f"{name}-{i}" for i in range(3)]
+        pvcs = claims(cluster, ns)
+        for i in range(3):
+            claim = pvcs[f"data-{name}-{i}"]
+            assert claim["status"]["phase"] == "Bound", claim["status"]
+            volumes = {v["name"]: v for v in pods[f"{name}-{i}"]["spec"]["volumes"]}
+            assert volumes["data"]["persistentVolumeClaim"]["claimName"] == f"data-{name}-{i}"
+        headless = cluster.get("service", f"{name}-headless", namespace=ns)
+        assert headless["spec"]["clusterIP"] == "None"
+        assert {p["spec"]["subdomain"] for p in pods.values()} == {f"{name}-headless"}
+        budget = cluster.wait_until(
+            f"the {name} budget to allow one disruption",
+            lambda name=name: (s := pdb_status(cluster, ns, name)).get("disruptionsAllowed") == 1 and s,
+        )
+        assert budget["currentHealthy"] == 3
+
+    outputs = {key: value.value for key, value in result.outputs.items()}
+    zk = members(cluster, ns, "zookeeper")
+    assert outputs["zookeeper_connect_string"] == ",".join(f"{fqdn(zk[f'zookeeper-{i}'])}:2181" for i in range(3))
+    redis = members(cluster, ns, "redis")
+    assert outputs["redis_sentinel_addresses"] == [f"{fqdn(redis[f'redis-{i}'])}:26379" for i in range(3)]
+    assert outputs["redis_sentinel_service"] == cluster.get("service", "redis", namespace=ns)["metadata"]["name"]
+    assert outputs["zookeeper_client_service"] == "zookeeper"
+    assert "Traceback" not in printed.text
+
+
+# 2 ------------------------------------------------------------------------------------------
+
+
+def test_a_second_up_changes_nothing(project: Project) -> None:
+    result, printed = project.up()
+    assert set(result.summary.resource_changes or {}) == {"same"}, result.summary.resource_changes
+    assert "[engine] no changes" in printed.text
+
+
+# 3 ------------------------------------------------------------------------------------------
+
+
+def test_scaling_through_the_stack_config_adds_ordinals_and_removes_the_highest_keeping_claims(
+    project: Project, cluster: Cluster
+) -> None:
+    ns = namespace_of(project)
+    before = {n: c["metadata"]["uid"] for n, c in claims(cluster, ns).items()}
+    with project.editing() as config:
+        config["statefulkit:zookeeper"]["replicas"] = 5
+    project.up()
+    pods = wait_ready(cluster, ns, "zookeeper", 5)
+    assert sorted(pods) == [f"zookeeper-{i}" for i in range(5)]
+    grown = claims(cluster, ns)
+    assert {n: grown[n]["metadata"]["uid"] for n in before} == before, "an existing claim was replaced"
+    assert {"data-zookeeper-3", "data-zookeeper-4"} <= set(grown)
+
+    with cluster.watch("pods", ns, "app.kubernetes.io/instance=zookeeper") as watch:
+        watch.wait_for("the watch to list the pods", lambda ev: {e.name for e in ev} >= set(pods))
+        mark = len(watch.events)
+        with project.editing() as config:
+            config["statefulkit:zookeeper"]["replicas"] = 3
+        project.up()
+        final = wait_ready(cluster, ns, "zookeeper", 3)
+        deleted = [e.name for e in watch.events[mark:] if e.type == "DELETED"]
+    assert sorted(final) == [f"zookeeper-{i}" for i in range(3)]
+    # The highest ordinals go first. (The members that stay are then restarted onto the new
+    # server list, a rolling update of their config: the day-2 membership change avoids that.)
+    assert set(deleted[:2]) == {"zookeeper-3", "zookeeper-4"}, deleted
+    kept = claims(cluster, ns)
+    assert {"data-zookeeper-3", "data-zookeeper-4"} <= set(kept), "claims of removed members must stay"
+    assert kept["data-zookeeper-4"]["metadata"]["uid"] == grown["data-zookeeper-4"]["metadata"]["uid"]
+
+
+# 4 ------------------------------------------------------------------------------------------
+
+
+def test_a_partitioned_rollout_returns_promptly_and_updates_only_the_canary(project: Project, cluster: Cluster) -> None:
+    ns = namespace_of(project)
+    with project.editing() as config:
+        config["statefulkit:zookeeper"] |= {
+            "image": IMAGE_V2,
+            "update_strategy": {"type": "RollingUpdate", "partition": 2},
+        }
+    started = time.monotonic()
+    project.up()
+    took = time.monotonic() - started
+    # The provider's default wait (currentRevision == updateRevision) is never met with a
+    # partition; without the component's waitFor it would sit there until its 10-minute timeout.
+    assert took < 60, f"up took {took:.0f}s"
+    pods = wait_ready(cluster, ns, "zookeeper", 3)
+    images = {n: p["spec"]["containers"][0]["image"] for n, p in pods.items()}
+    assert images["zookeeper-2"] == IMAGE_V2
+    assert images["zookeeper-0"] == images["zookeeper-1"] != IMAGE_V2
+
+    with project.editing() as config:
+        config["statefulkit:zookeeper"]["update_strategy"]["partition"] = 0
+    project.up()
+
+    def rolled() -> dict[str, Obj] | None:
+        pods = wait_ready(cluster, ns, "zookeeper", 3)
+        return pods if all(p["spec"]["containers"][0]["image"] == IMAGE_V2 for p in pods.values()) else None
+
+    cluster.wait_until("every member on the new image", rolled)
+
+
+# 5 ------------------------------------------------------------------------------------------
+
+
+def test_the_budget_refuses_a_second_eviction_while_one_member_is_gone(project: Project, cluster: Cluster) -> None:
+    ns = namespace_of(project)
+    pods = wait_ready(cluster, ns, "zookeeper", 3)
+    cluster.wait_until("one disruption allowed", lambda: pdb_status(cluster, ns, "zookeeper").get("disruptionsAllowed"))
+    victim, bystander = pods["zookeeper-1"], pods["zookeeper-2"]
+    # Drain-like: cordon the victim's node first. Its replacement needs the victim's claim, whose
+    # local volume lives on that node, so it stays Pending until the node is uncordoned: the
+    # window in which a second eviction must be refused is held open.
+    with cluster.cordoned(victim["spec"]["nodeName"], OWNER):
+        evicted = cluster.evict(ns, "zookeeper-1")
+        assert evicted.returncode == 0, evicted.stderr
+
+        def replacement_pending() -> Obj | None:
+            current = members(cluster, ns, "zookeeper").get("zookeeper-1")
+            new = current if current and current["metadata"]["uid"] != victim["metadata"]["uid"] else None
+            return new if new and not new["spec"].get("nodeName") else None
+
+        cluster.wait_until("the evicted member's replacement, Pending", replacement_pending)
+        cluster.wait_until(
+            "no disruption allowed", lambda: pdb_status(cluster, ns, "zookeeper").get("disruptionsAllowed") == 0
+        )
+        refused = cluster.evict(ns, "zookeeper-2")
+        assert refused.returncode != 0, "a second eviction was allowed while one member was down"
+        assert "TooManyRequests" in refused.stderr and PDB_REFUSAL in refused.stderr, refused.stderr
+        still = cluster.get("pod", "zookeeper-2", namespace=ns)
+        assert still["metadata"]["uid"] == bystander["metadata"]["uid"] and is_ready(still)
+    wait_ready(cluster, ns, "zookeeper", 3)
+
+
+# 6 ------------------------------------------------------------------------------------------
+
+
+def test_destroy_then_up_binds_the_same_claims_to_the_new_pods(project: Project, cluster: Cluster) -> None:
+    ns = namespace_of(project)
+    pods_before = {n: p["metadata"]["uid"] for n, p in wait_ready(cluster, ns, "zookeeper", 3).items()}
+    claims_before = {n: (c["metadata"]["uid"], c["spec"]["volumeName"]) for n, c in claims(cluster, ns).items()}
+
+    project.destroy()
+    cluster.wait_until("the pods to be gone", lambda: not cluster.pods(ns))
+    assert project.resources() == [], "destroy left resources in the state"
+    assert {n: (c["metadata"]["uid"], c["spec"]["volumeName"]) for n, c in claims(cluster, ns).items()} == claims_before
+
+    project.up()
+    pods = wait_ready(cluster, ns, "zookeeper", 3)
+    assert not {n: p["metadata"]["uid"] for n, p in pods.items()}.items() & pods_before.items(), "pods not new"
+    after = claims(cluster, ns)
+    assert {n: (c["metadata"]["uid"], c["spec"]["volumeName"]) for n, c in after.items()} == claims_before
+    for name, pod in pods.items():
+        volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
+        assert volumes["data"]["persistentVolumeClaim"]["claimName"] == f"data-{name}"
+
+
+# 9 ------------------------------------------------------------------------------------------
+
+
+def test_the_password_is_only_a_secret_in_the_state(project: Project, engine: Engine) -> None:
+    # The provider turns stringData into data (base64): a leak could take either form.
+    forms = [PASSWORD, base64.b64encode(PASSWORD.encode()).decode()]
+    state = exported_state(project.stack())  # `pulumi stack export`
+    (secret,) = [r for r in state["deployment"]["resources"] if r["type"] == "kubernetes:core/v1:Secret"]
+    # The provider sends stringData as data; each copy is stored as the SDK's secret envelope.
+    for envelope in (secret["inputs"]["data"], secret["outputs"]["data"], secret["outputs"]["__inputs"]["data"]):
+        assert envelope[rpc._special_sig_key] == rpc._special_secret_sig and envelope["ciphertext"], envelope
+    exported = json.dumps(state)
+    assert not [form for form in forms if form in exported]
+    backend = Path(engine.env["PULUMI_BACKEND_URL"].removeprefix("file://"))
+    files = [p for p in backend.rglob("*") if p.is_file()]
+    assert len(files) > 3, files  # the stack's state, its backups and history
+    assert not [(p, f) for p in files for f in forms if f.encode() in p.read_bytes()]
+    assert not [f for f in forms if f in project.stack_file.read_text()]
