@@ -25,7 +25,7 @@ from tests.support.kube import Cluster, is_ready
 from tools.engine import ROOT, Engine, exported_state
 
 pytestmark = pytest.mark.engine
-PASSWORD = "Engine-Test-Pa55w0rd-" + uuid.uuid4().hex  # noqa: S105 - test-only, unique per run
+PASSWORD = "Engine-Test-Pa55w0rd-" + uuid.uuid4().hex
 PASSWORD_KEY = "statefulkit:redis_password"  # noqa: S105 - a config key
 OWNER = "test_engine_ensembles"
 PDB_REFUSAL = "Cannot evict pod as it would violate the pod's disruption budget"

@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         if backend.startswith("file://"):
             os.makedirs(backend.removeprefix("file://"), exist_ok=True)
         runner = engine.Engine.local(backend_url=backend, kubeconfig=kubeconfig(os.environ), passphrase=passphrase)
-        stack = runner.stack(args.project, args.stack)
+        stack = runner.stack(args.project, args.stack, out)
         missing = unset_secrets(engine.project_settings(args.project), stack.get_all_config())
         if missing and args.action != "down":
             raise DeployError(

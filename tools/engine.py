@@ -11,20 +11,22 @@ are exactly those `pulumi up` would use.
 from __future__ import annotations
 
 import json
+import os
 import runpy
 import shlex
+import socket
 import subprocess
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pulumi.automation as auto
 import pulumi.automation._stack as automation_stack
 import yaml
 from pulumi.automation._server import LanguageServer
-from pulumi.errors import RunError
 from pulumi.runtime.proto import language_pb2
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,35 +60,22 @@ def toolchain_env(tools: tuple[str, ...] = ENGINE_TOOLS) -> dict[str, str]:
 
 
 class _ReportingLanguageServer(LanguageServer):
-    """The SDK's in-process language runtime, told to bail after a `RunError`.
+    """The SDK's in-process language runtime, made to report a program's failure once.
 
-    A `pulumi.RunError` is a message for the user, already logged by the runtime when it reaches
-    the server. The language host (pulumi-language-python-exec) then exits with "bail", so the
-    engine prints nothing more; the SDK's inline server instead also returns the text as the
-    program's error, which the engine prints a second time as "an unhandled error occurred".
+    The SDK's server logs every error of the program to the engine (a `pulumi.RunError` as its
+    message, anything else with its traceback) and then also returns the text as the program's
+    error, which the engine prints a second time as "an unhandled error occurred". The language
+    host (pulumi-language-python-exec) instead logs once and tells the engine to bail.
     """
 
-    def __init__(self, program: Callable[[], None]) -> None:
-        self.reported = False
-
-        def run() -> None:
-            try:
-                program()
-            except RunError:
-                self.reported = True
-                raise
-
-        super().__init__(run)
-
     def Run(self, request: Any, context: Any) -> language_pb2.RunResponse:  # noqa: N802 (gRPC name)
-        self.reported = False
         response: language_pb2.RunResponse = super().Run(request, context)  # type: ignore[no-untyped-call]
-        if self.reported:
+        if response.error:  # already logged
             response.bail = True
         return response
 
 
-automation_stack.LanguageServer = _ReportingLanguageServer  # type: ignore[attr-defined, assignment]
+automation_stack.LanguageServer = _ReportingLanguageServer  # type: ignore[attr-defined]
 
 
 def program_of(main: Path) -> Callable[[], None]:
@@ -123,9 +112,15 @@ class Engine:
             env["PULUMI_CONFIG_PASSPHRASE"] = passphrase
         return cls(env)
 
-    def stack(self, project_dir: Path, stack: str, program: Path | None = None) -> auto.Stack:
-        """Create or select `stack` of the project in `project_dir`; its program is `program`
-        (default: the project's `__main__.py`)."""
+    def stack(self, project_dir: Path, stack: str, out: Print = print) -> auto.Stack:
+        """Create or select `stack` of the project in `project_dir`, whose program is its `__main__.py`.
+
+        First, a file backend loses the attribute files a killed run left torn: the CLI could
+        not even select a stack (see torn_attributes)."""
+        root = _file_backend(self.env)
+        for sidecar in torn_attributes(root) if root else []:
+            out(f"[engine] removing {sidecar.name}, left torn by a killed run")
+            sidecar.unlink()
         pulumi_root = Path(self.env["STATEFULKIT_PULUMI_BIN"]).parent  # PulumiCommand wants <root>/bin/pulumi
         options = auto.LocalWorkspaceOptions(
             work_dir=str(project_dir),
@@ -137,7 +132,7 @@ class Engine:
         return auto.create_or_select_stack(
             stack_name=stack,
             project_name=name,
-            program=program_of(program or project_dir / "__main__.py"),
+            program=program_of(project_dir / "__main__.py"),
             opts=options,
         )
 
@@ -171,22 +166,89 @@ def _run(operation: str, call: Callable[..., Any], out: Print, **options: Any) -
         raise EngineError(f"pulumi {operation} failed") from error
 
 
-def recover_interrupted(stack: auto.Stack, out: Print) -> None:
-    """An engine that was killed mid-run leaves its in-flight operations pending in the state, and
-    every later run refuses to start. A refresh reads the real objects back and drops the pending
-    creates; the next `up` then creates what is missing and adopts what was already created
-    (the provider's create is a server-side apply, so an object that exists is updated, not doubled)."""
+def _file_backend(env: Mapping[str, str]) -> Path | None:
+    """The `.pulumi` directory of the state, when it is a file backend."""
+    backend = env.get("PULUMI_BACKEND_URL", "")
+    return Path(urlsplit(backend).path) / ".pulumi" if backend.startswith("file://") else None
+
+
+def torn_attributes(root: Path) -> list[Path]:
+    """Attribute sidecars (`<file>.attrs`) of a file backend that a killed run left empty or cut.
+
+    The backend writes each state file atomically (a temporary file, then a rename) but its
+    sidecar in place, so a kill can leave it torn, and every later command then fails with
+    "failed to load checkpoint: EOF". A missing sidecar is read as "no attributes"."""
+    torn = []
+    for sidecar in root.rglob("*.attrs"):
+        try:
+            json.loads(sidecar.read_text())
+        except ValueError:
+            torn.append(sidecar)
+    return torn
+
+
+def stale_locks(root: Path, project: str, stack: str) -> list[Path]:
+    """Lock files of a stack in a file backend, if every one was left by a process that is gone
+    (it ran on this host and its pid is not alive). With a live lock, none: its run is going on."""
+    stale = []
+    for lock in (root / "locks").glob(f"*/{project}/{stack}/*.json"):
+        owner = json.loads(lock.read_text())
+        if owner.get("hostname") == socket.gethostname() and not _alive(int(owner.get("pid", 0))):
+            stale.append(lock)
+        else:
+            return []
+    return stale
+
+
+def _alive(pid: int) -> bool:
+    """Whether the process runs (a zombie, killed but not yet reaped, does not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+    except OSError:  # no /proc: ask the kernel
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+
+
+def recover_interrupted(stack: auto.Stack, out: Print) -> bool:
+    """Make a stack whose last run was killed mid-way runnable again; True if creates were cut short.
+
+    Such a run leaves the stack locked and its in-flight operations pending in the state, and
+    every later run refuses to start. A lock whose process is gone is removed (`pulumi cancel`);
+    a refresh then reads the real objects back and drops the pending creates. The objects those
+    creates made exist without a state entry, owned by the dead run's server-side-apply field
+    manager (random per resource, and kept only in the state), so the next `up` must take them over.
+    """
+    root = _file_backend(stack.workspace.env_vars)
+    locks = stale_locks(root, stack.workspace.project_settings().name, stack.name) if root else []
+    if locks:
+        out(f"[engine] removing {len(locks)} lock(s) left by a run that no longer exists (pulumi cancel)")
+        stack.cancel()
     pending = (stack.export_stack().deployment or {}).get("pending_operations") or []
     if not pending:
-        return
+        return False
     ops = ", ".join(f"{p.get('type')} {str(p['resource'].get('urn', '')).rsplit('::', 1)[-1]}" for p in pending)
     out(f"[engine] the previous run was interrupted ({ops}): refreshing the state from the cluster")
     _run("refresh", stack.refresh, out, clear_pending_creates=True)
+    return any(p.get("type") == "creating" for p in pending)
 
 
 def up(stack: auto.Stack, out: Print) -> auto.UpResult:
-    recover_interrupted(stack, out)
-    result: auto.UpResult = _run("up", stack.up, out)
+    env = stack.workspace.env_vars
+    assert isinstance(env, dict)  # LocalWorkspace keeps the dict it was given
+    if recover_interrupted(stack, out):
+        # The provider's create applies to an existing object (an upsert); for this one run it may
+        # take over the fields the interrupted run's manager holds (server-side apply with force).
+        out("[engine] taking over the objects the interrupted run created (PULUMI_K8S_ENABLE_PATCH_FORCE=true)")
+        env["PULUMI_K8S_ENABLE_PATCH_FORCE"] = "true"
+    try:
+        result: auto.UpResult = _run("up", stack.up, out)
+    finally:
+        env.pop("PULUMI_K8S_ENABLE_PATCH_FORCE", None)
     counts = {str(kind): n for kind, n in (result.summary.resource_changes or {}).items()}
     if set(counts) <= {"same"}:
         out(f"[engine] no changes: {counts.get('same', 0)} resources unchanged")

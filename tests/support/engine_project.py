@@ -1,12 +1,13 @@
 """A Pulumi project deployed through the real engine (tools/engine.py) in a scratch directory.
 
-The project file and stack files are copies (the engine writes encrypted secrets and a salt into
-a stack file, which must never touch the repo's own), the program is the repo's own file, the
-state goes to the test's file backend and the objects to the local cluster.
+The project file and stack file are copies (the engine writes encrypted secrets and a salt into a
+stack file, which must never touch the repo's own), the program is a link to the project's own
+`__main__.py`, the state goes to the test's file backend and the objects to the local cluster.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -38,7 +39,6 @@ class EngineRun:
 @dataclass
 class Project:
     directory: Path
-    program: Path
     runner: engine.Engine
     stack_name: str
 
@@ -48,7 +48,8 @@ class Project:
         stack file holds them, keys with their namespace)."""
         scratch.mkdir(parents=True, exist_ok=True)
         shutil.copy(source / "Pulumi.yaml", scratch / "Pulumi.yaml")
-        project = cls(scratch, source / "__main__.py", runner, stack)
+        (scratch / "__main__.py").symlink_to(source / "__main__.py")
+        project = cls(scratch, runner, stack)
         project.stack_file.parent.mkdir(parents=True, exist_ok=True)
         project.stack_file.write_text(yaml.safe_dump({"config": config}, sort_keys=False))
         return project
@@ -58,8 +59,8 @@ class Project:
         settings = yaml.safe_load((self.directory / "Pulumi.yaml").read_text())
         return self.directory / str(settings.get("stackConfigDir", ".")) / f"Pulumi.{self.stack_name}.yaml"
 
-    def stack(self) -> auto.Stack:
-        return self.runner.stack(self.directory, self.stack_name, self.program)
+    def stack(self, out: engine.Print = print) -> auto.Stack:
+        return self.runner.stack(self.directory, self.stack_name, out)
 
     def set_secret(self, key: str, value: str) -> None:
         """`pulumi config set --secret key value`: encrypted into the stack file."""
@@ -79,7 +80,7 @@ class Project:
 
     def up(self) -> tuple[auto.UpResult, EngineRun]:
         printed = EngineRun()
-        return engine.up(self.stack(), printed), printed
+        return engine.up(self.stack(printed), printed), printed
 
     def destroy(self) -> EngineRun:
         printed = EngineRun()
@@ -98,6 +99,19 @@ class Project:
         except engine.EngineError:
             return printed
         raise AssertionError(f"{operation} succeeded:\n{printed.text}")
+
+    def pending_operations(self) -> list[dict[str, Any]]:
+        """The operations a run left in flight, read from the state file itself (a killed run may
+        leave the backend unreadable to the CLI until tools/engine.py repairs it)."""
+        state = json.loads(self.state_file.read_text())
+        return list(state["checkpoint"]["latest"].get("pending_operations") or [])
+
+    @property
+    def state_file(self) -> Path:
+        """The stack's state in the file backend."""
+        backend = Path(self.runner.env["PULUMI_BACKEND_URL"].removeprefix("file://"))
+        project = str(engine.project_settings(self.directory)["name"])
+        return backend / ".pulumi" / "stacks" / project / f"{self.stack_name}.json"
 
     def resources(self) -> list[dict[str, Any]]:
         """The resources in the stack's state (`pulumi stack export`)."""

@@ -1,0 +1,107 @@
+"""tools/deploy.py and tools/engine.py decisions that need no engine: passphrases, unset secrets,
+the toolchain's env file, whether a lock's process still runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tools import deploy, engine
+from tools.engine import ROOT
+
+
+def test_the_dev_stack_uses_its_documented_passphrase_and_a_user_passphrase_wins() -> None:
+    assert deploy.passphrase_for("dev", {}) == "statefulkit-dev"
+    assert deploy.passphrase_for("dev", {"PULUMI_CONFIG_PASSPHRASE": "mine"}) is None
+    assert deploy.passphrase_for("prod", {"PULUMI_CONFIG_PASSPHRASE_FILE": "/run/secrets/p"}) is None
+    assert deploy.passphrase_for("prod", {"PULUMI_CONFIG_PASSPHRASE": ""}) is None  # an empty one is a choice
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_other_stacks_need_the_users_passphrase_before_anything_runs(stack: str) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PULUMI_")} | {"KUBECONFIG": "/nonexistent"}
+    started = time.monotonic()
+    run = subprocess.run(
+        [sys.executable, "-m", "tools.deploy", "up", "--stack", stack],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert run.returncode == 1
+    assert f"stack {stack}: set PULUMI_CONFIG_PASSPHRASE" in run.stderr, run.stderr
+    assert "toolchain" not in run.stderr and time.monotonic() - started < 30  # nothing built or started
+
+
+def test_secrets_declared_without_default_must_be_set() -> None:
+    project = engine.project_settings(ROOT)
+    assert deploy.unset_secrets(project, {}) == ["statefulkit:redis_password"]
+    assert deploy.unset_secrets(project, {"statefulkit:redis_password": object()}) == []
+
+
+def test_toolchain_exports_are_read_as_the_shell_would() -> None:
+    text = "\n".join(
+        [
+            "# comment",
+            "export PULUMI_HOME=/cache/pulumi-home",
+            "export STATEFULKIT_PULUMI_BIN='/cache/with space/bin'",
+            'case ":$PATH:" in *) ;; esac',
+            "export PULUMI_SKIP_UPDATE_CHECK=true",
+        ]
+    )
+    assert engine.parse_exports(text) == {
+        "PULUMI_HOME": "/cache/pulumi-home",
+        "STATEFULKIT_PULUMI_BIN": "/cache/with space/bin",
+        "PULUMI_SKIP_UPDATE_CHECK": "true",
+    }
+
+
+def test_a_lock_is_stale_only_when_its_process_is_gone() -> None:
+    assert engine._alive(os.getpid())
+    child = subprocess.Popen(["sleep", "30"])
+    assert engine._alive(child.pid)
+    child.kill()
+    time.sleep(0.2)
+    assert not engine._alive(child.pid), "a killed, unreaped child (zombie) counts as gone"
+    child.wait()
+    assert not engine._alive(child.pid)
+
+
+def test_only_torn_attribute_files_are_removed(tmp_path: Path) -> None:
+    stacks = tmp_path / "stacks" / "statefulkit"
+    stacks.mkdir(parents=True)
+    (stacks / "dev.json.attrs").write_text('{"user.cache_control":"","user.content_type":"application/json"}\n')
+    (stacks / "dev.json.bak.attrs").write_text("")  # killed between create and write
+    (stacks / "prod.json.attrs").write_text('{"user.content_ty')  # killed mid-write
+    assert sorted(p.name for p in engine.torn_attributes(tmp_path)) == ["dev.json.bak.attrs", "prod.json.attrs"]
+
+
+def _lock(root: Path, name: str, pid: int, hostname: str) -> None:
+    lock = root / "locks" / "organization" / "statefulkit" / "dev" / f"{name}.json"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    lock.write_text(
+        json.dumps({"pid": pid, "username": "u", "hostname": hostname, "timestamp": "2026-01-01T00:00:00Z"})
+    )
+
+
+def test_a_lock_is_removed_only_when_every_owner_is_gone(tmp_path: Path) -> None:
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    here = socket.gethostname()
+    _lock(tmp_path, "a", gone.pid, here)
+    assert [p.name for p in engine.stale_locks(tmp_path, "statefulkit", "dev")] == ["a.json"]
+    assert engine.stale_locks(tmp_path, "statefulkit", "prod") == []
+    _lock(tmp_path, "b", os.getpid(), here)  # a run still going: nothing is stale
+    assert engine.stale_locks(tmp_path, "statefulkit", "dev") == []
+    (tmp_path / "locks" / "organization" / "statefulkit" / "dev" / "b.json").unlink()
+    _lock(tmp_path, "c", gone.pid, "another-host")  # its process cannot be checked from here
+    assert engine.stale_locks(tmp_path, "statefulkit", "dev") == []
