@@ -1,9 +1,7 @@
-"""The rendered objects on a real control plane: kube-apiserver (with PodSecurity admission),
-the StatefulSet, PV-binder and disruption controllers and kube-scheduler of the local kwok
-cluster, driven with kubectl (server-side apply of exactly what the components register).
-
-These stand in for `pulumi up` until a Pulumi engine and kubernetes provider can be built here
-(see tools/toolchain/README.md); what they check is the cluster side of the same objects.
+"""The local cluster itself, and what the rendered objects meet there beyond one deploy: node
+capacity, required anti-affinity over the nodes, PodSecurity admission of the rendered pods (and
+of a bad one), a cluster brought back after a stop. Objects are applied with kubectl (server-side
+apply of exactly what the components register); deploys through the engine are test_engine_*.
 """
 
 from __future__ import annotations
@@ -52,39 +50,14 @@ def ready_pods(cluster: Cluster, namespace: str, name: str) -> list[dict[str, An
     ]
 
 
-def test_workload_comes_up_in_a_restricted_namespace(cluster: Cluster) -> None:
-    with cluster.namespace("smoke", RESTRICTED) as ns:
-        applied = cluster.apply(workload_objects("kv", ns))
-        assert applied.returncode == 0, applied.stderr
-
-        cluster.wait_until("3 Ready pods", lambda: len(ready_pods(cluster, ns, "kv")) == 3)
-        names = sorted(p["metadata"]["name"] for p in ready_pods(cluster, ns, "kv"))
-        assert names == ["kv-0", "kv-1", "kv-2"]
-
-        def bound_claims() -> list[str]:
-            claims = cluster.get("pvc", namespace=ns)["items"]
-            return sorted(c["metadata"]["name"] for c in claims if c["status"].get("phase") == "Bound")
-
-        assert cluster.wait_until("3 Bound PVCs", lambda: bound_claims() == ["data-kv-0", "data-kv-1", "data-kv-2"])
-
-        headless = cluster.get("service", "kv-headless", namespace=ns)
-        assert headless["spec"]["clusterIP"] == "None"
-        client = cluster.get("service", "kv", namespace=ns)
-        assert client["spec"]["clusterIP"] not in ("", "None")
-
-        def endpoint_pods() -> list[str]:
-            slices = cluster.get("endpointslices", namespace=ns, selector="kubernetes.io/service-name=kv-headless")
-            return sorted(
-                e["targetRef"]["name"] for s in slices["items"] for e in s.get("endpoints") or [] if "targetRef" in e
-            )
-
-        assert cluster.wait_until("endpoints of every pod", lambda: endpoint_pods() == ["kv-0", "kv-1", "kv-2"])
-
-        def allowed() -> Any:
-            status = cluster.get("pdb", "kv", namespace=ns).get("status", {})
-            return status.get("currentHealthy") == 3 and status.get("disruptionsAllowed") == 1
-
-        assert cluster.wait_until("PDB to allow exactly one disruption", allowed)
+def test_a_pod_that_requests_ephemeral_storage_is_scheduled(cluster: Cluster) -> None:
+    """The nodes declare a worker's capacity: charts composed with ours often request
+    ephemeral-storage, which kwok's default node has none of (the pod would stay Pending)."""
+    with cluster.namespace("capacity", RESTRICTED) as ns:
+        resources = {"requests": {"cpu": "500m", "memory": "1Gi", "ephemeral-storage": "2Gi"}}
+        objects = workload_objects("scratch", ns, replicas=1, resources=resources)
+        assert cluster.apply(objects).returncode == 0
+        cluster.wait_until("1 Ready pod", lambda: len(ready_pods(cluster, ns, "scratch")) == 1, timeout=60)
 
 
 def test_required_anti_affinity_spreads_members_over_nodes(cluster: Cluster) -> None:

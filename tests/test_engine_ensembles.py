@@ -21,7 +21,7 @@ import pytest
 from pulumi.runtime import rpc
 
 from tests.support.engine_project import Project
-from tests.support.kube import Cluster, is_ready
+from tests.support.kube import Cluster, endpoint_hostnames, is_ready, pv_node
 from tools.engine import ROOT, Engine, exported_state
 
 pytestmark = pytest.mark.engine
@@ -66,10 +66,7 @@ def project(engine: Engine, cluster: Cluster, tmp_path_factory: pytest.TempPathF
     try:
         yield project
     finally:
-        try:
-            project.destroy()
-        finally:  # the namespace is retained on destroy by design; the test owns it
-            cluster.kubectl("delete", "namespace", namespace, "--wait=false", check=False)
+        project.remove(cluster)
 
 
 def namespace_of(project: Project) -> str:
@@ -84,10 +81,17 @@ def claims(cluster: Cluster, namespace: str) -> dict[str, Obj]:
     return {c["metadata"]["name"]: c for c in cluster.get("pvc", namespace=namespace)["items"]}
 
 
-def fqdn(pod: Obj) -> str:
-    """The DNS name the cluster gives the pod: hostname.subdomain.namespace.svc.<domain>."""
-    spec = pod["spec"]
-    return f"{spec['hostname']}.{spec['subdomain']}.{pod['metadata']['namespace']}.svc.cluster.local"
+def served_names(cluster: Cluster, namespace: str, name: str, count: int) -> list[str]:
+    """The DNS names cluster DNS serves for the members: each one's EndpointSlice hostname under
+    the headless Service (listed before the pods are Ready: publishNotReadyAddresses)."""
+    service = f"{name}-headless"
+
+    def listed() -> dict[str, str] | None:
+        found = endpoint_hostnames(cluster, namespace, service)
+        return found if len(found) == count else None
+
+    hosts: dict[str, str] = cluster.wait_until(f"EndpointSlices of {service} listing {count} pods", listed)
+    return [f"{hosts[f'{name}-{i}']}.{service}.{namespace}.svc.cluster.local" for i in range(count)]
 
 
 def wait_ready(cluster: Cluster, namespace: str, name: str, count: int) -> dict[str, Obj]:
@@ -118,12 +122,14 @@ def test_up_brings_both_ensembles_to_ready_with_their_claims_services_and_budget
         assert sorted(pods) == [f"{name}-{i}" for i in range(3)]
         pvcs = claims(cluster, ns)
         for i in range(3):
-            claim = pvcs[f"data-{name}-{i}"]
+            claim, pod = pvcs[f"data-{name}-{i}"], pods[f"{name}-{i}"]
             assert claim["status"]["phase"] == "Bound", claim["status"]
-            volumes = {v["name"]: v for v in pods[f"{name}-{i}"]["spec"]["volumes"]}
+            volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
             assert volumes["data"]["persistentVolumeClaim"]["claimName"] == f"data-{name}-{i}"
+            assert pv_node(cluster.get("pv", claim["spec"]["volumeName"])) == pod["spec"]["nodeName"]
         headless = cluster.get("service", f"{name}-headless", namespace=ns)
         assert headless["spec"]["clusterIP"] == "None"
+        assert headless["spec"]["publishNotReadyAddresses"] is True  # peers resolve before Ready
         assert {p["spec"]["subdomain"] for p in pods.values()} == {f"{name}-headless"}
         budget = cluster.wait_until(
             f"the {name} budget to allow one disruption",
@@ -132,12 +138,14 @@ def test_up_brings_both_ensembles_to_ready_with_their_claims_services_and_budget
         assert budget["currentHealthy"] == 3
 
     outputs = {key: value.value for key, value in result.outputs.items()}
-    zk = members(cluster, ns, "zookeeper")
-    assert outputs["zookeeper_connect_string"] == ",".join(f"{fqdn(zk[f'zookeeper-{i}'])}:2181" for i in range(3))
-    redis = members(cluster, ns, "redis")
-    assert outputs["redis_sentinel_addresses"] == [f"{fqdn(redis[f'redis-{i}'])}:26379" for i in range(3)]
-    assert outputs["redis_sentinel_service"] == cluster.get("service", "redis", namespace=ns)["metadata"]["name"]
-    assert outputs["zookeeper_client_service"] == "zookeeper"
+    zk_names = served_names(cluster, ns, "zookeeper", 3)
+    assert outputs["zookeeper_connect_string"] == ",".join(f"{host}:2181" for host in zk_names)
+    redis_names = served_names(cluster, ns, "redis", 3)
+    assert outputs["redis_sentinel_addresses"] == [f"{host}:26379" for host in redis_names]
+    client = cluster.get("service", outputs["zookeeper_client_service"], namespace=ns)
+    assert [p["port"] for p in client["spec"]["ports"]] == [2181] and client["spec"]["clusterIP"] != "None"
+    sentinel = cluster.get("service", outputs["redis_sentinel_service"], namespace=ns)
+    assert [p["port"] for p in sentinel["spec"]["ports"]] == [26379]
     assert "Traceback" not in printed.text
 
 
@@ -205,15 +213,21 @@ def test_a_partitioned_rollout_returns_promptly_and_updates_only_the_canary(proj
     assert images["zookeeper-2"] == IMAGE_V2
     assert images["zookeeper-0"] == images["zookeeper-1"] != IMAGE_V2
 
-    with project.editing() as config:
-        config["statefulkit:zookeeper"]["update_strategy"]["partition"] = 0
-    project.up()
+    with cluster.watch("pods", ns, "app.kubernetes.io/instance=zookeeper") as watch:
+        watch.wait_for("the watch to list the pods", lambda ev: {e.name for e in ev} >= set(pods))
+        mark = len(watch.events)
+        with project.editing() as config:
+            config["statefulkit:zookeeper"]["update_strategy"]["partition"] = 0
+        project.up()
 
-    def rolled() -> dict[str, Obj] | None:
-        pods = wait_ready(cluster, ns, "zookeeper", 3)
-        return pods if all(p["spec"]["containers"][0]["image"] == IMAGE_V2 for p in pods.values()) else None
+        def rolled() -> dict[str, Obj] | None:
+            pods = wait_ready(cluster, ns, "zookeeper", 3)
+            return pods if all(p["spec"]["containers"][0]["image"] == IMAGE_V2 for p in pods.values()) else None
 
-    cluster.wait_until("every member on the new image", rolled)
+        cluster.wait_until("every member on the new image", rolled)
+        replaced = [e.name for e in watch.events[mark:] if e.type == "DELETED"]
+    # The rest roll from the highest ordinal down; the canary is not replaced again.
+    assert replaced == ["zookeeper-1", "zookeeper-0"], replaced
 
 
 # 5 ------------------------------------------------------------------------------------------
@@ -255,6 +269,7 @@ def test_destroy_then_up_binds_the_same_claims_to_the_new_pods(project: Project,
     ns = namespace_of(project)
     pods_before = {n: p["metadata"]["uid"] for n, p in wait_ready(cluster, ns, "zookeeper", 3).items()}
     claims_before = {n: (c["metadata"]["uid"], c["spec"]["volumeName"]) for n, c in claims(cluster, ns).items()}
+    volume_uids = {v: cluster.get("pv", v)["metadata"]["uid"] for _, v in claims_before.values()}
 
     project.destroy()
     cluster.wait_until("the pods to be gone", lambda: not cluster.pods(ns))
@@ -269,6 +284,9 @@ def test_destroy_then_up_binds_the_same_claims_to_the_new_pods(project: Project,
     for name, pod in pods.items():
         volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
         assert volumes["data"]["persistentVolumeClaim"]["claimName"] == f"data-{name}"
+        volume = cluster.get("pv", after[f"data-{name}"]["spec"]["volumeName"])
+        assert volume["metadata"]["uid"] == volume_uids[volume["metadata"]["name"]], "the volume was re-created"
+        assert pod["spec"]["nodeName"] == pv_node(volume), "the member did not follow its volume"
 
 
 # 9 ------------------------------------------------------------------------------------------

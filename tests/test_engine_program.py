@@ -159,10 +159,7 @@ def test_an_up_killed_midway_converges_on_the_next_run(engine: Engine, local_clu
         again, _ = project.up()
         assert set(again.summary.resource_changes or {}) == {"same"}, again.summary.resource_changes
     finally:
-        try:
-            project.destroy()
-        finally:
-            local_cluster.kubectl("delete", "namespace", namespace, "--wait=false", check=False)
+        project.remove(local_cluster)
 
 
 def statefulsets(cluster: Cluster, namespace: str) -> list[str]:

@@ -20,7 +20,11 @@ RESTRICTED = {f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("e
 PASSWORD_KEY = "password"  # noqa: S105 - the key inside the Secret, not a password
 
 # A Namespace enforcing the restricted Pod Security Standard; Pulumi picks its name (shop-<suffix>).
-namespace = k8s.core.v1.Namespace("shop", metadata={"labels": RESTRICTED})
+# Deleting a namespace deletes its PersistentVolumeClaims whatever their retention policy, so
+# `pulumi destroy` leaves it, and with it the ensembles' data (delete it yourself when done).
+namespace = k8s.core.v1.Namespace(
+    "shop", metadata={"labels": RESTRICTED}, opts=pulumi.ResourceOptions(retain_on_delete=True)
+)
 ns = namespace.metadata.apply(lambda meta: str(meta.name))
 
 # The password lives in a Secret this stack owns; only its name and key travel further.

@@ -18,6 +18,7 @@ from typing import Any
 import pulumi.automation as auto
 import yaml
 
+from tests.support.kube import Cluster
 from tools import engine
 
 
@@ -112,6 +113,19 @@ class Project:
         backend = Path(self.runner.env["PULUMI_BACKEND_URL"].removeprefix("file://"))
         project = str(engine.project_settings(self.directory)["name"])
         return backend / ".pulumi" / "stacks" / project / f"{self.stack_name}.json"
+
+    def remove(self, cluster: Cluster) -> None:
+        """Destroy the stack, then delete the namespaces it created (retained on destroy by design)."""
+        namespaces = [
+            str(r["outputs"]["metadata"]["name"])
+            for r in self.resources()
+            if r["type"] == "kubernetes:core/v1:Namespace"
+        ]
+        try:
+            self.destroy()
+        finally:
+            for namespace in namespaces:
+                cluster.kubectl("delete", "namespace", namespace, "--wait=false", check=False)
 
     def resources(self) -> list[dict[str, Any]]:
         """The resources in the stack's state (`pulumi stack export`)."""

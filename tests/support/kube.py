@@ -199,6 +199,25 @@ def _exported(env_file: Path, key: str) -> str:
 CORDONED_BY = "statefulkit.dev/cordoned-by"
 
 
+def pv_node(pv: dict[str, Any]) -> str:
+    """The node a local PersistentVolume is pinned to."""
+    term = pv["spec"]["nodeAffinity"]["required"]["nodeSelectorTerms"][0]
+    expression = next(e for e in term["matchExpressions"] if e["key"] == "kubernetes.io/hostname")
+    return str(expression["values"][0])
+
+
+def endpoint_hostnames(cluster: Cluster, namespace: str, service: str) -> dict[str, str]:
+    """pod name -> the hostname its EndpointSlice entry gives it, which cluster DNS serves as
+    <hostname>.<service>.<namespace>.svc.<domain>."""
+    slices = cluster.get("endpointslices", namespace=namespace, selector=f"kubernetes.io/service-name={service}")
+    return {
+        e["targetRef"]["name"]: e.get("hostname", "")
+        for s in slices["items"]
+        for e in s.get("endpoints") or []
+        if "targetRef" in e
+    }
+
+
 def is_ready(obj: dict[str, Any]) -> bool:
     """The object's Ready condition is True (pods, nodes)."""
     conditions = (obj.get("status") or {}).get("conditions") or []
