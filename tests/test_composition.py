@@ -18,9 +18,9 @@ from tests.support.stack_config import (
     StackRun,
     engine_config,
     plain_occurrences,
-    project_file,
     run_stack,
 )
+from tools.engine import project_settings
 
 EXAMPLE = REPO / "examples" / "composition"
 PASSWORD = "C0mp0s1t10n-Pa55w0rd"  # noqa: S105 - test-only password
@@ -34,7 +34,9 @@ ALLOWED_VOLUMES |= {"secret"}
 
 def deploy(preview: bool) -> StackRun:
     config = engine_config(EXAMPLE, {}, secrets={"redis_password": PASSWORD})
-    result = run_stack(EXAMPLE, config, project=project_file(EXAMPLE)["name"], preview=preview, mocks=AutoNamingMocks())
+    result = run_stack(
+        EXAMPLE, config, project=project_settings(EXAMPLE)["name"], preview=preview, mocks=AutoNamingMocks()
+    )
     assert result.error is None, result.error
     return result
 
@@ -148,7 +150,7 @@ def test_the_password_is_never_plain(preview: bool) -> None:
 
 
 def test_the_example_is_its_own_pulumi_project() -> None:
-    project = project_file(EXAMPLE)
+    project = project_settings(EXAMPLE)
     assert project["name"] == "statefulkit-composition"
     assert project["runtime"]["name"] == "python"
     assert project["config"]["redis_password"] == {

@@ -115,7 +115,7 @@ def pdb_status(cluster: Cluster, namespace: str, name: str) -> Obj:
 def test_up_brings_both_ensembles_to_ready_with_their_claims_services_and_budgets(
     project: Project, cluster: Cluster
 ) -> None:
-    result, printed = project.up()
+    _, printed = project.up()
     ns = namespace_of(project)
     for name in ("zookeeper", "redis"):
         pods = wait_ready(cluster, ns, name, 3)
@@ -137,7 +137,7 @@ def test_up_brings_both_ensembles_to_ready_with_their_claims_services_and_budget
         )
         assert budget["currentHealthy"] == 3
 
-    outputs = {key: value.value for key, value in result.outputs.items()}
+    outputs = project.outputs()
     zk_names = served_names(cluster, ns, "zookeeper", 3)
     assert outputs["zookeeper_connect_string"] == ",".join(f"{host}:2181" for host in zk_names)
     redis_names = served_names(cluster, ns, "redis", 3)
@@ -153,8 +153,8 @@ def test_up_brings_both_ensembles_to_ready_with_their_claims_services_and_budget
 
 
 def test_a_second_up_changes_nothing(project: Project) -> None:
-    result, printed = project.up()
-    assert set(result.summary.resource_changes or {}) == {"same"}, result.summary.resource_changes
+    changes, printed = project.up()
+    assert set(changes) == {"same"}, changes
     assert "[engine] no changes" in printed.text
 
 

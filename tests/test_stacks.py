@@ -25,10 +25,10 @@ from tests.support.stack_config import (
     StackRun,
     engine_config,
     plain_occurrences,
-    project_file,
     run_stack,
     stack_values,
 )
+from tools.engine import project_settings
 
 STS = "kubernetes:apps/v1:StatefulSet"
 PDB = "kubernetes:policy/v1:PodDisruptionBudget"
@@ -452,7 +452,7 @@ def test_an_existing_namespace_is_used_when_asked(preview: bool) -> None:
 
 
 def test_pulumi_yaml_declares_every_key_the_program_and_the_stacks_use() -> None:
-    project = project_file(REPO)
+    project = project_settings(REPO)
     assert project["stackConfigDir"] == "stacks"
     declared: dict[str, dict[str, Any]] = project["config"]
     program = (REPO / "__main__.py").read_text()

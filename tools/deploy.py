@@ -19,7 +19,8 @@ import subprocess
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+
+import yaml
 
 from tools import engine
 
@@ -43,11 +44,15 @@ def passphrase_for(stack: str, environ: Mapping[str, str]) -> str | None:
     )
 
 
-def unset_secrets(project: Mapping[str, Any], config: Mapping[str, Any]) -> list[str]:
-    """The secret keys Pulumi.yaml declares without a default that the stack does not set."""
+def unset_secrets(project_dir: Path, stack: str) -> list[str]:
+    """The secret keys Pulumi.yaml declares without a default that the stack file does not set."""
+    project = engine.project_settings(project_dir)
     declared = project.get("config") or {}
-    keys = [k for k, d in declared.items() if isinstance(d, dict) and d.get("secret") and "default" not in d]
-    return [f"{project['name']}:{k}" for k in keys if f"{project['name']}:{k}" not in config]
+    keys = [f"{project['name']}:{k}" for k, d in declared.items() if isinstance(d, dict) and d.get("secret")]
+    keys = [k for k in keys if "default" not in declared[k.split(":", 1)[1]]]
+    path = engine.stack_file(project_dir, stack)
+    config = (yaml.safe_load(path.read_text()) or {}).get("config") or {} if path.exists() else {}
+    return [k for k in keys if k not in config]
 
 
 def kubeconfig(environ: Mapping[str, str]) -> str:
@@ -77,13 +82,13 @@ def main(argv: list[str] | None = None) -> int:
         if backend.startswith("file://"):
             os.makedirs(backend.removeprefix("file://"), exist_ok=True)
         runner = engine.Engine.local(backend_url=backend, kubeconfig=kubeconfig(os.environ), passphrase=passphrase)
-        stack = runner.stack(args.project, args.stack, out)
-        missing = unset_secrets(engine.project_settings(args.project), stack.get_all_config())
+        missing = unset_secrets(args.project, args.stack)
         if missing and args.action != "down":
             raise DeployError(
                 f"stack {args.stack}: set its secrets first: "
                 + "; ".join(f"pulumi config set --secret {key} <value> --stack {args.stack}" for key in missing)
             )
+        stack = runner.stack(args.project, args.stack, out)
         {"up": engine.up, "down": engine.destroy, "preview": engine.preview}[args.action](stack, out)
     except (DeployError, engine.EngineError) as error:
         print(f"[deploy] error: {error}", file=sys.stderr)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from components.render.pod import Manifest
-from components.render.workload import WorkloadNames, pod_dns_names
+from components.render.workload import DELETE_IN_BACKGROUND, WorkloadNames, pod_dns_names
 from components.spec.redis import REDIS_PORT, SENTINEL_COMMANDS, SENTINEL_PORT, RedisArgs
 from components.spec.workload import (
     ClientService,
@@ -95,7 +95,7 @@ def render_auth_secret(name: str, spec: RedisArgs, password: Any) -> Manifest:
                 "app.kubernetes.io/managed-by": "pulumi",
                 **spec.labels,
             },
-            **({"annotations": dict(spec.annotations)} if spec.annotations else {}),
+            "annotations": {**spec.annotations, **DELETE_IN_BACKGROUND},
         },
         "type": "Opaque",
         "stringData": {PASSWORD_KEY: password},

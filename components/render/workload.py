@@ -16,6 +16,11 @@ from components.spec.workload import ClientService, OnDelete, RollingUpdate, Sta
 CONFIG_HASH_ANNOTATION = "statefulkit.io/config-hash"
 WAIT_FOR_ANNOTATION = "pulumi.com/waitFor"
 SKIP_AWAIT_ANNOTATION = "pulumi.com/skipAwait"
+# The provider deletes in the foreground by default: the object stays until the garbage collector
+# has removed its dependents, which costs about a second per object on a busy collector (for a
+# Service, its EndpointSlices). Only the StatefulSet keeps that, so its delete returns once its
+# pods are gone and the Service it depends on is deleted after them; everything else goes at once.
+DELETE_IN_BACKGROUND = {"pulumi.com/deletionPropagationPolicy": "background"}
 
 
 @dataclass(frozen=True)
@@ -144,7 +149,7 @@ def _service_ports(spec: StatefulWorkloadArgs, only: list[str] | None = None) ->
 def render_storage_class(spec: StorageClassSpec, labels: dict[str, str]) -> Manifest:
     """A StorageClass (cluster-scoped: named by the spec, not prefixed by a workload)."""
     storage_class: Manifest = {
-        "metadata": {"name": spec.name, "labels": dict(labels)},
+        "metadata": {"name": spec.name, "labels": dict(labels), "annotations": dict(DELETE_IN_BACKGROUND)},
         "provisioner": spec.provisioner,
         "parameters": dict(spec.parameters),
         "reclaimPolicy": spec.reclaim_policy,
@@ -166,7 +171,10 @@ def render_workload(name: str, spec: StatefulWorkloadArgs) -> WorkloadManifests:
     config_map = None
     if spec.config_files:
         pod_annotations[CONFIG_HASH_ANNOTATION] = config_hash(spec.config_files)
-        config_map = {"metadata": _metadata(names.config_map, spec, labels), "data": dict(spec.config_files)}
+        config_map = {
+            "metadata": _metadata(names.config_map, spec, labels, annotations=DELETE_IN_BACKGROUND),
+            "data": dict(spec.config_files),
+        }
     template_meta: Manifest = {"labels": dict(labels)}
     if pod_annotations:
         template_meta["annotations"] = pod_annotations
@@ -194,7 +202,7 @@ def render_workload(name: str, spec: StatefulWorkloadArgs) -> WorkloadManifests:
 
     # Services skip Pulumi's await: the StatefulSet await already waits for Ready pods, and a
     # Service of a 0-replica (or still-forming) ensemble would otherwise time out.
-    skip_await = {SKIP_AWAIT_ANNOTATION: "true"}
+    skip_await = {SKIP_AWAIT_ANNOTATION: "true", **DELETE_IN_BACKGROUND}
     headless_service = {
         "metadata": _metadata(names.headless_service, spec, labels, annotations=skip_await),
         "spec": {
@@ -228,7 +236,7 @@ def render_workload(name: str, spec: StatefulWorkloadArgs) -> WorkloadManifests:
             else {"maxUnavailable": budget.max_unavailable}
         )
         pdb = {
-            "metadata": _metadata(names.pdb, spec, labels),
+            "metadata": _metadata(names.pdb, spec, labels, annotations=DELETE_IN_BACKGROUND),
             "spec": {"selector": {"matchLabels": dict(selector)}, **bound},
         }
 

@@ -57,8 +57,7 @@ class Project:
 
     @property
     def stack_file(self) -> Path:
-        settings = yaml.safe_load((self.directory / "Pulumi.yaml").read_text())
-        return self.directory / str(settings.get("stackConfigDir", ".")) / f"Pulumi.{self.stack_name}.yaml"
+        return engine.stack_file(self.directory, self.stack_name)
 
     def stack(self, out: engine.Print = print) -> auto.Stack:
         return self.runner.stack(self.directory, self.stack_name, out)
@@ -79,9 +78,13 @@ class Project:
         yield document["config"]
         self.stack_file.write_text(yaml.safe_dump(document, sort_keys=False))
 
-    def up(self) -> tuple[auto.UpResult, EngineRun]:
+    def up(self) -> tuple[dict[str, int], EngineRun]:
         printed = EngineRun()
         return engine.up(self.stack(printed), printed), printed
+
+    def outputs(self) -> dict[str, Any]:
+        """The stack outputs (`pulumi stack output`), secrets in the clear."""
+        return {key: value.value for key, value in self.stack().outputs().items()}
 
     def destroy(self) -> EngineRun:
         printed = EngineRun()
@@ -110,9 +113,9 @@ class Project:
     @property
     def state_file(self) -> Path:
         """The stack's state in the file backend."""
-        backend = Path(self.runner.env["PULUMI_BACKEND_URL"].removeprefix("file://"))
-        project = str(engine.project_settings(self.directory)["name"])
-        return backend / ".pulumi" / "stacks" / project / f"{self.stack_name}.json"
+        path = engine.state_file(self.runner.env, str(engine.project_settings(self.directory)["name"]), self.stack_name)
+        assert path is not None, "the tests keep their state in a file backend"
+        return path
 
     def remove(self, cluster: Cluster) -> None:
         """Destroy the stack, then delete the namespaces it created (retained on destroy by design)."""

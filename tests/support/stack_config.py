@@ -31,6 +31,7 @@ from pulumi.runtime import rpc, settings
 from pulumi.runtime.sync_await import _sync_await
 
 from tests.support.pulumi_mocks import Deployment, _Mocks, _RecordingMonitor
+from tools.engine import project_settings, stack_file
 
 REPO = Path(__file__).resolve().parents[2]
 # Types whose objects are cluster-scoped; every other Kubernetes object lives in a namespace.
@@ -50,16 +51,6 @@ class EngineConfigError(Exception):
 class EngineConfig:
     values: dict[str, str]
     secret_keys: list[str]
-
-
-def project_file(project_dir: Path) -> dict[str, Any]:
-    loaded: dict[str, Any] = yaml.safe_load((project_dir / "Pulumi.yaml").read_text())
-    return loaded
-
-
-def stack_file(project_dir: Path, stack: str) -> Path:
-    config_dir = str(project_file(project_dir).get("stackConfigDir", "."))
-    return project_dir / config_dir / f"Pulumi.{stack}.yaml"
 
 
 def stack_values(project_dir: Path, stack: str) -> dict[str, Any]:
@@ -97,7 +88,7 @@ def engine_config(
     project_dir: Path, values: Mapping[str, Any], *, secrets: Mapping[str, str], stack: str = "test"
 ) -> EngineConfig:
     """Merge the project's config declarations into a stack's values, as the engine does before a run."""
-    project = project_file(project_dir)
+    project = project_settings(project_dir)
     name = project["name"]
     merged: dict[str, Any] = {}
     secret_keys: list[str] = []
