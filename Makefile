@@ -39,8 +39,9 @@ lint: venv
 unit: venv
 	$(BIN)/python -m pytest -m "not realserver and not e2e and not engine"
 
-# Real-server tests must run here: a skip of one of them is turned into a failure.
-test: venv deps lint
+# Real-server, engine and cluster tests must run here: a skip of one is turned into a failure.
+# The toolchain is built first (not inside a test, where a cold build would count against its timeout).
+test: venv deps toolchain lint
 	STATEFULKIT_REQUIRE_REAL=1 $(BIN)/python -m pytest
 
 bench: venv
@@ -59,7 +60,7 @@ preview: venv
 	$(BIN)/python -m tools.deploy preview --stack $(STACK)
 
 toolchain:
-	tools/toolchain/build
+	tools/toolchain/build --strict
 
 cluster-up:
 	tools/cluster/up
