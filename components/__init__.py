@@ -1,8 +1,9 @@
 """statefulkit: Pulumi components for stateful ensembles on Kubernetes."""
 
-from components.redis import RedisEnsemble
-from components.spec.redis import RedisArgs, SentinelSettings
-from components.spec.workload import (
+import warnings
+from typing import Any
+
+from components.args.parts import (
     AntiAffinity,
     ClientService,
     Container,
@@ -17,12 +18,15 @@ from components.spec.workload import (
     PvcRetentionPolicy,
     Resources,
     RollingUpdate,
-    StatefulWorkloadArgs,
-    StorageClassSpec,
+    StorageClassArgs,
     Toleration,
     VolumeClaim,
 )
-from components.spec.zookeeper import ZooKeeperArgs
+from components.args.redis import RedisArgs, SentinelSettings
+from components.args.workload import StatefulWorkloadArgs
+from components.args.zookeeper import ZooKeeperArgs
+from components.redis import RedisEnsemble
+from components.storage import new_storage_class
 from components.workload import StatefulWorkload
 from components.zookeeper import ZooKeeperEnsemble
 
@@ -46,9 +50,20 @@ __all__ = [
     "SentinelSettings",
     "StatefulWorkload",
     "StatefulWorkloadArgs",
-    "StorageClassSpec",
+    "StorageClassArgs",
     "Toleration",
     "VolumeClaim",
     "ZooKeeperArgs",
     "ZooKeeperEnsemble",
+    "new_storage_class",
 ]
+
+# Old public names, still importable, with a DeprecationWarning naming the new one.
+RENAMED = {"StorageClassSpec": "StorageClassArgs"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in RENAMED:
+        warnings.warn(f"components.{name} is deprecated: use {RENAMED[name]}", DeprecationWarning, stacklevel=2)
+        return globals()[RENAMED[name]]
+    raise AttributeError(f"module 'components' has no attribute {name!r}")

@@ -8,6 +8,9 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.args.common import coerce
+from components.args.redis import RedisArgs
+from components.args.workload import validate_name
 from components.render.redis import (
     RedisNames,
     build_workload_args,
@@ -15,9 +18,6 @@ from components.render.redis import (
     render_auth_secret,
     sentinel_addresses,
 )
-from components.spec.common import coerce
-from components.spec.redis import RedisArgs
-from components.spec.workload import validate_name
 from components.workload import StatefulWorkload
 
 
@@ -38,18 +38,18 @@ class RedisEnsemble(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         validate_name(name)
-        spec = coerce(RedisArgs, args)
+        args = coerce(RedisArgs, args)
         # Validate the whole workload (with the Secret's future name) before registering anything.
-        build_workload_args(name, spec)
+        build_workload_args(name, args)
         super().__init__("statefulkit:index:RedisEnsemble", name, None, opts)
-        self.spec = spec
+        self.args = args
         self.names = RedisNames.of(name)
         child = pulumi.ResourceOptions(parent=self)
 
         self.secret: k8s.core.v1.Secret | None = None
         secret_name: Any = None
-        if spec.auth and spec.existing_secret is None:
-            manifest = render_auth_secret(name, spec, pulumi.Output.secret(spec.password))
+        if args.auth and args.existing_secret is None:
+            manifest = render_auth_secret(name, args, pulumi.Output.secret(args.password))
             self.secret = k8s.core.v1.Secret(
                 self.names.secret,
                 metadata=manifest["metadata"],
@@ -62,12 +62,12 @@ class RedisEnsemble(pulumi.ComponentResource):
             # The Output name makes the StatefulSet wait for the Secret.
             secret_name = self.secret.metadata.name
 
-        self.workload = StatefulWorkload(name, build_workload_args(name, spec, secret_name), opts=child)
+        self.workload = StatefulWorkload(name, build_workload_args(name, args, secret_name), opts=child)
 
-        self.master_name = pulumi.Output.from_input(spec.master_name)
-        self.pod_dns_names = pulumi.Output.from_input(spec.namespace).apply(lambda ns: pod_fqdns(name, spec, ns))
-        self.sentinel_addresses = pulumi.Output.from_input(spec.namespace).apply(
-            lambda ns: sentinel_addresses(name, spec, ns)
+        self.master_name = pulumi.Output.from_input(args.master_name)
+        self.pod_dns_names = pulumi.Output.from_input(args.namespace).apply(lambda ns: pod_fqdns(name, args, ns))
+        self.sentinel_addresses = pulumi.Output.from_input(args.namespace).apply(
+            lambda ns: sentinel_addresses(name, args, ns)
         )
         self.headless_service_name: pulumi.Output[str] = self.workload.headless_service.metadata.name
         assert self.workload.client_service is not None  # the Sentinel Service is always rendered
@@ -75,8 +75,8 @@ class RedisEnsemble(pulumi.ComponentResource):
         self.password_secret_name: pulumi.Output[str] | None = None
         if self.secret is not None:
             self.password_secret_name = self.secret.metadata.name
-        elif spec.existing_secret is not None:
-            self.password_secret_name = pulumi.Output.from_input(spec.existing_secret.name)
+        elif args.existing_secret is not None:
+            self.password_secret_name = pulumi.Output.from_input(args.existing_secret.name)
 
         self.register_outputs(
             {

@@ -3,7 +3,7 @@
 A Pulumi program reads structured stack config (maps under `<project>:<key>`); `StackConfig`
 turns each such value into a model and collects every problem of every key as
 `<project>:<key>.<field>: <value>: <rule>`, so that one run reports the whole stack file and the
-user sees which lines to fix. The rules themselves stay in the models (components/spec); this
+user sees which lines to fix. The rules themselves stay in the models (components/args); this
 only maps where they point.
 """
 
@@ -14,6 +14,8 @@ from typing import Any
 
 import pulumi
 from pydantic import TypeAdapter, ValidationError
+
+from components.args.common import DnsLabel
 
 
 class StackConfig:
@@ -49,6 +51,10 @@ class StackConfig:
             validated = None
         self.problems += found
         return validated
+
+    def namespace(self, key: str, value: Any) -> Any:
+        """The namespace at `key` (a DNS-1123 label), or None with the problem recorded."""
+        return self.validate(key, DnsLabel, value)
 
     def check(self) -> None:
         if self.problems:

@@ -1,26 +1,21 @@
-"""StatefulWorkload: the Pulumi shell around the spec models and the pure renderer."""
+"""StatefulWorkload: the Pulumi shell around the Args models and the pure renderer."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.args.common import coerce
+from components.args.workload import StatefulWorkloadArgs, validate_name
+from components.manifest import manifest_kwargs
 from components.render.workload import pod_dns_names, render_workload
-from components.spec.common import coerce
-from components.spec.workload import StatefulWorkloadArgs, validate_name
+from components.storage import register_storage_class
 
 # Changing these means delete + recreate: Kubernetes rejects an in-place update.
 STATEFULSET_IMMUTABLE = ["spec.selector", "spec.serviceName", "spec.podManagementPolicy", "spec.volumeClaimTemplates"]
-STORAGECLASS_IMMUTABLE = ["provisioner", "parameters", "reclaimPolicy", "volumeBindingMode"]
-
-
-def manifest_kwargs(manifest: Mapping[str, Any]) -> dict[str, Any]:
-    # Top-level manifest keys become constructor keywords; nested dicts keep API (camelCase) keys.
-    return {re.sub(r"(?<!^)(?=[A-Z])", "_", key).lower(): value for key, value in manifest.items()}
 
 
 class StatefulWorkload(pulumi.ComponentResource):
@@ -39,22 +34,16 @@ class StatefulWorkload(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         validate_name(name)
-        spec = coerce(StatefulWorkloadArgs, args)
-        manifests = render_workload(name, spec)
+        args = coerce(StatefulWorkloadArgs, args)
+        manifests = render_workload(name, args)
         super().__init__("statefulkit:index:StatefulWorkload", name, None, opts)
-        self.spec = spec
+        self.args = args
         child = pulumi.ResourceOptions(parent=self)
         names = manifests.names
 
         self.storage_class: k8s.storage.v1.StorageClass | None = None
         if manifests.storage_class is not None:
-            self.storage_class = k8s.storage.v1.StorageClass(
-                f"{name}-storage",
-                **manifest_kwargs(manifests.storage_class),
-                opts=pulumi.ResourceOptions(
-                    parent=self, replace_on_changes=STORAGECLASS_IMMUTABLE, delete_before_replace=True
-                ),
-            )
+            self.storage_class = register_storage_class(f"{name}-storage", manifests.storage_class, child)
         self.config_map: k8s.core.v1.ConfigMap | None = None
         if manifests.config_map is not None:
             self.config_map = k8s.core.v1.ConfigMap(
@@ -88,8 +77,8 @@ class StatefulWorkload(pulumi.ComponentResource):
         if manifests.pdb is not None:
             self.pdb = k8s.policy.v1.PodDisruptionBudget(f"{name}-pdb", **manifest_kwargs(manifests.pdb), opts=child)
 
-        self.pod_dns_names = pulumi.Output.from_input(spec.namespace).apply(
-            lambda ns: pod_dns_names(names, spec.replicas, ns, spec.cluster_domain)
+        self.pod_dns_names = pulumi.Output.from_input(args.namespace).apply(
+            lambda ns: pod_dns_names(names, args.replicas, ns, args.cluster_domain)
         )
         # The children are attributes; only the derived value is a component output.
         self.register_outputs({"pod_dns_names": self.pod_dns_names})

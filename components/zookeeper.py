@@ -7,11 +7,11 @@ from typing import Any
 
 import pulumi
 
+from components.args.common import coerce
+from components.args.workload import validate_name
+from components.args.zookeeper import ZooKeeperArgs
 from components.render.workload import WorkloadNames, pod_dns_names
 from components.render.zookeeper import connect_string, zookeeper_workload_args
-from components.spec.common import coerce
-from components.spec.workload import validate_name
-from components.spec.zookeeper import ZooKeeperArgs
 from components.workload import StatefulWorkload
 
 
@@ -22,8 +22,8 @@ class ZooKeeperEnsemble(pulumi.ComponentResource):
     Input is validated, and the whole workload rendered, before anything is registered: bad input
     raises a pydantic ValidationError and leaves no resource behind.
 
-    Outputs: `connect_string` (`<member-fqdn>:2181,...`), `client_service_name`, `pod_dns_names`,
-    and `workload`, the StatefulWorkload child.
+    Outputs: `connect_string` (`<member-fqdn>:2181,...`), `client_service_name`,
+    `headless_service_name`, `pod_dns_names`, and `workload`, the StatefulWorkload child.
     """
 
     # Attribute types are declared in __init__, not on the class: the Pulumi SDK re-evaluates a
@@ -35,24 +35,26 @@ class ZooKeeperEnsemble(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         validate_name(name)
-        spec = coerce(ZooKeeperArgs, args)
-        workload_args = zookeeper_workload_args(name, spec)
+        args = coerce(ZooKeeperArgs, args)
+        workload_args = zookeeper_workload_args(name, args)
         super().__init__("statefulkit:index:ZooKeeperEnsemble", name, None, opts)
-        self.spec = spec
+        self.args = args
         self.workload_args = workload_args
         self.workload = StatefulWorkload(name, workload_args, opts=pulumi.ResourceOptions(parent=self))
 
+        self.headless_service_name: pulumi.Output[str] = self.workload.headless_service.metadata.name
         client_service = self.workload.client_service
         assert client_service is not None  # zookeeper_workload_args always asks for one
         self.client_service_name = client_service.metadata.apply(lambda meta: str(meta.name))
         names = WorkloadNames.of(name)
-        namespace = pulumi.Output.from_input(spec.namespace)
-        self.pod_dns_names = namespace.apply(lambda ns: pod_dns_names(names, spec.replicas, ns, spec.cluster_domain))
-        self.connect_string = namespace.apply(lambda ns: connect_string(name, spec, ns))
+        namespace = pulumi.Output.from_input(args.namespace)
+        self.pod_dns_names = namespace.apply(lambda ns: pod_dns_names(names, args.replicas, ns, args.cluster_domain))
+        self.connect_string = namespace.apply(lambda ns: connect_string(name, args, ns))
         self.register_outputs(
             {
                 "connect_string": self.connect_string,
                 "client_service_name": self.client_service_name,
+                "headless_service_name": self.headless_service_name,
                 "pod_dns_names": self.pod_dns_names,
             }
         )

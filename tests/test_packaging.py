@@ -23,5 +23,5 @@ def test_wheel_ships_the_typed_components_package(tmp_path: Path) -> None:
     (wheel,) = wheels.glob("statefulkit-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "components/py.typed" in names
-    assert {"components/__init__.py", "components/workload.py", "components/spec/workload.py"} <= names
+    assert {"components/__init__.py", "components/workload.py", "components/args/workload.py"} <= names
     assert not any(name.startswith("tests/") for name in names)

@@ -15,7 +15,7 @@ import pulumi
 import pytest
 import redis
 
-from components.spec.redis import RedisArgs, SentinelSettings
+from components.args.redis import RedisArgs, SentinelSettings
 from tests.support.podsim import PodNetwork, netns_unavailable_reason
 from tests.support.redis_pods import RedisPods, redis_ensemble, wait_for
 

@@ -14,10 +14,7 @@ from hypothesis import strategies as st
 from pulumi.runtime import rpc
 from pydantic import ValidationError
 
-from components.redis import RedisEnsemble
-from components.render.redis import build_workload_args, render_config_files, render_sentinel_conf
-from components.render.workload import render_workload
-from components.spec.redis import (
+from components.args.redis import (
     DEFAULT_RENAMED_COMMANDS,
     MAXMEMORY_POLICIES,
     REDIS_IMAGE,
@@ -25,6 +22,9 @@ from components.spec.redis import (
     SentinelSettings,
     memory_bytes,
 )
+from components.redis import RedisEnsemble
+from components.render.redis import build_workload_args, render_config_files, render_sentinel_conf
+from components.render.workload import render_workload
 from tests.support import pulumi_mocks
 from tests.support.pulumi_mocks import SECRET_SIG, Deployment, run_program
 
@@ -202,7 +202,7 @@ def test_overrides_reach_the_pods(preview: bool) -> None:
         image="redis:7.4.2",
         image_pull_policy="IfNotPresent",
         storage_size="20Gi",
-        storage_class="fast",
+        storage_class_name="fast",
         resources={"requests": {"memory": "1Gi"}, "limits": {"memory": "2Gi"}},
         sentinel_resources={"limits": {"memory": "64Mi"}},
         maxmemory="1gb",

@@ -321,13 +321,13 @@ BROKEN = {
     ),
     "storage class value": (
         "prod",
-        _set("statefulkit:storage_class.reclaim_policy", "Keep"),
-        ["statefulkit:storage_class.reclaim_policy: 'Keep': Input should be 'Retain' or 'Delete'"],
+        _set("statefulkit:create_storage_class.reclaim_policy", "Keep"),
+        ["statefulkit:create_storage_class.reclaim_policy: 'Keep': Input should be 'Retain' or 'Delete'"],
     ),
     "storage class missing key": (
         "staging",
-        _drop("statefulkit:storage_class.provisioner"),
-        ["statefulkit:storage_class.provisioner: Field required"],
+        _drop("statefulkit:create_storage_class.provisioner"),
+        ["statefulkit:create_storage_class.provisioner: Field required"],
     ),
     "namespace": (
         "dev",
@@ -466,9 +466,9 @@ def test_pulumi_yaml_declares_every_key_the_program_and_the_stacks_use() -> None
     for key, declaration in declared.items():
         assert set(declaration) <= {"type", "description", "default", "secret", "items"}, key
         assert declaration.get("description"), f"{key} has no description"
-        # The schema allows only these types; maps (zookeeper, redis, storage_class) have none.
+        # The schema allows only these types; maps (zookeeper, redis, create_storage_class) have none.
         assert declaration.get("type", "string") in SIMPLE_TYPES, key
         if declaration.get("type") == "array":
             assert "items" in declaration, key
     assert declared["redis_password"] == declared["redis_password"] | {"type": "string", "secret": True}
-    assert all("type" not in declared[k] for k in ("zookeeper", "redis", "storage_class"))
+    assert all("type" not in declared[k] for k in ("zookeeper", "redis", "create_storage_class", "storage_class"))

@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from components import StatefulWorkloadArgs
+from components.args.common import parse_quantity
+from components.args.workload import validate_name
 from components.render.workload import WAIT_FOR_ANNOTATION, render_workload
-from components.spec.common import parse_quantity
-from components.spec.workload import validate_name
 
 SELECTOR_KEYS = {"app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/component"}
 LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
@@ -35,7 +35,7 @@ sizes = mostly(
 paths = mostly(st.sampled_from(["/data", "/datalog", "/logs", "/var/lib/app", "/config"]), st.text(max_size=10))
 claims = st.fixed_dictionaries(
     {"name": mostly(st.sampled_from(["data", "logs", "wal"]), st.just("Data")), "size": sizes, "mount_path": paths},
-    optional={"storage_class": mostly(st.sampled_from(["fast", "standard"]), st.just("BAD_CLASS"))},
+    optional={"storage_class_name": mostly(st.sampled_from(["fast", "standard"]), st.just("BAD_CLASS"))},
 )
 port_names = mostly(st.sampled_from(["client", "peer", "election", "admin", "metrics"]), st.text(max_size=18))
 ports = st.lists(
@@ -64,7 +64,7 @@ specs = st.fixed_dictionaries(
         "replicas": mostly(st.integers(0, 9), st.integers(max_value=-1)),
         "ports": ports,
         "volume_claims": st.lists(claims, max_size=3),
-        "storage_class": st.one_of(
+        "create_storage_class": st.one_of(
             st.none(),
             st.fixed_dictionaries({"name": mostly(st.just("ssd"), st.just("Bad!")), "provisioner": st.just("p")}),
         ),
@@ -130,7 +130,8 @@ def check_rendered(name: str, spec: StatefulWorkloadArgs) -> None:
     assert [t["metadata"]["name"] for t in templates] == [c.name for c in spec.volume_claims]
     for claim, template in zip(spec.volume_claims, templates, strict=True):
         assert parse_quantity(template["spec"]["resources"]["requests"]["storage"]) > 0
-        expected_class = claim.storage_class or (spec.storage_class.name if spec.storage_class else None)
+        created = spec.create_storage_class.name if spec.create_storage_class else None
+        expected_class = claim.storage_class_name or spec.storage_class_name or created
         assert template["spec"].get("storageClassName") == expected_class
         for container in pod["containers"]:
             assert {"name": claim.name, "mountPath": claim.mount_path} in container["volumeMounts"]

@@ -17,7 +17,7 @@ from components import (
     RollingUpdate,
     StatefulWorkload,
     StatefulWorkloadArgs,
-    StorageClassSpec,
+    StorageClassArgs,
     VolumeClaim,
 )
 from tests.support.pulumi_mocks import Deployment, Registered, run_program
@@ -119,12 +119,12 @@ def test_no_client_service_by_default(preview: bool) -> None:
 
 def test_one_claim_template_per_volume_claim_mounted_in_every_container(preview: bool) -> None:
     claims = [
-        {"name": "data", "size": "10Gi", "mount_path": "/data", "storage_class": "fast"},
+        {"name": "data", "size": "10Gi", "mount_path": "/data", "storage_class_name": "fast"},
         {"name": "logs", "size": "500Mi", "mount_path": "/datalog"},
     ]
     sidecar = {"name": "exporter", "args": ["--watch"]}
     d = deploy(
-        preview, volume_claims=claims, storage_class={"name": "made", "provisioner": "x.csi"}, sidecars=[sidecar]
+        preview, volume_claims=claims, create_storage_class={"name": "made", "provisioner": "x.csi"}, sidecars=[sidecar]
     )
     templates = sts_spec(d)["volumeClaimTemplates"]
     assert [t["metadata"]["name"] for t in templates] == ["data", "logs"]
@@ -148,7 +148,11 @@ def test_storage_class_name_omitted_without_any_class(preview: bool) -> None:
 def test_storage_class_created_with_safe_defaults_and_replaced_on_immutable_change(preview: bool) -> None:
     d = deploy(
         preview,
-        storage_class={"name": "zk-ssd", "provisioner": "pd.csi.storage.gke.io", "parameters": {"type": "pd-ssd"}},
+        create_storage_class={
+            "name": "zk-ssd",
+            "provisioner": "pd.csi.storage.gke.io",
+            "parameters": {"type": "pd-ssd"},
+        },
     )
     sc = d.one(SC)
     assert sc.inputs["metadata"]["name"] == "zk-ssd"
@@ -309,7 +313,9 @@ def test_container_fields(preview: bool) -> None:
 
 
 def test_every_child_has_the_component_as_parent_and_outputs_are_registered(preview: bool) -> None:
-    d = deploy(preview, client_service=True, config_files={"a": "b"}, storage_class={"name": "s", "provisioner": "p"})
+    d = deploy(
+        preview, client_service=True, config_files={"a": "b"}, create_storage_class={"name": "s", "provisioner": "p"}
+    )
     component = d.one(COMPONENT)
     children = [r for r in d.resources if r is not component]
     assert {r.type for r in children} == {STS, SVC, PDB, SC, CM}
@@ -358,7 +364,7 @@ def test_typed_args_and_dict_args_render_identically(preview: bool) -> None:
         volume_claims=[VolumeClaim(name="data", size="1Gi", mount_path="/data")],
         update_strategy=OnDelete(),
         pod_management_policy=PodManagementPolicy.PARALLEL,
-        storage_class=StorageClassSpec(name="s", provisioner="p"),
+        create_storage_class=StorageClassArgs(name="s", provisioner="p"),
     )
     as_dict = typed.model_dump(mode="python")
 

@@ -16,7 +16,7 @@ from components import (
     StatefulWorkloadArgs,
     ZooKeeperArgs,
 )
-from components.spec.workload import validate_name
+from components.args.workload import validate_name
 from tests.support.pulumi_mocks import run_failing_program
 
 
@@ -112,12 +112,12 @@ BAD_ARGS: list[tuple[str, dict[str, Any], list[str]]] = [
     ("bad namespace", {"namespace": "Team_A"}, ["namespace", "Team_A", "DNS-1123"]),
     (
         "bad storage class name",
-        {"storage_class": {"name": "Fast!", "provisioner": "p"}},
+        {"create_storage_class": {"name": "Fast!", "provisioner": "p"}},
         ["storage_class.name", "Fast!"],
     ),
     (
         "bad reclaim policy",
-        {"storage_class": {"name": "s", "provisioner": "p", "reclaim_policy": "Recycle"}},
+        {"create_storage_class": {"name": "s", "provisioner": "p", "reclaim_policy": "Recycle"}},
         ["reclaim_policy", "Recycle", "'Retain' or 'Delete'"],
     ),
     ("bad memory request", {"resources": {"requests": {"memory": "lots"}}}, ["memory", "lots", "quantity"]),

@@ -23,6 +23,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from components.args.zookeeper import DEFAULT_IMAGE, ZooKeeperArgs, fault_tolerance, quorum_size
 from components.render.workload import render_workload
 from components.render.zookeeper import (
     PROMETHEUS_PROVIDER,
@@ -33,7 +34,6 @@ from components.render.zookeeper import (
     server_lines,
     zookeeper_workload_args,
 )
-from components.spec.zookeeper import DEFAULT_IMAGE, ZooKeeperArgs, fault_tolerance, quorum_size
 from components.workload import StatefulWorkload
 from components.zookeeper import ZooKeeperEnsemble
 from tests.support.pulumi_mocks import Deployment, Registered, run_failing_program, run_program
@@ -267,7 +267,7 @@ def test_separate_data_log_volume_and_created_storage_class(preview: bool) -> No
     d = deploy(
         preview,
         data_log_storage_size="5Gi",
-        storage_class={"name": "zk-ssd", "provisioner": "ebs.csi.aws.com", "parameters": {"type": "gp3"}},
+        create_storage_class={"name": "zk-ssd", "provisioner": "ebs.csi.aws.com", "parameters": {"type": "gp3"}},
     )
     claims = {t["metadata"]["name"]: t["spec"] for t in sts_spec(d)["volumeClaimTemplates"]}
     assert set(claims) == {"data", "datalog"}
@@ -505,8 +505,8 @@ BAD_ARGS: list[tuple[str, dict[str, Any], list[str]]] = [
     ),
     (
         "two storage classes",
-        {"storage_class_name": "other", "storage_class": {"name": "zk-ssd", "provisioner": "p"}},
-        ["storage_class_name='other'", "storage_class.name='zk-ssd'", "unused"],
+        {"storage_class_name": "other", "create_storage_class": {"name": "zk-ssd", "provisioner": "p"}},
+        ["storage_class_name='other'", "create_storage_class.name='zk-ssd'", "unused"],
     ),
     ("zero storage", {"storage_size": "0Gi"}, ["storage_size", "'0Gi'", "not a positive size"]),
     ("bad data log size", {"data_log_storage_size": "ten"}, ["data_log_storage_size", "'ten'", "Kubernetes quantity"]),

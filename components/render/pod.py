@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from components.spec.workload import Container, EnvVar, Probe, StatefulWorkloadArgs
+from components.args.parts import Container, EnvVar, Probe
+from components.args.workload import StatefulWorkloadArgs
 
 CONFIG_VOLUME = "config"
 Manifest = dict[str, Any]
@@ -42,27 +43,27 @@ def render_env(var: EnvVar) -> Manifest:
     return {"name": var.name, "valueFrom": {"fieldRef": {"fieldPath": var.field_path}}}
 
 
-def _volume_mounts(spec: StatefulWorkloadArgs) -> list[Manifest]:
-    mounts: list[Manifest] = [{"name": c.name, "mountPath": c.mount_path} for c in spec.volume_claims]
-    if spec.config_files:
-        mounts.append({"name": CONFIG_VOLUME, "mountPath": spec.config_mount_path, "readOnly": True})
+def _volume_mounts(args: StatefulWorkloadArgs) -> list[Manifest]:
+    mounts: list[Manifest] = [{"name": c.name, "mountPath": c.mount_path} for c in args.volume_claims]
+    if args.config_files:
+        mounts.append({"name": CONFIG_VOLUME, "mountPath": args.config_mount_path, "readOnly": True})
     return mounts
 
 
-def _container_security(spec: StatefulWorkloadArgs) -> Manifest:
+def _container_security(args: StatefulWorkloadArgs) -> Manifest:
     # The container-level half of the `restricted` Pod Security Standard.
     return {
         "allowPrivilegeEscalation": False,
         "capabilities": {"drop": ["ALL"]},
         "runAsNonRoot": True,
-        "readOnlyRootFilesystem": spec.read_only_root_filesystem,
+        "readOnlyRootFilesystem": args.read_only_root_filesystem,
     }
 
 
-def render_container(container: Container, spec: StatefulWorkloadArgs) -> Manifest:
-    rendered: Manifest = {"name": container.name, "image": container.image or spec.image}
-    if spec.image_pull_policy:
-        rendered["imagePullPolicy"] = spec.image_pull_policy
+def render_container(container: Container, args: StatefulWorkloadArgs) -> Manifest:
+    rendered: Manifest = {"name": container.name, "image": container.image or args.image}
+    if args.image_pull_policy:
+        rendered["imagePullPolicy"] = args.image_pull_policy
     if container.command:
         rendered["command"] = list(container.command)
     if container.args:
@@ -89,15 +90,15 @@ def render_container(container: Container, spec: StatefulWorkloadArgs) -> Manife
         probe = getattr(container, field)
         if probe is not None:
             rendered[key] = render_probe(probe)
-    mounts = _volume_mounts(spec)
+    mounts = _volume_mounts(args)
     if mounts:
         rendered["volumeMounts"] = mounts
-    rendered["securityContext"] = _container_security(spec)
+    rendered["securityContext"] = _container_security(args)
     return rendered
 
 
-def render_affinity(spec: StatefulWorkloadArgs, selector: dict[str, str]) -> Manifest | None:
-    anti = spec.anti_affinity
+def render_affinity(args: StatefulWorkloadArgs, selector: dict[str, str]) -> Manifest | None:
+    anti = args.anti_affinity
     term = {"labelSelector": {"matchLabels": dict(selector)}, "topologyKey": anti.topology_key}
     if anti.mode == "required":
         return {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [term]}}
@@ -107,35 +108,35 @@ def render_affinity(spec: StatefulWorkloadArgs, selector: dict[str, str]) -> Man
     return None
 
 
-def render_pod_spec(spec: StatefulWorkloadArgs, selector: dict[str, str], config_map_name: str) -> Manifest:
+def render_pod_spec(args: StatefulWorkloadArgs, selector: dict[str, str], config_map_name: str) -> Manifest:
     pod: Manifest = {
         "automountServiceAccountToken": False,
-        "terminationGracePeriodSeconds": spec.termination_grace_period_seconds,
+        "terminationGracePeriodSeconds": args.termination_grace_period_seconds,
         # The pod-level half of the `restricted` Pod Security Standard.
         "securityContext": {
             "runAsNonRoot": True,
-            "runAsUser": spec.run_as_user,
-            "runAsGroup": spec.run_as_group,
-            "fsGroup": spec.fs_group,
+            "runAsUser": args.run_as_user,
+            "runAsGroup": args.run_as_group,
+            "fsGroup": args.fs_group,
             "fsGroupChangePolicy": "OnRootMismatch",
             "seccompProfile": {"type": "RuntimeDefault"},
         },
-        "containers": [render_container(c, spec) for c in spec.all_containers()],
+        "containers": [render_container(c, args) for c in args.all_containers()],
     }
-    affinity = render_affinity(spec, selector)
+    affinity = render_affinity(args, selector)
     if affinity is not None:
         pod["affinity"] = affinity
-    if spec.node_selector:
-        pod["nodeSelector"] = dict(spec.node_selector)
-    if spec.tolerations:
-        pod["tolerations"] = [_toleration(t.model_dump(exclude_none=True)) for t in spec.tolerations]
-    if spec.priority_class_name:
-        pod["priorityClassName"] = spec.priority_class_name
-    if spec.config_files:
+    if args.node_selector:
+        pod["nodeSelector"] = dict(args.node_selector)
+    if args.tolerations:
+        pod["tolerations"] = [_toleration(t.model_dump(exclude_none=True)) for t in args.tolerations]
+    if args.priority_class_name:
+        pod["priorityClassName"] = args.priority_class_name
+    if args.config_files:
         pod["volumes"] = [
             {
                 "name": CONFIG_VOLUME,
-                "configMap": {"name": config_map_name, "defaultMode": spec.config_file_mode},
+                "configMap": {"name": config_map_name, "defaultMode": args.config_file_mode},
             }
         ]
     return pod

@@ -20,19 +20,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from components.args.parts import ClientService, Container, EnvVar, KeyRef, PodManagementPolicy, Probe, VolumeClaim
+from components.args.redis import REDIS_PORT, SENTINEL_COMMANDS, SENTINEL_PORT, RedisArgs
+from components.args.workload import StatefulWorkloadArgs
 from components.render.pod import Manifest
 from components.render.workload import DELETE_IN_BACKGROUND, WorkloadNames, pod_dns_names
-from components.spec.redis import REDIS_PORT, SENTINEL_COMMANDS, SENTINEL_PORT, RedisArgs
-from components.spec.workload import (
-    ClientService,
-    Container,
-    EnvVar,
-    KeyRef,
-    PodManagementPolicy,
-    Probe,
-    StatefulWorkloadArgs,
-    VolumeClaim,
-)
 
 DATA_VOLUME = "data"
 DATA_DIR = "/data"
@@ -73,48 +65,48 @@ class RedisNames:
         )
 
 
-def password_ref(name: str, spec: RedisArgs, secret_name: Any = None) -> KeyRef | None:
+def password_ref(name: str, args: RedisArgs, secret_name: Any = None) -> KeyRef | None:
     """Where the pods read the password: the user's Secret, or the one the component creates
     (`secret_name` may be that Secret's Output name, so the StatefulSet depends on it)."""
-    if not spec.auth:
+    if not args.auth:
         return None
-    if spec.existing_secret is not None:
-        return spec.existing_secret
+    if args.existing_secret is not None:
+        return args.existing_secret
     return KeyRef(name=secret_name if secret_name is not None else RedisNames.of(name).secret, key=PASSWORD_KEY)
 
 
-def render_auth_secret(name: str, spec: RedisArgs, password: Any) -> Manifest:
+def render_auth_secret(name: str, args: RedisArgs, password: Any) -> Manifest:
     """The Secret the component creates; `password` is passed through (the component hands a secret Output)."""
     return {
         "metadata": {
             "name": RedisNames.of(name).secret,
-            "namespace": spec.namespace,
+            "namespace": args.namespace,
             "labels": {
                 "app.kubernetes.io/name": APP_NAME,
                 "app.kubernetes.io/instance": name,
                 "app.kubernetes.io/managed-by": "pulumi",
-                **spec.labels,
+                **args.labels,
             },
-            "annotations": {**spec.annotations, **DELETE_IN_BACKGROUND},
+            "annotations": {**args.annotations, **DELETE_IN_BACKGROUND},
         },
         "type": "Opaque",
         "stringData": {PASSWORD_KEY: password},
     }
 
 
-def pod_fqdns(name: str, spec: RedisArgs, namespace: str) -> list[str]:
-    return pod_dns_names(WorkloadNames.of(name), spec.replicas, namespace, spec.cluster_domain)
+def pod_fqdns(name: str, args: RedisArgs, namespace: str) -> list[str]:
+    return pod_dns_names(WorkloadNames.of(name), args.replicas, namespace, args.cluster_domain)
 
 
-def sentinel_addresses(name: str, spec: RedisArgs, namespace: str) -> list[str]:
+def sentinel_addresses(name: str, args: RedisArgs, namespace: str) -> list[str]:
     """`<pod fqdn>:26379` for every pod: what a Sentinel-aware client is configured with."""
-    return [f"{fqdn}:{SENTINEL_PORT}" for fqdn in pod_fqdns(name, spec, namespace)]
+    return [f"{fqdn}:{SENTINEL_PORT}" for fqdn in pod_fqdns(name, args, namespace)]
 
 
 # --------------------------------------------------------------------------- config files
 
 
-def render_redis_conf(spec: RedisArgs) -> str:
+def render_redis_conf(args: RedisArgs) -> str:
     """The static part of redis.conf; redis-start.sh adds the per-pod role, announce name and auth."""
     lines = [
         "# statefulkit RedisEnsemble: static settings. The start script copies this file to the data",
@@ -126,28 +118,28 @@ def render_redis_conf(spec: RedisArgs) -> str:
         "daemonize no",
         'logfile ""',
         f"dir {DATA_DIR}",
-        f"appendonly {'yes' if spec.appendonly else 'no'}",
-        f"appendfsync {spec.appendfsync}",
+        f"appendonly {'yes' if args.appendonly else 'no'}",
+        f"appendfsync {args.appendfsync}",
         "replica-read-only yes",
         "replica-serve-stale-data yes",
-        f"min-replicas-to-write {spec.min_replicas_to_write}",
-        f"min-replicas-max-lag {spec.min_replicas_max_lag}",
+        f"min-replicas-to-write {args.min_replicas_to_write}",
+        f"min-replicas-max-lag {args.min_replicas_max_lag}",
     ]
-    maxmemory = spec.maxmemory_bytes()
+    maxmemory = args.maxmemory_bytes()
     if maxmemory is not None:
         lines.append(f"maxmemory {maxmemory}")
-    lines.append(f"maxmemory-policy {spec.maxmemory_policy}")
-    for command, alias in sorted(spec.renamed_commands.items()):
+    lines.append(f"maxmemory-policy {args.maxmemory_policy}")
+    for command, alias in sorted(args.renamed_commands.items()):
         lines.append(f'rename-command {command.upper()} "{alias}"')
-    for key, value in sorted(spec.extra_config.items()):
+    for key, value in sorted(args.extra_config.items()):
         lines.append(f"{key} {value}")
     return "\n".join(lines) + "\n"
 
 
-def render_sentinel_conf(spec: RedisArgs) -> str:
+def render_sentinel_conf(args: RedisArgs) -> str:
     """sentinel.conf template: @SELF@ and @MASTER@ are filled in per pod by sentinel-start.sh."""
-    master = spec.master_name
-    s = spec.sentinel
+    master = args.master_name
+    s = args.sentinel
     lines = [
         "# statefulkit RedisEnsemble: Sentinel template. sentinel-start.sh fills in @SELF@ (this pod's",
         "# FQDN) and @MASTER@ (the current master's FQDN), adds the password lines and keeps the",
@@ -163,36 +155,36 @@ def render_sentinel_conf(spec: RedisArgs) -> str:
         "sentinel announce-hostnames yes",
         "sentinel announce-ip @SELF@",
         f"sentinel announce-port {SENTINEL_PORT}",
-        f"sentinel monitor {master} @MASTER@ {REDIS_PORT} {spec.effective_quorum()}",
+        f"sentinel monitor {master} @MASTER@ {REDIS_PORT} {args.effective_quorum()}",
         f"sentinel down-after-milliseconds {master} {s.down_after_milliseconds}",
         f"sentinel failover-timeout {master} {s.failover_timeout_milliseconds}",
         f"sentinel parallel-syncs {master} {s.parallel_syncs}",
     ]
     # Redis rejects `rename-command` in Sentinel mode; Sentinel is told instead which names the
     # servers use for the commands it sends during a failover.
-    for command, alias in sorted(spec.renamed_commands.items()):
+    for command, alias in sorted(args.renamed_commands.items()):
         if alias and command.upper() in SENTINEL_COMMANDS:
             lines.append(f"sentinel rename-command {master} {command.upper()} {alias}")
     return "\n".join(lines) + "\n"
 
 
-def render_common_sh(name: str, spec: RedisArgs) -> str:
+def render_common_sh(name: str, args: RedisArgs) -> str:
     names = RedisNames.of(name)
     return f"""#!/bin/sh
 # statefulkit RedisEnsemble: settings and helpers shared by the start scripts and probes.
 # POSIX sh. The namespace comes from the pod (fieldRef), the password from a Secret (secretKeyRef).
 STS={names.stateful_set}
 HEADLESS={names.headless_service}
-CLUSTER_DOMAIN={spec.cluster_domain}
-REPLICAS={spec.replicas}
-MASTER_NAME={spec.master_name}
+CLUSTER_DOMAIN={args.cluster_domain}
+REPLICAS={args.replicas}
+MASTER_NAME={args.master_name}
 REDIS_PORT={REDIS_PORT}
 SENTINEL_PORT={SENTINEL_PORT}
 DATA_DIR={DATA_DIR}
 CONFIG_DIR={CONFIG_DIR}
-AUTH={1 if spec.auth else 0}
-DISCOVERY_TIMEOUT={spec.discovery_timeout_seconds}
-DOWN_AFTER_SECONDS={-(-spec.sentinel.down_after_milliseconds // 1000)}
+AUTH={1 if args.auth else 0}
+DISCOVERY_TIMEOUT={args.discovery_timeout_seconds}
+DOWN_AFTER_SECONDS={-(-args.sentinel.down_after_milliseconds // 1000)}
 SENTINEL_SAVED="$DATA_DIR/sentinel/sentinel.conf"
 
 POD_NAME="${{POD_NAME:-$(cat /proc/sys/kernel/hostname)}}"
@@ -390,12 +382,12 @@ exit 0
 """
 
 
-def render_config_files(name: str, spec: RedisArgs) -> dict[str, str]:
+def render_config_files(name: str, args: RedisArgs) -> dict[str, str]:
     """Everything in the ConfigMap: templates and scripts, with no password and no namespace."""
     return {
-        REDIS_CONF: render_redis_conf(spec),
-        SENTINEL_CONF: render_sentinel_conf(spec),
-        COMMON_SH: render_common_sh(name, spec),
+        REDIS_CONF: render_redis_conf(args),
+        SENTINEL_CONF: render_sentinel_conf(args),
+        COMMON_SH: render_common_sh(name, args),
         REDIS_START: REDIS_START_SH,
         SENTINEL_START: SENTINEL_START_SH,
         PROBE_SH: PROBE_SH_TEMPLATE,
@@ -430,52 +422,41 @@ def _probes(role: str, liveness_delay_seconds: int) -> dict[str, Probe]:
     }
 
 
-def build_workload_args(name: str, spec: RedisArgs, secret_name: Any = None) -> StatefulWorkloadArgs:
+def build_workload_args(name: str, args: RedisArgs, secret_name: Any = None) -> StatefulWorkloadArgs:
     """The StatefulWorkloadArgs RedisEnsemble hands its child StatefulWorkload.
 
     `secret_name` overrides the name of the component-created password Secret (the component passes
     the Secret's Output name, which makes the StatefulSet wait for it); ignored with existing_secret.
     """
-    env = _env(password_ref(name, spec, secret_name))
-    down_after_seconds = -(-spec.sentinel.down_after_milliseconds // 1000)
+    env = _env(password_ref(name, args, secret_name))
+    down_after_seconds = -(-args.sentinel.down_after_milliseconds // 1000)
     sentinel = Container(
         name=SENTINEL_CONTAINER,
         command=["sh", f"{CONFIG_DIR}/{SENTINEL_START}"],
         env=env,
         ports=[{"name": "sentinel", "container_port": SENTINEL_PORT}],
-        resources=spec.sentinel_resources,
+        resources=args.sentinel_resources,
         # Sentinel-start may wait for this pod's Redis and for the master before Sentinel runs.
-        **_probes("sentinel", spec.discovery_timeout_seconds + down_after_seconds + 30),
+        **_probes("sentinel", args.discovery_timeout_seconds + down_after_seconds + 30),
     )
     return StatefulWorkloadArgs(
-        **spec.pod_options(),
-        namespace=spec.namespace,
-        replicas=spec.replicas,
-        image=spec.image,
-        image_pull_policy=spec.image_pull_policy,
+        **args.workload_options(),
         container_name=REDIS_CONTAINER,
         ports=[{"name": "redis", "container_port": REDIS_PORT}],
         command=["sh", f"{CONFIG_DIR}/{REDIS_START}"],
         env=env,
-        resources=spec.resources,
-        **_probes("redis", spec.discovery_timeout_seconds),
+        resources=args.resources,
+        **_probes("redis", args.discovery_timeout_seconds),
         sidecars=[sentinel],
-        volume_claims=[
-            VolumeClaim(name=DATA_VOLUME, size=spec.storage_size, mount_path=DATA_DIR, storage_class=spec.storage_class)
-        ],
+        volume_claims=[VolumeClaim(name=DATA_VOLUME, size=args.storage_size, mount_path=DATA_DIR)],
         # Role selection goes through the Sentinels, so pods need not start in order; after a full
         # outage all of them come back at once and find the last master from the saved state.
         pod_management_policy=PodManagementPolicy.PARALLEL,
-        update_strategy=spec.update_strategy,
-        disruption_budget=spec.disruption_budget,
-        pvc_retention=spec.pvc_retention,
-        anti_affinity=spec.anti_affinity,
-        config_files=render_config_files(name, spec),
+        config_files=render_config_files(name, args),
         config_mount_path=CONFIG_DIR,
         app_name=APP_NAME,
         component="server",
         # Peers must resolve each other (and the Sentinels the master) before anyone is Ready.
         publish_not_ready_addresses=True,
         client_service=ClientService(port_names=["sentinel"]),
-        termination_grace_period_seconds=spec.termination_grace_period_seconds,
     )

@@ -10,8 +10,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from components.args.parts import ClientService, OnDelete, RollingUpdate, StorageClassArgs
+from components.args.workload import StatefulWorkloadArgs
 from components.render.pod import Manifest, render_pod_spec
-from components.spec.workload import ClientService, OnDelete, RollingUpdate, StatefulWorkloadArgs, StorageClassSpec
 
 CONFIG_HASH_ANNOTATION = "statefulkit.io/config-hash"
 WAIT_FOR_ANNOTATION = "pulumi.com/waitFor"
@@ -75,11 +76,11 @@ def kubernetes_objects(manifests: WorkloadManifests) -> list[Manifest]:
     return objects
 
 
-def selector_labels(name: str, spec: StatefulWorkloadArgs) -> dict[str, str]:
+def selector_labels(name: str, args: StatefulWorkloadArgs) -> dict[str, str]:
     return {
-        "app.kubernetes.io/name": spec.app_name or name,
+        "app.kubernetes.io/name": args.app_name or name,
         "app.kubernetes.io/instance": name,
-        "app.kubernetes.io/component": spec.component,
+        "app.kubernetes.io/component": args.component,
     }
 
 
@@ -95,16 +96,16 @@ def config_hash(files: dict[str, str]) -> str:
     return hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def _metadata(name: str, spec: StatefulWorkloadArgs, labels: dict[str, str], **extra: Any) -> Manifest:
-    meta: Manifest = {"name": name, "namespace": spec.namespace, "labels": dict(labels)}
-    annotations = {**spec.annotations, **extra.pop("annotations", {})}
+def _metadata(name: str, args: StatefulWorkloadArgs, labels: dict[str, str], **extra: Any) -> Manifest:
+    meta: Manifest = {"name": name, "namespace": args.namespace, "labels": dict(labels)}
+    annotations = {**args.annotations, **extra.pop("annotations", {})}
     if annotations:
         meta["annotations"] = annotations
     return meta
 
 
-def _update_strategy(spec: StatefulWorkloadArgs) -> Manifest:
-    strategy = spec.update_strategy
+def _update_strategy(args: StatefulWorkloadArgs) -> Manifest:
+    strategy = args.update_strategy
     if isinstance(strategy, OnDelete):
         return {"type": "OnDelete"}
     rolling: Manifest = {"partition": strategy.partition}
@@ -113,67 +114,68 @@ def _update_strategy(spec: StatefulWorkloadArgs) -> Manifest:
     return {"type": "RollingUpdate", "rollingUpdate": rolling}
 
 
-def await_annotations(spec: StatefulWorkloadArgs) -> dict[str, str]:
+def await_annotations(args: StatefulWorkloadArgs) -> dict[str, str]:
     """Tell pulumi-kubernetes what "done" means when a rollout is held back on purpose.
 
     Its default StatefulSet await waits for currentRevision == updateRevision, which a
     partition > 0 (or OnDelete) never reaches; `pulumi up` would hang to its timeout.
     Waiting for every replica to be Ready is the strongest condition that does hold.
     """
-    strategy = spec.update_strategy
+    strategy = args.update_strategy
     held_back = isinstance(strategy, OnDelete) or (isinstance(strategy, RollingUpdate) and strategy.partition > 0)
-    if not held_back or spec.replicas == 0:
+    if not held_back or args.replicas == 0:
         return {}
-    return {WAIT_FOR_ANNOTATION: f"jsonpath={{.status.readyReplicas}}={spec.replicas}"}
+    return {WAIT_FOR_ANNOTATION: f"jsonpath={{.status.readyReplicas}}={args.replicas}"}
 
 
-def _volume_claim_templates(spec: StatefulWorkloadArgs, selector: dict[str, str]) -> list[Manifest]:
+def _volume_claim_templates(args: StatefulWorkloadArgs, selector: dict[str, str]) -> list[Manifest]:
     templates = []
-    for claim in spec.volume_claims:
+    for claim in args.volume_claims:
         claim_spec: Manifest = {
             "accessModes": list(claim.access_modes),
             "resources": {"requests": {"storage": claim.size}},
         }
-        storage_class = claim.storage_class or (spec.storage_class.name if spec.storage_class else None)
+        created = args.create_storage_class.name if args.create_storage_class else None
+        storage_class = claim.storage_class_name or args.storage_class_name or created
         if storage_class:
             claim_spec["storageClassName"] = storage_class
         templates.append({"metadata": {"name": claim.name, "labels": dict(selector)}, "spec": claim_spec})
     return templates
 
 
-def _service_ports(spec: StatefulWorkloadArgs, only: list[str] | None = None) -> list[Manifest]:
-    ports = [p for c in spec.all_containers() for p in c.ports if not only or p.name in only]
+def _service_ports(args: StatefulWorkloadArgs, only: list[str] | None = None) -> list[Manifest]:
+    ports = [p for c in args.all_containers() for p in c.ports if not only or p.name in only]
     return [{"name": p.name, "port": p.container_port, "targetPort": p.name, "protocol": p.protocol} for p in ports]
 
 
-def render_storage_class(spec: StorageClassSpec, labels: dict[str, str]) -> Manifest:
+def render_storage_class(args: StorageClassArgs, labels: dict[str, str]) -> Manifest:
     """A StorageClass (cluster-scoped: named by the spec, not prefixed by a workload)."""
     storage_class: Manifest = {
-        "metadata": {"name": spec.name, "labels": dict(labels), "annotations": dict(DELETE_IN_BACKGROUND)},
-        "provisioner": spec.provisioner,
-        "parameters": dict(spec.parameters),
-        "reclaimPolicy": spec.reclaim_policy,
-        "volumeBindingMode": spec.volume_binding_mode,
-        "allowVolumeExpansion": spec.allow_volume_expansion,
+        "metadata": {"name": args.name, "labels": dict(labels), "annotations": dict(DELETE_IN_BACKGROUND)},
+        "provisioner": args.provisioner,
+        "parameters": dict(args.parameters),
+        "reclaimPolicy": args.reclaim_policy,
+        "volumeBindingMode": args.volume_binding_mode,
+        "allowVolumeExpansion": args.allow_volume_expansion,
     }
-    if spec.mount_options:
-        storage_class["mountOptions"] = list(spec.mount_options)
+    if args.mount_options:
+        storage_class["mountOptions"] = list(args.mount_options)
     return storage_class
 
 
-def render_workload(name: str, spec: StatefulWorkloadArgs) -> WorkloadManifests:
+def render_workload(name: str, args: StatefulWorkloadArgs) -> WorkloadManifests:
     """Render every object of a workload named `name` (already validated)."""
     names = WorkloadNames.of(name)
-    selector = selector_labels(name, spec)
-    labels = {**selector, "app.kubernetes.io/managed-by": "pulumi", **spec.labels}
+    selector = selector_labels(name, args)
+    labels = {**selector, "app.kubernetes.io/managed-by": "pulumi", **args.labels}
 
-    pod_annotations = dict(spec.pod_annotations)
+    pod_annotations = dict(args.pod_annotations)
     config_map = None
-    if spec.config_files:
-        pod_annotations[CONFIG_HASH_ANNOTATION] = config_hash(spec.config_files)
+    if args.config_files:
+        pod_annotations[CONFIG_HASH_ANNOTATION] = config_hash(args.config_files)
         config_map = {
-            "metadata": _metadata(names.config_map, spec, labels, annotations=DELETE_IN_BACKGROUND),
-            "data": dict(spec.config_files),
+            "metadata": _metadata(names.config_map, args, labels, annotations=DELETE_IN_BACKGROUND),
+            "data": dict(args.config_files),
         }
     template_meta: Manifest = {"labels": dict(labels)}
     if pod_annotations:
@@ -181,22 +183,22 @@ def render_workload(name: str, spec: StatefulWorkloadArgs) -> WorkloadManifests:
 
     sts_spec: Manifest = {
         "serviceName": names.headless_service,
-        "replicas": spec.replicas,
+        "replicas": args.replicas,
         "selector": {"matchLabels": dict(selector)},
-        "podManagementPolicy": spec.pod_management_policy.value,
-        "updateStrategy": _update_strategy(spec),
+        "podManagementPolicy": args.pod_management_policy.value,
+        "updateStrategy": _update_strategy(args),
         "persistentVolumeClaimRetentionPolicy": {
-            "whenDeleted": spec.pvc_retention.when_deleted,
-            "whenScaled": spec.pvc_retention.when_scaled,
+            "whenDeleted": args.pvc_retention.when_deleted,
+            "whenScaled": args.pvc_retention.when_scaled,
         },
-        "minReadySeconds": spec.min_ready_seconds,
-        "template": {"metadata": template_meta, "spec": render_pod_spec(spec, selector, names.config_map)},
+        "minReadySeconds": args.min_ready_seconds,
+        "template": {"metadata": template_meta, "spec": render_pod_spec(args, selector, names.config_map)},
     }
-    claims = _volume_claim_templates(spec, selector)
+    claims = _volume_claim_templates(args, selector)
     if claims:
         sts_spec["volumeClaimTemplates"] = claims
     stateful_set = {
-        "metadata": _metadata(names.stateful_set, spec, labels, annotations=await_annotations(spec)),
+        "metadata": _metadata(names.stateful_set, args, labels, annotations=await_annotations(args)),
         "spec": sts_spec,
     }
 
@@ -204,31 +206,31 @@ def render_workload(name: str, spec: StatefulWorkloadArgs) -> WorkloadManifests:
     # Service of a 0-replica (or still-forming) ensemble would otherwise time out.
     skip_await = {SKIP_AWAIT_ANNOTATION: "true", **DELETE_IN_BACKGROUND}
     headless_service = {
-        "metadata": _metadata(names.headless_service, spec, labels, annotations=skip_await),
+        "metadata": _metadata(names.headless_service, args, labels, annotations=skip_await),
         "spec": {
             "clusterIP": "None",
-            "publishNotReadyAddresses": spec.publish_not_ready_addresses,
+            "publishNotReadyAddresses": args.publish_not_ready_addresses,
             "selector": dict(selector),
-            "ports": _service_ports(spec),
+            "ports": _service_ports(args),
         },
     }
 
     client_service = None
-    if spec.client_service:
-        options = spec.client_service if isinstance(spec.client_service, ClientService) else ClientService()
+    if args.client_service:
+        options = args.client_service if isinstance(args.client_service, ClientService) else ClientService()
         client_service = {
             "metadata": _metadata(
-                names.client_service, spec, labels, annotations={**options.annotations, **skip_await}
+                names.client_service, args, labels, annotations={**options.annotations, **skip_await}
             ),
             "spec": {
                 "type": options.type,
                 "selector": dict(selector),
-                "ports": _service_ports(spec, options.port_names),
+                "ports": _service_ports(args, options.port_names),
             },
         }
 
     pdb = None
-    budget = spec.effective_disruption_budget()
+    budget = args.effective_disruption_budget()
     if budget is not None:
         bound = (
             {"minAvailable": budget.min_available}
@@ -236,11 +238,12 @@ def render_workload(name: str, spec: StatefulWorkloadArgs) -> WorkloadManifests:
             else {"maxUnavailable": budget.max_unavailable}
         )
         pdb = {
-            "metadata": _metadata(names.pdb, spec, labels, annotations=DELETE_IN_BACKGROUND),
+            "metadata": _metadata(names.pdb, args, labels, annotations=DELETE_IN_BACKGROUND),
             "spec": {"selector": {"matchLabels": dict(selector)}, **bound},
         }
 
-    storage_class = None if spec.storage_class is None else render_storage_class(spec.storage_class, labels)
+    created = args.create_storage_class
+    storage_class = None if created is None else render_storage_class(created, labels)
 
     return WorkloadManifests(
         names=names,

@@ -17,16 +17,9 @@ from __future__ import annotations
 
 import shlex
 
-from components.render.workload import WorkloadManifests, WorkloadNames, pod_dns_names, render_workload
-from components.spec.workload import (
-    ClientService,
-    ContainerPort,
-    EnvVar,
-    Probe,
-    StatefulWorkloadArgs,
-    VolumeClaim,
-)
-from components.spec.zookeeper import (
+from components.args.parts import ClientService, ContainerPort, EnvVar, Probe, VolumeClaim
+from components.args.workload import StatefulWorkloadArgs
+from components.args.zookeeper import (
     ADMIN_PORT,
     CLIENT_PORT,
     ELECTION_PORT,
@@ -34,6 +27,7 @@ from components.spec.zookeeper import (
     QUORUM_PORT,
     ZooKeeperArgs,
 )
+from components.render.workload import WorkloadManifests, WorkloadNames, pod_dns_names, render_workload
 
 CONTAINER_NAME = "zookeeper"
 APP_NAME = "zookeeper"
@@ -56,54 +50,54 @@ def server_line(server_id: int, host: str) -> str:
     return f"server.{server_id}={host}:{QUORUM_PORT}:{ELECTION_PORT};{CLIENT_PORT}"
 
 
-def server_lines(name: str, spec: ZooKeeperArgs, namespace: str) -> list[str]:
+def server_lines(name: str, args: ZooKeeperArgs, namespace: str) -> list[str]:
     """The `server.<id>` lines start.sh writes in `namespace` (a plain str): one per member."""
-    hosts = pod_dns_names(WorkloadNames.of(name), spec.replicas, namespace, spec.cluster_domain)
-    return [server_line(server_id, host) for server_id, host in zip(spec.server_ids(), hosts, strict=True)]
+    hosts = pod_dns_names(WorkloadNames.of(name), args.replicas, namespace, args.cluster_domain)
+    return [server_line(server_id, host) for server_id, host in zip(args.server_ids(), hosts, strict=True)]
 
 
-def connect_string(name: str, spec: ZooKeeperArgs, namespace: str) -> str:
+def connect_string(name: str, args: ZooKeeperArgs, namespace: str) -> str:
     """`host:2181,...` over every member's FQDN, for clients that want the whole ensemble."""
-    hosts = pod_dns_names(WorkloadNames.of(name), spec.replicas, namespace, spec.cluster_domain)
+    hosts = pod_dns_names(WorkloadNames.of(name), args.replicas, namespace, args.cluster_domain)
     return ",".join(f"{host}:{CLIENT_PORT}" for host in hosts)
 
 
-def render_base_config(name: str, spec: ZooKeeperArgs) -> str:
+def render_base_config(name: str, args: ZooKeeperArgs) -> str:
     """The static part of zoo.cfg; start.sh appends the server lines."""
     lines = [
         f"# zoo.cfg of ZooKeeper ensemble {name}, rendered by statefulkit.",
         f"# {START_SCRIPT_FILE} copies it to {RENDERED_CONFIG} at every start and appends one",
         "# server.<id> line per member; edit the ZooKeeperArgs, not this file.",
-        f"tickTime={spec.tick_time_ms}",
-        f"initLimit={spec.init_limit}",
-        f"syncLimit={spec.sync_limit}",
+        f"tickTime={args.tick_time_ms}",
+        f"initLimit={args.init_limit}",
+        f"syncLimit={args.sync_limit}",
         f"dataDir={DATA_DIR}",
     ]
-    if spec.data_log_storage_size is not None:
+    if args.data_log_storage_size is not None:
         lines.append(f"dataLogDir={DATA_LOG_DIR}")
     lines += [
-        f"maxClientCnxns={spec.max_client_connections}",
-        f"autopurge.snapRetainCount={spec.autopurge_snap_retain_count}",
-        f"autopurge.purgeInterval={spec.autopurge_purge_interval_hours}",
-        f"4lw.commands.whitelist={','.join(spec.four_letter_words)}",
+        f"maxClientCnxns={args.max_client_connections}",
+        f"autopurge.snapRetainCount={args.autopurge_snap_retain_count}",
+        f"autopurge.purgeInterval={args.autopurge_purge_interval_hours}",
+        f"4lw.commands.whitelist={','.join(args.four_letter_words)}",
         # One member runs standalone; the server list is static (no dynamic reconfig).
         "standaloneEnabled=true",
         "reconfigEnabled=false",
         # Bind quorum/election ports on all addresses, not on whatever the own FQDN resolved to at start.
         "quorumListenOnAllIPs=true",
-        f"admin.enableServer={'true' if spec.admin_server else 'false'}",
+        f"admin.enableServer={'true' if args.admin_server else 'false'}",
     ]
-    if spec.admin_server:
+    if args.admin_server:
         lines.append(f"admin.serverPort={ADMIN_PORT}")
-    if spec.metrics:
+    if args.metrics:
         lines += [
             f"metricsProvider.className={PROMETHEUS_PROVIDER}",
             f"metricsProvider.httpPort={METRICS_PORT}",
             "metricsProvider.exportJvmInfo=true",
         ]
-    if spec.extra_config:
+    if args.extra_config:
         lines.append("# extra_config")
-        lines += [f"{key}={value}" for key, value in sorted(spec.extra_config.items())]
+        lines += [f"{key}={value}" for key, value in sorted(args.extra_config.items())]
     return "\n".join(lines) + "\n"
 
 
@@ -183,23 +177,23 @@ exec zkServer.sh start-foreground "$config"
 """
 
 
-def render_start_script(name: str, spec: ZooKeeperArgs) -> str:
+def render_start_script(name: str, args: ZooKeeperArgs) -> str:
     names = WorkloadNames.of(name)
     constants = {
         "STS": names.stateful_set,
         "HEADLESS": names.headless_service,
-        "REPLICAS": str(spec.replicas),
-        "SERVER_ID_OFFSET": str(spec.server_id_offset),
-        "CLUSTER_DOMAIN": spec.cluster_domain,
+        "REPLICAS": str(args.replicas),
+        "SERVER_ID_OFFSET": str(args.server_id_offset),
+        "CLUSTER_DOMAIN": args.cluster_domain,
         "CLIENT_PORT": str(CLIENT_PORT),
         "QUORUM_PORT": str(QUORUM_PORT),
         "ELECTION_PORT": str(ELECTION_PORT),
         "CONFIG_DIR": CONFIG_DIR,
         "BASE_CONFIG": BASE_CONFIG_FILE,
         "DATA_DIR": DATA_DIR,
-        "DATA_LOG_DIR": DATA_LOG_DIR if spec.data_log_storage_size is not None else "",
-        "HEAP_MIB": str(spec.heap_mib),
-        "JVM_FLAGS": " ".join(spec.jvm_flags),
+        "DATA_LOG_DIR": DATA_LOG_DIR if args.data_log_storage_size is not None else "",
+        "HEAP_MIB": str(args.heap_mib),
+        "JVM_FLAGS": " ".join(args.jvm_flags),
         "HOSTNAME_FILE": "/proc/sys/kernel/hostname",
     }
     block = "\n".join(f"{key}={shlex.quote(value)}" for key, value in constants.items())
@@ -268,52 +262,41 @@ def _probe_command(mode: str) -> list[str]:
     return ["bash", f"{CONFIG_DIR}/{PROBE_SCRIPT_FILE}", mode]
 
 
-def render_config_files(name: str, spec: ZooKeeperArgs) -> dict[str, str]:
+def render_config_files(name: str, args: ZooKeeperArgs) -> dict[str, str]:
     return {
-        BASE_CONFIG_FILE: render_base_config(name, spec),
-        START_SCRIPT_FILE: render_start_script(name, spec),
+        BASE_CONFIG_FILE: render_base_config(name, args),
+        START_SCRIPT_FILE: render_start_script(name, args),
         PROBE_SCRIPT_FILE: render_probe_script(),
     }
 
 
-def zookeeper_ports(spec: ZooKeeperArgs) -> list[ContainerPort]:
+def zookeeper_ports(args: ZooKeeperArgs) -> list[ContainerPort]:
     ports = [
         ContainerPort(name="client", container_port=CLIENT_PORT),
         ContainerPort(name="quorum", container_port=QUORUM_PORT),
         ContainerPort(name="election", container_port=ELECTION_PORT),
     ]
-    if spec.admin_server:
+    if args.admin_server:
         ports.append(ContainerPort(name="admin", container_port=ADMIN_PORT))
-    if spec.metrics:
+    if args.metrics:
         ports.append(ContainerPort(name="metrics", container_port=METRICS_PORT))
     return ports
 
 
-def zookeeper_workload_args(name: str, spec: ZooKeeperArgs) -> StatefulWorkloadArgs:
+def zookeeper_workload_args(name: str, args: ZooKeeperArgs) -> StatefulWorkloadArgs:
     """The StatefulWorkloadArgs a ZooKeeperEnsemble named `name` builds its StatefulWorkload from."""
-    claims = [VolumeClaim(name=DATA_CLAIM, size=spec.storage_size, mount_path=DATA_DIR)]
-    if spec.data_log_storage_size is not None:
-        claims.append(VolumeClaim(name=DATA_LOG_CLAIM, size=spec.data_log_storage_size, mount_path=DATA_LOG_DIR))
-    if spec.storage_class_name is not None:
-        claims = [claim.model_copy(update={"storage_class": spec.storage_class_name}) for claim in claims]
+    claims = [VolumeClaim(name=DATA_CLAIM, size=args.storage_size, mount_path=DATA_DIR)]
+    if args.data_log_storage_size is not None:
+        claims.append(VolumeClaim(name=DATA_LOG_CLAIM, size=args.data_log_storage_size, mount_path=DATA_LOG_DIR))
     return StatefulWorkloadArgs(
-        **spec.pod_options(),
-        namespace=spec.namespace,
-        replicas=spec.replicas,
-        image=spec.image,
-        image_pull_policy=spec.image_pull_policy,
+        **args.workload_options(),
         container_name=CONTAINER_NAME,
-        ports=zookeeper_ports(spec),
+        ports=zookeeper_ports(args),
         command=["bash", f"{CONFIG_DIR}/{START_SCRIPT_FILE}"],
         env=[EnvVar(name="POD_NAMESPACE", field_path="metadata.namespace")],
         volume_claims=claims,
-        storage_class=spec.storage_class,
-        pod_management_policy=spec.pod_management_policy,
-        update_strategy=spec.update_strategy,
-        disruption_budget=spec.disruption_budget,
-        pvc_retention=spec.pvc_retention,
-        anti_affinity=spec.anti_affinity,
-        resources=spec.resources,
+        pod_management_policy=args.pod_management_policy,
+        resources=args.resources,
         # Serving as a quorum member, not merely running: a RollingUpdate moves on only when the
         # replaced member has rejoined, so an update never takes two members out at once.
         readiness_probe=Probe(
@@ -327,7 +310,7 @@ def zookeeper_workload_args(name: str, spec: ZooKeeperArgs) -> StatefulWorkloadA
         startup_probe=Probe(
             exec_command=_probe_command("live"), period_seconds=5, timeout_seconds=5, failure_threshold=60
         ),
-        config_files=render_config_files(name, spec),
+        config_files=render_config_files(name, args),
         config_mount_path=CONFIG_DIR,
         config_file_mode=0o555,
         app_name=APP_NAME,
@@ -335,12 +318,11 @@ def zookeeper_workload_args(name: str, spec: ZooKeeperArgs) -> StatefulWorkloadA
         # Members must resolve each other before any of them is Ready (no quorum without peers).
         publish_not_ready_addresses=True,
         client_service=ClientService(
-            port_names=["client"], type=spec.client_service_type, annotations=spec.client_service_annotations
+            port_names=["client"], type=args.client_service_type, annotations=args.client_service_annotations
         ),
-        termination_grace_period_seconds=spec.termination_grace_period_seconds,
     )
 
 
-def render_zookeeper(name: str, spec: ZooKeeperArgs) -> WorkloadManifests:
+def render_zookeeper(name: str, args: ZooKeeperArgs) -> WorkloadManifests:
     """Every manifest the ensemble's StatefulWorkload registers (what the tests run with podsim)."""
-    return render_workload(name, zookeeper_workload_args(name, spec))
+    return render_workload(name, zookeeper_workload_args(name, args))

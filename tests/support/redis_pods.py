@@ -17,6 +17,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from components.args.redis import REDIS_PORT, SENTINEL_PORT, RedisArgs
 from components.render.redis import (
     REDIS_CONTAINER,
     SENTINEL_CONTAINER,
@@ -25,7 +26,6 @@ from components.render.redis import (
     render_auth_secret,
 )
 from components.render.workload import WorkloadManifests, render_workload
-from components.spec.redis import REDIS_PORT, SENTINEL_PORT, RedisArgs
 from tests.support.podsim import PodNetwork, StatefulSetSim
 
 T = TypeVar("T")

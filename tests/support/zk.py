@@ -19,9 +19,9 @@ from typing import Any
 
 from kazoo.client import KazooClient
 
+from components.args.zookeeper import CLIENT_PORT, ZooKeeperArgs
 from components.render.workload import WorkloadManifests
 from components.render.zookeeper import render_zookeeper
-from components.spec.zookeeper import CLIENT_PORT, ZooKeeperArgs
 from tests.support.podsim import PodNetwork, StatefulSetSim
 
 # Where Debian's `zookeeper` package puts its scripts and jars.

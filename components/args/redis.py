@@ -10,31 +10,14 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, ClassVar, Literal, get_args
 
 import pulumi
 from pydantic import AfterValidator, ConfigDict, Field, PlainValidator, model_validator
 
-from components.spec.common import (
-    DnsSubdomain,
-    StorageSize,
-    StrictModel,
-    is_output_like,
-    parse_quantity,
-)
-from components.spec.workload import (
-    AntiAffinity,
-    DisruptionBudget,
-    KeyRef,
-    NameInput,
-    PodOptions,
-    PvcRetentionPolicy,
-    Resources,
-    RollingUpdate,
-    UpdateStrategy,
-    check_not_blocking,
-    check_partition,
-)
+from components.args.common import StorageSize, StrictModel, at_least, is_output_like, parse_quantity
+from components.args.options import WorkloadOptions
+from components.args.parts import KeyRef, Resources
 
 # The official image, pinned. Debian-based: sh, redis-cli, coreutils (timeout, od) and awk.
 REDIS_IMAGE = "redis:8.10.2"
@@ -185,15 +168,6 @@ def _password(value: Any) -> Any:
     )
 
 
-def _at_least(field: str, minimum: int) -> AfterValidator:
-    def check(value: int) -> int:
-        if value < minimum:
-            raise ValueError(f"{field}={value!r} is below the minimum of {minimum}")
-        return value
-
-    return AfterValidator(check)
-
-
 SecretInput = Annotated[pulumi.Output[str] | None, PlainValidator(_password)]
 MemorySize = Annotated[int | str | None, AfterValidator(_maxmemory)]
 
@@ -207,13 +181,13 @@ class SentinelSettings(StrictModel):
         None,
         description="Sentinels that must agree the master is down. Default None: a majority of the pods (N//2+1).",
     )
-    down_after_milliseconds: Annotated[int, _at_least("sentinel.down_after_milliseconds", 100)] = Field(
+    down_after_milliseconds: Annotated[int, at_least("sentinel.down_after_milliseconds", 100)] = Field(
         10_000, description="Unreachable this long = subjectively down. Default 10000 (10 s); at least 100."
     )
-    failover_timeout_milliseconds: Annotated[int, _at_least("sentinel.failover_timeout_milliseconds", 1000)] = Field(
+    failover_timeout_milliseconds: Annotated[int, at_least("sentinel.failover_timeout_milliseconds", 1000)] = Field(
         60_000, description="Failover retry and reconfiguration timeout. Default 60000 (60 s); at least 1000."
     )
-    parallel_syncs: Annotated[int, _at_least("sentinel.parallel_syncs", 1)] = Field(
+    parallel_syncs: Annotated[int, at_least("sentinel.parallel_syncs", 1)] = Field(
         1, description="Replicas re-pointed to a new master at once. Default 1 (the others keep serving reads)."
     )
 
@@ -224,20 +198,21 @@ class SentinelSettings(StrictModel):
         return self
 
 
-class RedisArgs(PodOptions):
-    """Everything RedisEnsemble renders from. Defaults are the safe ones from DESIGN.md."""
+class RedisArgs(WorkloadOptions):
+    """Everything RedisEnsemble renders from: the shared options (WorkloadOptions) and Redis's own.
+    Pods always start in Parallel: after a full outage every node must come back to find the last
+    master. Defaults are the safe ones (ARCHITECTURE.md)."""
 
     model_config = ConfigDict(hide_input_in_errors=True)
+    renamed_fields: ClassVar[dict[str, str]] = {"storage_class": "storage_class_name"}
 
-    namespace: NameInput = Field("default", description="str or Output[str]. Default 'default'.")
-    replicas: Annotated[int, _at_least("replicas", 1)] = Field(
+    replicas: Annotated[int, at_least("replicas", 1)] = Field(
         3, description="Pods: one primary, replicas-1 replicas, a Sentinel in each. Default 3."
     )
     allow_small_sentinel_quorum: bool = Field(
         False, description="Accept fewer than 3 pods, where losing one pod loses the Sentinel majority. Default false."
     )
     image: str = Field(REDIS_IMAGE, min_length=1, pattern=r"^\S+$", description=f"Default {REDIS_IMAGE!r}.")
-    image_pull_policy: Literal["Always", "IfNotPresent", "Never"] | None = Field(None, description="Default unset.")
     master_name: Annotated[str, PlainValidator(_master_name)] = Field(
         "mymaster", description="The name Sentinel monitors the master under. Default 'mymaster'."
     )
@@ -253,18 +228,6 @@ class RedisArgs(PodOptions):
     sentinel: SentinelSettings = Field(default_factory=SentinelSettings, description="Default SentinelSettings().")
 
     storage_size: StorageSize = Field("8Gi", description="PVC size per pod. Default '8Gi'.")
-    storage_class: DnsSubdomain | None = Field(None, description="StorageClass name. Default: the cluster default.")
-    pvc_retention: PvcRetentionPolicy = Field(
-        default_factory=PvcRetentionPolicy, description="Default Retain when deleted and when scaled."
-    )
-    update_strategy: UpdateStrategy = Field(
-        default_factory=RollingUpdate,
-        description="Default RollingUpdate(partition=0); raise the partition for a canary. Pods are always "
-        "started in Parallel: after a full outage every node must come back to find the last master.",
-    )
-    disruption_budget: DisruptionBudget | Literal["auto"] | None = Field(
-        "auto", description="Default 'auto': maxUnavailable 1 when replicas >= 2, no PDB for one pod. None: no PDB."
-    )
     appendonly: bool = Field(True, description="AOF persistence on the volume. Default true.")
     appendfsync: Literal["always", "everysec", "no"] = Field(
         "everysec", description="AOF fsync policy. Default everysec."
@@ -277,30 +240,26 @@ class RedisArgs(PodOptions):
         default_factory=lambda: dict(DEFAULT_RENAMED_COMMANDS),
         description="Command -> new name ('' disables it). Default FLUSHALL/FLUSHDB/DEBUG disabled, CONFIG->SK_CONFIG.",
     )
-    min_replicas_to_write: Annotated[int, _at_least("min_replicas_to_write", 0)] = Field(
+    min_replicas_to_write: Annotated[int, at_least("min_replicas_to_write", 0)] = Field(
         0, description="Master refuses writes with fewer connected replicas. Default 0 (off)."
     )
-    min_replicas_max_lag: Annotated[int, _at_least("min_replicas_max_lag", 1)] = Field(
+    min_replicas_max_lag: Annotated[int, at_least("min_replicas_max_lag", 1)] = Field(
         10, description="Seconds of lag for a replica to count towards min_replicas_to_write. Default 10."
     )
     extra_config: dict[str, str] = Field(
         default_factory=dict, description="More redis.conf directives {name: value}. Default {}."
     )
-    discovery_timeout_seconds: Annotated[int, _at_least("discovery_timeout_seconds", 0)] = Field(
+    discovery_timeout_seconds: Annotated[int, at_least("discovery_timeout_seconds", 0)] = Field(
         10, description="How long a starting node polls the Sentinels for the master before bootstrapping. Default 10."
     )
 
     resources: Resources | None = Field(None, description="Redis container resources. Default unset.")
     sentinel_resources: Resources | None = Field(None, description="Sentinel container resources. Default unset.")
-    anti_affinity: AntiAffinity = Field(default_factory=AntiAffinity, description="Default preferred per hostname.")
-    termination_grace_period_seconds: Annotated[int, _at_least("termination_grace_period_seconds", 0)] = Field(
-        30, description="Default 30 (a master waits for replicas to catch up before exiting on SIGTERM)."
-    )
-    run_as_user: Annotated[int, _at_least("run_as_user", 1)] = Field(
+    run_as_user: Annotated[int, at_least("run_as_user", 1)] = Field(
         999, description="Non-root UID; 999 is `redis` in the official image. Default 999."
     )
-    run_as_group: Annotated[int, _at_least("run_as_group", 0)] = Field(999, description="Default 999.")
-    fs_group: Annotated[int, _at_least("fs_group", 0)] = Field(999, description="Default 999.")
+    run_as_group: Annotated[int, at_least("run_as_group", 0)] = Field(999, description="Default 999.")
+    fs_group: Annotated[int, at_least("fs_group", 0)] = Field(999, description="Default 999.")
 
     @model_validator(mode="after")
     def _cross_field_rules(self) -> RedisArgs:
@@ -309,9 +268,6 @@ class RedisArgs(PodOptions):
         _check_memory(self)
         _check_commands(self)
         _check_extra_config(self)
-        check_partition(self.update_strategy, self.replicas)
-        if isinstance(self.disruption_budget, DisruptionBudget):
-            check_not_blocking(self.disruption_budget, self.replicas)
         if self.min_replicas_to_write > self.replicas - 1:
             raise ValueError(
                 f"min_replicas_to_write={self.min_replicas_to_write} with replicas={self.replicas}: a master has "
@@ -327,51 +283,51 @@ class RedisArgs(PodOptions):
         return None if self.maxmemory is None else memory_bytes(self.maxmemory)
 
 
-def _check_sentinel(spec: RedisArgs) -> None:
-    if spec.replicas < 3 and not spec.allow_small_sentinel_quorum:
+def _check_sentinel(args: RedisArgs) -> None:
+    if args.replicas < 3 and not args.allow_small_sentinel_quorum:
         raise ValueError(
-            f"replicas={spec.replicas}: Sentinel needs at least 3 pods, so that a majority of Sentinels "
+            f"replicas={args.replicas}: Sentinel needs at least 3 pods, so that a majority of Sentinels "
             "survives the loss of one pod and can authorize a failover; use 3 or more, or set "
             "allow_small_sentinel_quorum=True to accept no automatic failover"
         )
-    quorum = spec.sentinel.quorum
-    if quorum is not None and quorum > spec.replicas:
+    quorum = args.sentinel.quorum
+    if quorum is not None and quorum > args.replicas:
         raise ValueError(
-            f"sentinel.quorum={quorum} is larger than the {spec.replicas} Sentinels (one per pod); "
-            f"use a value between 1 and {spec.replicas}"
+            f"sentinel.quorum={quorum} is larger than the {args.replicas} Sentinels (one per pod); "
+            f"use a value between 1 and {args.replicas}"
         )
 
 
-def _check_auth(spec: RedisArgs) -> None:
-    if not spec.auth:
-        if spec.password is not None or spec.existing_secret is not None:
-            given = "password" if spec.password is not None else "existing_secret"
+def _check_auth(args: RedisArgs) -> None:
+    if not args.auth:
+        if args.password is not None or args.existing_secret is not None:
+            given = "password" if args.password is not None else "existing_secret"
             raise ValueError(f"auth=False but {given} is set; remove it or keep auth=True")
         return
-    if spec.password is None and spec.existing_secret is None:
+    if args.password is None and args.existing_secret is None:
         raise ValueError(
             "auth=True (the default) needs a password source: password=pulumi.Output.secret(...) or "
             'pulumi.Config().require_secret("redisPassword"), or existing_secret={"name": ..., "key": ...}; '
             "to run without a password set auth=False explicitly"
         )
-    if spec.password is not None and spec.existing_secret is not None:
+    if args.password is not None and args.existing_secret is not None:
         raise ValueError("password and existing_secret are both set; give exactly one password source")
 
 
-def _check_memory(spec: RedisArgs) -> None:
-    size = spec.maxmemory_bytes()
-    limit = spec.resources.limits.get("memory") if spec.resources else None
+def _check_memory(args: RedisArgs) -> None:
+    size = args.maxmemory_bytes()
+    limit = args.resources.limits.get("memory") if args.resources else None
     if size is not None and limit is not None and Decimal(size) >= parse_quantity(limit):
         raise ValueError(
-            f"maxmemory={spec.maxmemory!r} ({size} bytes) is not below resources.limits.memory={limit!r}; "
+            f"maxmemory={args.maxmemory!r} ({size} bytes) is not below resources.limits.memory={limit!r}; "
             "Redis needs headroom above maxmemory for replication buffers and the fork of AOF rewrites, "
             "or the container is OOM-killed"
         )
 
 
-def _check_commands(spec: RedisArgs) -> None:
+def _check_commands(args: RedisArgs) -> None:
     aliases: dict[str, str] = {}
-    for command, alias in spec.renamed_commands.items():
+    for command, alias in args.renamed_commands.items():
         upper = command.upper()
         if not _COMMAND.match(command):
             raise ValueError(f"renamed_commands: {command!r} is not a Redis command name")
@@ -396,14 +352,14 @@ def _check_commands(spec: RedisArgs) -> None:
                     f"renamed_commands: {aliases[alias.upper()]!r} and {command!r} are both renamed to {alias!r}"
                 )
             aliases[alias.upper()] = command
-    uppers = [c.upper() for c in spec.renamed_commands]
+    uppers = [c.upper() for c in args.renamed_commands]
     dups = sorted({c for c in uppers if uppers.count(c) > 1})
     if dups:
         raise ValueError(f"renamed_commands: {dups} listed more than once (names are case-insensitive)")
 
 
-def _check_extra_config(spec: RedisArgs) -> None:
-    for key, value in spec.extra_config.items():
+def _check_extra_config(args: RedisArgs) -> None:
+    for key, value in args.extra_config.items():
         if not _DIRECTIVE.match(key):
             raise ValueError(f"extra_config: {key!r} is not a redis.conf directive name (lowercase, digits, '-')")
         if key in MANAGED_DIRECTIVES:

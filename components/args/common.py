@@ -1,4 +1,4 @@
-"""Shared field types and validators for the spec models.
+"""Shared field types and validators for the Args models.
 
 Every rule that can reject user input lives in this package, so a bad value always
 surfaces as a pydantic ValidationError that names the field, the value and the rule.
@@ -7,11 +7,12 @@ surfaces as a pydantic ValidationError that names the field, the value and the r
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, ClassVar, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 # DNS-1035 label: what Kubernetes requires of Service names (and what we demand of a
 # workload name, because it prefixes the headless Service).
@@ -38,7 +39,10 @@ MAX_WORKLOAD_NAME = 52
 
 
 class StrictModel(BaseModel):
-    """Base for every spec model: immutable, unknown keys rejected, enums kept as values."""
+    """Base of every Args model: immutable, unknown keys rejected, enums kept as values.
+
+    `renamed_fields` maps a field's old (deprecated) name to its new one: the old name still
+    works, with a DeprecationWarning naming the new one."""
 
     model_config = ConfigDict(
         frozen=True,
@@ -46,6 +50,22 @@ class StrictModel(BaseModel):
         arbitrary_types_allowed=True,
         use_enum_values=False,
     )
+    renamed_fields: ClassVar[dict[str, str]] = {}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _rename_deprecated_fields(cls, data: Any) -> Any:
+        if not isinstance(data, Mapping) or not cls.renamed_fields.keys() & data.keys():
+            return data
+        data = dict(data)
+        for old, new in cls.renamed_fields.items():
+            if old not in data:
+                continue
+            if new in data:
+                raise ValueError(f"{old} and {new} are both set; {old} is the deprecated name of {new}: keep {new}")
+            warnings.warn(f"{cls.__name__}.{old} is deprecated: use {new}", DeprecationWarning, stacklevel=2)
+            data[new] = data.pop(old)
+        return data
 
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -54,6 +74,20 @@ Model = TypeVar("Model", bound=BaseModel)
 def coerce(model: type[Model], args: Model | Mapping[str, Any]) -> Model:
     """Accept the model or a plain dict (as stack config delivers it) and validate the dict."""
     return args if isinstance(args, model) else model.model_validate(dict(args))
+
+
+def at_least(field: str, minimum: int, unit: str = "") -> AfterValidator:
+    """A lower bound whose message carries the field and the value itself (RedisArgs hides raw
+    inputs from pydantic's own messages, so a bare `ge=` would not name the value)."""
+
+    def check(value: int) -> int:
+        if value < minimum:
+            why = f": at least {minimum} {unit}" if unit else ""
+            rule = f"it must be greater than or equal to {minimum}{why}"
+            raise ValueError(f"{field}={value!r} is below the minimum of {minimum}; {rule}")
+        return value
+
+    return AfterValidator(check)
 
 
 def _dns1035(value: str) -> str:
@@ -180,7 +214,7 @@ PortNumber = Annotated[int, Field(ge=1, le=65535)]
 
 
 def is_output_like(value: Any) -> bool:
-    """True for a Pulumi Output or other awaitable Input, which the spec passes through unread."""
+    """True for a Pulumi Output or other awaitable Input, which the models pass through unread."""
     return hasattr(value, "apply") and hasattr(value, "future")
 
 

@@ -8,31 +8,13 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, ClassVar, Literal
 
-from pydantic import AfterValidator, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from components.spec.common import (
-    DnsSubdomain,
-    Quantity,
-    StorageSize,
-    parse_quantity,
-    scaled_count,
-)
-from components.spec.workload import (
-    AntiAffinity,
-    DisruptionBudget,
-    NameInput,
-    PodManagementPolicy,
-    PodOptions,
-    PvcRetentionPolicy,
-    Resources,
-    RollingUpdate,
-    StorageClassSpec,
-    UpdateStrategy,
-    check_not_blocking,
-    check_partition,
-)
+from components.args.common import Quantity, StorageSize, at_least, parse_quantity, scaled_count
+from components.args.options import WorkloadOptions
+from components.args.parts import DisruptionBudget, PodManagementPolicy, Resources, RollingUpdate
 
 # The official image (Docker Official Images `zookeeper`, Ubuntu-based, bash, uid 1000, zkServer.sh on PATH).
 DEFAULT_IMAGE = "zookeeper:3.9.4"
@@ -76,33 +58,24 @@ def fault_tolerance(replicas: int) -> int:
     return replicas - quorum_size(replicas)
 
 
-def _at_least_one(field: str, what: str) -> Any:
-    def check(value: int) -> int:
-        if value < 1:
-            raise ValueError(f"{field}={value}: must be at least 1 {what}")
-        return value
-
-    return AfterValidator(check)
-
-
-TickTime = Annotated[int, _at_least_one("tick_time_ms", "millisecond (the basic time unit of ZooKeeper)")]
+TickTime = Annotated[int, at_least("tick_time_ms", 1, "millisecond (the basic time unit of ZooKeeper)")]
 InitLimit = Annotated[
-    int, _at_least_one("init_limit", "tick (the time followers get to connect to and sync with the leader)")
+    int, at_least("init_limit", 1, "tick (the time followers get to connect to and sync with the leader)")
 ]
 SyncLimit = Annotated[
-    int, _at_least_one("sync_limit", "tick (how far a follower may fall behind the leader before it is dropped)")
+    int, at_least("sync_limit", 1, "tick (how far a follower may fall behind the leader before it is dropped)")
 ]
 
 
-class ZooKeeperArgs(PodOptions):
-    """Everything a ZooKeeperEnsemble renders from. Defaults give a 3-member, quorum-safe ensemble."""
+class ZooKeeperArgs(WorkloadOptions):
+    """Everything a ZooKeeperEnsemble renders from. Defaults give a 3-member, quorum-safe ensemble.
+
+    The shared options (namespace, rollout, disruption budget, claims' StorageClass, ...) are
+    WorkloadOptions'; the rules here are ZooKeeper's (odd sizes, a budget that keeps the quorum)."""
+
+    renamed_fields: ClassVar[dict[str, str]] = {"storage_class": "create_storage_class"}
 
     # --- placement and identity
-    namespace: NameInput = Field(
-        "default",
-        description="Namespace, str or Output[str]. The start script reads it from the pod (downward API "
-        "metadata.namespace), so the ConfigMap never depends on the Output. Default 'default'.",
-    )
     replicas: int = Field(
         3,
         description="Ensemble members. Default 3 (tolerates 1 failure); 5 tolerates 2. Must be odd unless "
@@ -125,7 +98,6 @@ class ZooKeeperArgs(PodOptions):
         pattern=r"^\S+$",
         description=f"Container image; needs bash and zkServer.sh on PATH. Default {DEFAULT_IMAGE!r} (official).",
     )
-    image_pull_policy: Literal["Always", "IfNotPresent", "Never"] | None = Field(None, description="Default unset.")
     heap: Quantity = Field(
         "512Mi",
         description="JVM heap (-Xms = -Xmx), a quantity in whole MiB; must stay below resources.limits.memory. "
@@ -177,17 +149,9 @@ class ZooKeeperArgs(PodOptions):
         description="Separate dataLogDir volume (transaction log) per member, for a dedicated disk. "
         "Default None: the log lives in dataDir.",
     )
-    storage_class_name: DnsSubdomain | None = Field(
-        None, description="Existing StorageClass for the claims. Default: the created one if any, else the cluster's."
-    )
-    storage_class: StorageClassSpec | None = Field(
-        None, description="StorageClass to create and use. Default None (none created)."
-    )
-    pvc_retention: PvcRetentionPolicy = Field(
-        default_factory=PvcRetentionPolicy, description="Default Retain when deleted and when scaled."
-    )
 
-    # --- rollout and disruption
+    # --- rollout
+
     pod_management_policy: PodManagementPolicy = Field(
         PodManagementPolicy.PARALLEL,
         description="Default Parallel: every member starts at once, which a new ensemble needs (no member "
@@ -195,22 +159,8 @@ class ZooKeeperArgs(PodOptions):
         "scale-down removes members at once too; updates are unaffected (RollingUpdate is always one at a "
         "time). Immutable: changing it replaces the StatefulSet.",
     )
-    update_strategy: UpdateStrategy = Field(
-        default_factory=RollingUpdate,
-        description="Default RollingUpdate(partition=0): one member at a time, highest ordinal first, each "
-        "waiting until the previous one serves in the quorum again.",
-    )
-    disruption_budget: DisruptionBudget | Literal["auto"] | None = Field(
-        "auto",
-        description="Default 'auto': maxUnavailable 1 when replicas >= 2 (no PDB for one member: it would block "
-        "drains). A budget that lets evictions break quorum is refused. None: no PDB.",
-    )
-    anti_affinity: AntiAffinity = Field(
-        default_factory=AntiAffinity, description="Default preferred, one member per kubernetes.io/hostname."
-    )
-    termination_grace_period_seconds: int = Field(30, ge=0, description="Default 30.")
 
-    # --- metadata and scheduling
+    # --- client Service
     client_service_type: Literal["ClusterIP", "NodePort", "LoadBalancer"] = Field(
         "ClusterIP", description="Type of the client Service (port 2181 only). Default ClusterIP."
     )
@@ -291,7 +241,6 @@ class ZooKeeperArgs(PodOptions):
         self._check_even()
         self._check_server_ids()
         self._check_heap()
-        self._check_storage_class()
         self._check_disruption_budget()
         self._check_update_strategy()
         return self
@@ -322,19 +271,11 @@ class ZooKeeperArgs(PodOptions):
                 "raise the limit"
             )
 
-    def _check_storage_class(self) -> None:
-        if self.storage_class is not None and self.storage_class_name not in (None, self.storage_class.name):
-            raise ValueError(
-                f"storage_class_name={self.storage_class_name!r} differs from the created "
-                f"storage_class.name={self.storage_class.name!r}; the created class would go unused. Set one of them"
-            )
-
     def _check_disruption_budget(self) -> None:
         budget = self.disruption_budget
         if not isinstance(budget, DisruptionBudget):
             return
         n, spare = self.replicas, fault_tolerance(self.replicas)
-        check_not_blocking(budget, n)
         if budget.max_unavailable is not None:
             field, value, evictable = "max_unavailable", budget.max_unavailable, scaled_count(budget.max_unavailable, n)
         else:
@@ -351,7 +292,6 @@ class ZooKeeperArgs(PodOptions):
 
     def _check_update_strategy(self) -> None:
         strategy = self.update_strategy
-        check_partition(strategy, self.replicas)
         if isinstance(strategy, RollingUpdate) and strategy.max_unavailable is not None:
             down = scaled_count(strategy.max_unavailable, self.replicas)
             if down > fault_tolerance(self.replicas) and self.replicas > 1:
