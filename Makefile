@@ -30,7 +30,13 @@ venv: $(STAMP)
 deps:
 	tools/system-deps
 
-lint: venv
+# The ensembles' shell scripts are sourced by one another inside the pod (SC1091), and common.sh
+# defines what the others use (SC2034).
+SCRIPTS := components/render/scripts
+lint: venv deps
+	shellcheck -e SC1091 $(filter-out $(SCRIPTS)/redis-common.sh,$(wildcard $(SCRIPTS)/*.sh)) \
+	  tools/cluster/up tools/cluster/down tools/system-deps .ci/run
+	shellcheck -e SC2034 $(SCRIPTS)/redis-common.sh
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy

@@ -20,6 +20,7 @@ from components import (
     StorageClassArgs,
     VolumeClaim,
 )
+from components.render.shell import render_script
 from tests.support.pulumi_mocks import Deployment, Registered, run_program
 
 STS = "kubernetes:apps/v1:StatefulSet"
@@ -397,3 +398,13 @@ def test_outputs_are_pulumi_outputs() -> None:
         return {"sts_name": workload.stateful_set.metadata.name}
 
     assert run_program(program, preview=False).outputs == {"sts_name": "w"}
+
+
+def test_a_script_gets_exactly_the_values_it_names() -> None:
+    probe = render_script("zookeeper-probe.sh", PORT=2181, READ_TIMEOUT=4)
+    assert "PORT=2181\nREAD_TIMEOUT=4\n" in probe and "@@" not in probe
+    with pytest.raises(ValueError, match=r"zookeeper-probe.sh: needs \['PORT', 'READ_TIMEOUT'\], given \['PORT'\]"):
+        render_script("zookeeper-probe.sh", PORT=2181)
+    with pytest.raises(ValueError, match=r"given \['EXTRA', 'PORT', 'READ_TIMEOUT'\]"):
+        render_script("zookeeper-probe.sh", PORT=2181, READ_TIMEOUT=4, EXTRA=1)
+    assert "PORT='21 81'\n" in render_script("zookeeper-probe.sh", PORT="21 81", READ_TIMEOUT=4)  # shell-quoted

@@ -857,3 +857,13 @@ def test_accepted_specs_render_a_correct_ensemble(name: str, fields: dict[str, A
         assert budget["maxUnavailable"] <= fault_tolerance(n)
     cfg = manifests.config_map["data"]["zoo-base.cfg"] if manifests.config_map else ""
     assert "srvr" in cfg and "ruok" in cfg
+
+
+def test_auto_budget_follows_the_quorum_not_the_replica_count() -> None:
+    """Two members cannot lose one and keep a quorum: 'auto' gives them no PDB (a budget could
+    only block drains), three or more get maxUnavailable 1."""
+    two = render_zookeeper("zk", ZooKeeperArgs(replicas=2, allow_even_replicas=True))
+    assert two.pdb is None
+    for replicas in (3, 4, 5):
+        manifests = render_zookeeper("zk", ZooKeeperArgs(replicas=replicas, allow_even_replicas=True))
+        assert manifests.pdb is not None and manifests.pdb["spec"]["maxUnavailable"] == 1

@@ -307,6 +307,18 @@ class ZooKeeperArgs(WorkloadOptions):
     def heap_mib(self) -> int:
         return int(parse_quantity(self.heap) // Decimal(2**20))
 
+    def effective_disruption_budget(self) -> DisruptionBudget | None:
+        """'auto' lets one member go at a time, unless the ensemble cannot lose any member and keep
+        its quorum (1 or 2 members): then there is no PDB, as for any single replica, since a
+        budget could only block every drain."""
+        if self.disruption_budget == "auto":
+            return DisruptionBudget(max_unavailable=1) if fault_tolerance(self.replicas) >= 1 else None
+        return self.disruption_budget
+
+    def workload_options(self) -> dict[str, Any]:
+        # The workload's own 'auto' knows nothing of quorums: hand it the resolved budget.
+        return {**super().workload_options(), "disruption_budget": self.effective_disruption_budget()}
+
     def server_ids(self) -> list[int]:
         """myid of each ordinal, in ordinal order."""
         return [i + 1 + self.server_id_offset for i in range(self.replicas)]

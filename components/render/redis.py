@@ -24,6 +24,7 @@ from components.args.parts import ClientService, Container, EnvVar, KeyRef, PodM
 from components.args.redis import REDIS_PORT, SENTINEL_COMMANDS, SENTINEL_PORT, RedisArgs
 from components.args.workload import StatefulWorkloadArgs
 from components.render.pod import Manifest
+from components.render.shell import render_script
 from components.render.workload import DELETE_IN_BACKGROUND, WorkloadNames, pod_dns_names
 
 DATA_VOLUME = "data"
@@ -170,216 +171,21 @@ def render_sentinel_conf(args: RedisArgs) -> str:
 
 def render_common_sh(name: str, args: RedisArgs) -> str:
     names = RedisNames.of(name)
-    return f"""#!/bin/sh
-# statefulkit RedisEnsemble: settings and helpers shared by the start scripts and probes.
-# POSIX sh. The namespace comes from the pod (fieldRef), the password from a Secret (secretKeyRef).
-STS={names.stateful_set}
-HEADLESS={names.headless_service}
-CLUSTER_DOMAIN={args.cluster_domain}
-REPLICAS={args.replicas}
-MASTER_NAME={args.master_name}
-REDIS_PORT={REDIS_PORT}
-SENTINEL_PORT={SENTINEL_PORT}
-DATA_DIR={DATA_DIR}
-CONFIG_DIR={CONFIG_DIR}
-AUTH={1 if args.auth else 0}
-DISCOVERY_TIMEOUT={args.discovery_timeout_seconds}
-DOWN_AFTER_SECONDS={-(-args.sentinel.down_after_milliseconds // 1000)}
-SENTINEL_SAVED="$DATA_DIR/sentinel/sentinel.conf"
-
-POD_NAME="${{POD_NAME:-$(cat /proc/sys/kernel/hostname)}}"
-: "${{POD_NAMESPACE:?POD_NAMESPACE must be set (fieldRef metadata.namespace)}}"
-ORDINAL="${{POD_NAME##*-}}"
-
-log() {{ echo "statefulkit[$POD_NAME]: $*" >&2; }}
-
-fqdn() {{ echo "$STS-$1.$HEADLESS.$POD_NAMESPACE.svc.$CLUSTER_DOMAIN"; }}
-SELF="$(fqdn "$ORDINAL")"
-
-if [ "$AUTH" = 1 ]; then
-  if [ -z "${{{PASSWORD_ENV}:-}}" ]; then
-    log "{PASSWORD_ENV} is empty: the password Secret is missing its key"
-    exit 1
-  fi
-  # redis-cli reads the password from here: never on a command line, never in a file.
-  REDISCLI_AUTH="${PASSWORD_ENV}"
-  export REDISCLI_AUTH
-fi
-
-cli() {{ timeout 3 redis-cli --no-auth-warning "$@"; }}
-
-# A redis.conf string holding $1 with every byte hex-escaped: any password survives quoting.
-conf_quote() {{
-  printf '"%s"' "$(printf '%s' "$1" | od -An -v -tx1 | tr -d ' \\n' | sed 's/../\\\\x&/g')"
-}}
-
-# The master host named by most reachable Sentinels; $1 = all | peers (skip this pod's own).
-ask_sentinels() {{
-  i=0
-  while [ "$i" -lt "$REPLICAS" ]; do
-    if [ "$1" = all ] || [ "$i" != "$ORDINAL" ]; then
-      reply=$(cli -h "$(fqdn "$i")" -p "$SENTINEL_PORT" SENTINEL get-master-addr-by-name "$MASTER_NAME" \\
-        2>/dev/null | head -n 1)
-      case "$reply" in
-        "" | *[!A-Za-z0-9.-]*) ;;
-        *) echo "$reply" ;;
-      esac
-    fi
-    i=$((i + 1))
-  done | sort | uniq -c | sort -rn | awk 'NR == 1 {{ print $2 }}'
-}}
-
-# True once a Redis server answers on $1 at all (PONG, LOADING, BUSY ...): the process is up.
-up() {{ cli -h "$1" -p "$REDIS_PORT" PING >/dev/null 2>&1; }}
-
-# Wait until `up $1`, at most $2 seconds; false on timeout.
-wait_until_up() {{
-  end=$(( $(date +%s) + $2 ))
-  until up "$1"; do
-    [ "$(date +%s)" -lt "$end" ] || return 1
-    sleep 1
-  done
-}}
-
-# The master this pod's Sentinel last saved on the data volume (empty if none).
-saved_master() {{
-  [ -f "$SENTINEL_SAVED" ] || return 0
-  awk -v m="$MASTER_NAME" '$1 == "sentinel" && $2 == "monitor" && $3 == m {{ print $4; exit }}' "$SENTINEL_SAVED"
-}}
-"""
-
-
-REDIS_START_SH = """#!/bin/sh
-# statefulkit RedisEnsemble: choose this node's role safely, render redis.conf, start redis-server.
-set -eu
-. "${CONFIG_DIR:-/config}/common.sh"
-
-master=""
-origin=""
-deadline=$(( $(date +%s) + DISCOVERY_TIMEOUT ))
-while :; do
-  master=$(ask_sentinels all)
-  if [ -n "$master" ]; then origin="the Sentinels"; break; fi
-  [ "$(date +%s)" -lt "$deadline" ] || break
-  sleep 1
-done
-if [ -z "$master" ]; then
-  master=$(saved_master)
-  [ -z "$master" ] || origin="the Sentinel state saved on this pod's volume"
-fi
-if [ -z "$master" ]; then
-  # Only a brand-new ensemble gets here: no Sentinel anywhere knows a master.
-  master=$(fqdn 0)
-  origin="bootstrap (no Sentinel knows a master)"
-fi
-
-mkdir -p "$DATA_DIR/conf"
-umask 077
-conf="$DATA_DIR/conf/redis.conf"
-{
-  cat "$CONFIG_DIR/redis.conf"
-  echo "replica-announce-ip $SELF"
-  if [ "$master" != "$SELF" ]; then
-    echo "replicaof $master $REDIS_PORT"
-  fi
-  if [ "$AUTH" = 1 ]; then
-    echo "requirepass $(conf_quote "$REDIS_PASSWORD")"
-    echo "masterauth $(conf_quote "$REDIS_PASSWORD")"
-  fi
-} > "$conf.tmp"
-mv "$conf.tmp" "$conf"
-
-if [ "$master" = "$SELF" ]; then
-  log "starting as master (from $origin)"
-else
-  log "starting as replica of $master (from $origin)"
-fi
-exec redis-server "$conf"
-"""
-
-
-SENTINEL_START_SH = """#!/bin/sh
-# statefulkit RedisEnsemble: render sentinel.conf (writable, on the data volume) and start Sentinel.
-set -eu
-. "${CONFIG_DIR:-/config}/common.sh"
-
-# Sentinel counts down-after-milliseconds from its own start: starting it before the Redis
-# servers answer would turn every restart into a failover. So wait for this pod's Redis first
-# (after a full outage all servers come up together, once their discovery timeout passes) ...
-if ! wait_until_up 127.0.0.1 $((DISCOVERY_TIMEOUT + 30)); then
-  log "this pod's Redis does not answer; starting Sentinel anyway"
-fi
-
-master=$(ask_sentinels peers)
-origin="the other Sentinels"
-if [ -z "$master" ]; then
-  master=$(saved_master)
-  origin="the state saved on this pod's volume"
-fi
-if [ -z "$master" ]; then
-  master=$(fqdn 0)
-  origin="bootstrap"
-fi
-
-# ... and give the master, if it is another pod, down-after-milliseconds to answer.
-if [ "$master" != "$SELF" ] && ! wait_until_up "$master" "$DOWN_AFTER_SECONDS"; then
-  log "master $master does not answer yet"
-fi
-
-mkdir -p "$DATA_DIR/sentinel"
-umask 077
-conf="$SENTINEL_SAVED"
-{
-  sed -e "s/@SELF@/$SELF/g" -e "s/@MASTER@/$master/g" "$CONFIG_DIR/sentinel.conf"
-  if [ "$AUTH" = 1 ]; then
-    echo "sentinel auth-pass $MASTER_NAME $(conf_quote "$REDIS_PASSWORD")"
-    echo "requirepass $(conf_quote "$REDIS_PASSWORD")"
-  fi
-  # Every other pod is a replica: declaring them up front lets this Sentinel fail over at once,
-  # instead of waiting for the master's INFO (every 10 s) that a crashed master never sends. A pod
-  # that wrongly claims to be master is turned back into a replica (+convert-to-slave).
-  i=0
-  while [ "$i" -lt "$REPLICAS" ]; do
-    host=$(fqdn "$i")
-    [ "$host" = "$master" ] || echo "sentinel known-replica $MASTER_NAME $host $REDIS_PORT"
-    i=$((i + 1))
-  done
-  # Keep this Sentinel's identity, epochs and peers across restarts.
-  if [ -f "$conf" ]; then
-    awk -v m="$MASTER_NAME" '
-      $1 == "sentinel" && ($2 == "myid" || $2 == "current-epoch") { print; next }
-      $1 == "sentinel" && ($2 == "config-epoch" || $2 == "leader-epoch" || $2 == "known-sentinel") && $3 == m { print }
-    ' "$conf"
-  fi
-} > "$conf.tmp"
-mv "$conf.tmp" "$conf"
-
-log "Sentinel monitors $MASTER_NAME at $master (from $origin)"
-exec redis-server "$conf" --sentinel
-"""
-
-
-PROBE_SH_TEMPLATE = """#!/bin/sh
-# statefulkit RedisEnsemble probe: probe.sh redis|sentinel ready|live
-. "${CONFIG_DIR:-/config}/common.sh"
-port=$REDIS_PORT
-[ "$1" = sentinel ] && port=$SENTINEL_PORT
-reply=$(cli -h 127.0.0.1 -p "$port" PING 2>&1 | head -n 1)
-case "$2:$reply" in
-  ready:PONG) ;;
-  # Alive but busy: loading the AOF, running a script, or a replica without its master.
-  live:PONG | live:LOADING* | live:BUSY* | live:MASTERDOWN*) exit 0 ;;
-  *) echo "$1 not $2: $reply" >&2; exit 1 ;;
-esac
-if [ "$1" = redis ]; then
-  # A replica is not ready while it loads the master's initial snapshot.
-  if cli -h 127.0.0.1 -p "$port" INFO replication | grep -q '^master_sync_in_progress:1'; then
-    echo "redis not ready: initial sync from the master in progress" >&2
-    exit 1
-  fi
-fi
-exit 0
-"""
+    return render_script(
+        "redis-common.sh",
+        STS=names.stateful_set,
+        HEADLESS=names.headless_service,
+        CLUSTER_DOMAIN=args.cluster_domain,
+        REPLICAS=args.replicas,
+        MASTER_NAME=args.master_name,
+        REDIS_PORT=REDIS_PORT,
+        SENTINEL_PORT=SENTINEL_PORT,
+        DATA_DIR=DATA_DIR,
+        CONFIG_DIR=CONFIG_DIR,
+        AUTH=1 if args.auth else 0,
+        DISCOVERY_TIMEOUT=args.discovery_timeout_seconds,
+        DOWN_AFTER_SECONDS=-(-args.sentinel.down_after_milliseconds // 1000),
+    )
 
 
 def render_config_files(name: str, args: RedisArgs) -> dict[str, str]:
@@ -388,9 +194,9 @@ def render_config_files(name: str, args: RedisArgs) -> dict[str, str]:
         REDIS_CONF: render_redis_conf(args),
         SENTINEL_CONF: render_sentinel_conf(args),
         COMMON_SH: render_common_sh(name, args),
-        REDIS_START: REDIS_START_SH,
-        SENTINEL_START: SENTINEL_START_SH,
-        PROBE_SH: PROBE_SH_TEMPLATE,
+        REDIS_START: render_script("redis-start.sh"),
+        SENTINEL_START: render_script("sentinel-start.sh"),
+        PROBE_SH: render_script("redis-probe.sh"),
     }
 
 

@@ -15,8 +15,6 @@ Files in the `<name>-config` ConfigMap (mounted read-only at /config):
 
 from __future__ import annotations
 
-import shlex
-
 from components.args.parts import ClientService, ContainerPort, EnvVar, Probe, VolumeClaim
 from components.args.workload import StatefulWorkloadArgs
 from components.args.zookeeper import (
@@ -27,6 +25,7 @@ from components.args.zookeeper import (
     QUORUM_PORT,
     ZooKeeperArgs,
 )
+from components.render.shell import render_script
 from components.render.workload import WorkloadManifests, WorkloadNames, pod_dns_names, render_workload
 
 CONTAINER_NAME = "zookeeper"
@@ -101,82 +100,6 @@ def render_base_config(name: str, args: ZooKeeperArgs) -> str:
     return "\n".join(lines) + "\n"
 
 
-_START_SCRIPT = r"""#!/usr/bin/env bash
-# Start script of a ZooKeeper ensemble member, rendered by statefulkit.
-# The member derives everything from its own pod identity:
-#   hostname <sts>-<ordinal>                -> myid = ordinal + 1 + SERVER_ID_OFFSET
-#   POD_NAMESPACE (downward API)            -> server.<id>=<sts>-<i>.<headless>.<ns>.svc.<domain>:2888:3888;2181
-# A myid already on the data volume must match, or the member refuses to start.
-# The ConfigMap mount is read-only: the full zoo.cfg is written to the data volume at every start.
-set -euo pipefail
-
-# --- rendered constants
-@CONSTANTS@
-# --- end of rendered constants
-
-log() { printf 'statefulkit-zookeeper: %s\n' "$*" >&2; }
-die() {
-  log "FATAL: $*"
-  exit 1
-}
-
-host=""
-IFS= read -r host <"$HOSTNAME_FILE" || [[ -n "$host" ]] || die "cannot read the hostname from $HOSTNAME_FILE"
-host="${host%%.*}"
-ordinal="${host##*-}"
-if [[ "$host" != "$STS-$ordinal" || ! "$ordinal" =~ ^(0|[1-9][0-9]*)$ ]]; then
-  die "hostname '$host' is not '$STS-<ordinal>'; this script runs only in a pod of StatefulSet $STS"
-fi
-if ((ordinal >= REPLICAS)); then
-  die "$host has ordinal $ordinal, but the ensemble has $REPLICAS members" \
-    "(ordinals 0..$((REPLICAS - 1))); its config is stale"
-fi
-namespace="${POD_NAMESPACE:-}"
-[[ -n "$namespace" ]] || die "POD_NAMESPACE is empty; the pod must set it from the downward API (metadata.namespace)"
-myid=$((ordinal + 1 + SERVER_ID_OFFSET))
-
-for dir in "$DATA_DIR" ${DATA_LOG_DIR:+"$DATA_LOG_DIR"}; do
-  [[ -d "$dir" && -w "$dir" ]] || die "volume $dir is missing or not writable by uid $EUID"
-done
-
-myid_file="$DATA_DIR/myid"
-if [[ -e "$myid_file" ]]; then
-  recorded=""
-  IFS= read -r recorded <"$myid_file" || true
-  recorded="${recorded//[[:space:]]/}"
-  if [[ "$recorded" != "$myid" ]]; then
-    die "refusing to start: $myid_file holds myid '$recorded', but $host (ordinal $ordinal) is server $myid." \
-      "The volume belongs to another member (a claim bound to the wrong pod, or a changed server_id_offset);" \
-      "joining would let two servers vote under one id. Fix the volume, then restart the pod."
-  fi
-  log "$myid_file matches: $host is server $myid"
-else
-  [[ ! -d "$DATA_DIR/version-2" ]] || log "WARNING: $DATA_DIR holds data but no myid; claiming it as server $myid"
-  printf '%s\n' "$myid" >"$myid_file.tmp"
-  mv -f "$myid_file.tmp" "$myid_file"
-  log "wrote $myid_file: $host is server $myid"
-fi
-
-config="$DATA_DIR/zoo.cfg"
-{
-  cat "$CONFIG_DIR/$BASE_CONFIG"
-  printf '# Members, via the headless Service %s (written by %s at start)\n' "$HEADLESS" "$host"
-  for ((i = 0; i < REPLICAS; i++)); do
-    printf 'server.%d=%s-%d.%s.%s.svc.%s:%d:%d;%d\n' "$((i + 1 + SERVER_ID_OFFSET))" \
-      "$STS" "$i" "$HEADLESS" "$namespace" "$CLUSTER_DOMAIN" "$QUORUM_PORT" "$ELECTION_PORT" "$CLIENT_PORT"
-  done
-} >"$config.tmp"
-mv -f "$config.tmp" "$config"
-
-# ZK_SERVER_HEAP is what the official image's zkEnv.sh reads; SERVER_JVMFLAGS reaches the JVM in every
-# zkServer.sh (and comes last, so it wins).
-export ZK_SERVER_HEAP="$HEAP_MIB"
-export SERVER_JVMFLAGS="-Xms${HEAP_MIB}m -Xmx${HEAP_MIB}m${JVM_FLAGS:+ $JVM_FLAGS}"
-log "$host is server $myid of $REPLICAS in namespace $namespace; starting with $config"
-exec zkServer.sh start-foreground "$config"
-"""
-
-
 def render_start_script(name: str, args: ZooKeeperArgs) -> str:
     names = WorkloadNames.of(name)
     constants = {
@@ -196,66 +119,11 @@ def render_start_script(name: str, args: ZooKeeperArgs) -> str:
         "JVM_FLAGS": " ".join(args.jvm_flags),
         "HOSTNAME_FILE": "/proc/sys/kernel/hostname",
     }
-    block = "\n".join(f"{key}={shlex.quote(value)}" for key, value in constants.items())
-    return _START_SCRIPT.replace("@CONSTANTS@", block)
-
-
-_PROBE_SCRIPT = r"""#!/usr/bin/env bash
-# Probes of a ZooKeeper ensemble member, rendered by statefulkit. Bash and /dev/tcp only: the
-# official image has no nc or curl guarantee.
-#   probe.sh ready  succeeds only while the server serves as a quorum member: `srvr` answers
-#                   Mode: leader, follower or standalone (never while it is looking for a leader).
-#   probe.sh live   succeeds while the server process answers `ruok` with `imok`, which it also
-#                   does during a leader election, so liveness never kills a member that is voting.
-set -u
-PORT=@PORT@
-READ_TIMEOUT=@READ_TIMEOUT@
-
-ask() {
-  local answer="" line=""
-  { exec 3<>"/dev/tcp/127.0.0.1/$PORT"; } 2>/dev/null || return 1
-  printf '%s' "$1" >&3 || return 1
-  while true; do
-    if IFS= read -r -t "$READ_TIMEOUT" line <&3; then
-      answer+="$line"$'\n'
-    else
-      answer+="$line"
-      break
-    fi
-  done
-  exec 3<&-
-  printf '%s' "$answer"
-}
-
-case "${1:-}" in
-ready)
-  answer="$(ask srvr)" || { echo "not ready: nothing answers on 127.0.0.1:$PORT"; exit 1; }
-  if [[ "$answer" =~ Mode:\ (leader|follower|standalone) ]]; then
-    echo "ready: ${BASH_REMATCH[0]}"
-    exit 0
-  fi
-  echo "not ready: srvr answered: ${answer:-(nothing)}"
-  exit 1
-  ;;
-live)
-  answer="$(ask ruok)" || { echo "not live: nothing answers on 127.0.0.1:$PORT"; exit 1; }
-  if [[ "$answer" == imok* ]]; then
-    echo "live: imok"
-    exit 0
-  fi
-  echo "not live: ruok answered: ${answer:-(nothing)}"
-  exit 1
-  ;;
-*)
-  echo "usage: $0 ready|live" >&2
-  exit 2
-  ;;
-esac
-"""
+    return render_script("zookeeper-start.sh", **constants)
 
 
 def render_probe_script() -> str:
-    return _PROBE_SCRIPT.replace("@PORT@", str(CLIENT_PORT)).replace("@READ_TIMEOUT@", str(PROBE_READ_TIMEOUT))
+    return render_script("zookeeper-probe.sh", PORT=CLIENT_PORT, READ_TIMEOUT=PROBE_READ_TIMEOUT)
 
 
 def _probe_command(mode: str) -> list[str]:

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Probes of a ZooKeeper ensemble member, rendered by statefulkit. Bash and /dev/tcp only: the
+# official image has no nc or curl guarantee.
+#   probe.sh ready  succeeds only while the server serves as a quorum member: `srvr` answers
+#                   Mode: leader, follower or standalone (never while it is looking for a leader).
+#   probe.sh live   succeeds while the server process answers `ruok` with `imok`, which it also
+#                   does during a leader election, so liveness never kills a member that is voting.
+set -u
+PORT=@@PORT@@
+READ_TIMEOUT=@@READ_TIMEOUT@@
+
+ask() {
+  local answer="" line=""
+  { exec 3<>"/dev/tcp/127.0.0.1/$PORT"; } 2>/dev/null || return 1
+  printf '%s' "$1" >&3 || return 1
+  while true; do
+    if IFS= read -r -t "$READ_TIMEOUT" line <&3; then
+      answer+="$line"$'\n'
+    else
+      answer+="$line"
+      break
+    fi
+  done
+  exec 3<&-
+  printf '%s' "$answer"
+}
+
+case "${1:-}" in
+ready)
+  answer="$(ask srvr)" || { echo "not ready: nothing answers on 127.0.0.1:$PORT"; exit 1; }
+  if [[ "$answer" =~ Mode:\ (leader|follower|standalone) ]]; then
+    echo "ready: ${BASH_REMATCH[0]}"
+    exit 0
+  fi
+  echo "not ready: srvr answered: ${answer:-(nothing)}"
+  exit 1
+  ;;
+live)
+  answer="$(ask ruok)" || { echo "not live: nothing answers on 127.0.0.1:$PORT"; exit 1; }
+  if [[ "$answer" == imok* ]]; then
+    echo "live: imok"
+    exit 0
+  fi
+  echo "not live: ruok answered: ${answer:-(nothing)}"
+  exit 1
+  ;;
+*)
+  echo "usage: $0 ready|live" >&2
+  exit 2
+  ;;
+esac
