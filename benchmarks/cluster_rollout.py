@@ -52,6 +52,7 @@ from typing import Any
 from components import StatefulWorkloadArgs
 from components.render.workload import kubernetes_objects, render_workload
 from tests.support.kube import Cluster, Watch, is_ready
+from tests.support.polling import wait_until
 
 DELAY_ANNOTATION = "statefulkit.dev/kwok-ready-delay"
 GATE = "statefulkit.dev/start-delay"
@@ -141,7 +142,9 @@ def kwok_delay_available(cluster: Cluster, delay: float = 2.0) -> bool:
         applied = cluster.apply([pod])
         if applied.returncode != 0:
             raise SystemExit(f"probe pod refused: {applied.stderr}")
-        cluster.wait_until("the probe pod Ready", lambda: is_ready(cluster.get("pod", "probe", namespace=ns)), 60, 0.1)
+        wait_until(
+            "the probe pod Ready", lambda: is_ready(cluster.get("pod", "probe", namespace=ns)), timeout=60, interval=0.1
+        )
         return time.monotonic() - start >= 0.75 * delay
 
 
@@ -177,7 +180,7 @@ def one_run(cluster: Cluster, replicas: int, policy: str, delay: float, mechanis
         if scaled.returncode != 0:
             raise SystemExit(f"scale to zero failed: {scaled.stderr}")
         zero_start = time.monotonic()
-        cluster.wait_until("no pod left", lambda: not cluster.pods(ns), 120, 0.1)
+        wait_until("no pod left", lambda: not cluster.pods(ns), timeout=120, interval=0.1)
         scale_to_zero_s = time.monotonic() - zero_start
 
         delete_start = time.monotonic()

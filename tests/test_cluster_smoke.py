@@ -14,6 +14,7 @@ from components import StatefulWorkloadArgs, ZooKeeperArgs
 from components.render.workload import kubernetes_objects, render_workload
 from components.render.zookeeper import render_zookeeper
 from tests.support.kube import Cluster
+from tests.support.polling import wait_until
 
 pytestmark = pytest.mark.e2e
 RESTRICTED = {
@@ -57,14 +58,14 @@ def test_a_pod_that_requests_ephemeral_storage_is_scheduled(cluster: Cluster) ->
         resources = {"requests": {"cpu": "500m", "memory": "1Gi", "ephemeral-storage": "2Gi"}}
         objects = workload_objects("scratch", ns, replicas=1, resources=resources)
         assert cluster.apply(objects).returncode == 0
-        cluster.wait_until("1 Ready pod", lambda: len(ready_pods(cluster, ns, "scratch")) == 1, timeout=60)
+        wait_until("1 Ready pod", lambda: len(ready_pods(cluster, ns, "scratch")) == 1, timeout=60)
 
 
 def test_required_anti_affinity_spreads_members_over_nodes(cluster: Cluster) -> None:
     with cluster.namespace("spread", RESTRICTED) as ns:
         objects = workload_objects("spread", ns, replicas=5, anti_affinity={"mode": "required"})
         assert cluster.apply(objects).returncode == 0
-        cluster.wait_until("5 Ready pods", lambda: len(ready_pods(cluster, ns, "spread")) == 5)
+        wait_until("5 Ready pods", lambda: len(ready_pods(cluster, ns, "spread")) == 5)
         nodes = {p["spec"]["nodeName"] for p in ready_pods(cluster, ns, "spread")}
         assert len(nodes) == 5, f"pods share nodes: {nodes}"
 
@@ -112,6 +113,6 @@ def test_a_stopped_cluster_comes_back_with_nodes_that_run_pods() -> None:
         with cluster.namespace("back") as ns:
             applied = cluster.apply(workload_objects("kv", ns, replicas=1))
             assert applied.returncode == 0, applied.stderr
-            cluster.wait_until("1 Ready pod", lambda: len(ready_pods(cluster, ns, "kv")) == 1, timeout=60)
+            wait_until("1 Ready pod", lambda: len(ready_pods(cluster, ns, "kv")) == 1, timeout=60)
     finally:
         Cluster.down(name)

@@ -18,6 +18,7 @@ import pytest
 from components import StatefulWorkloadArgs
 from components.render.workload import kubernetes_objects, render_workload
 from tests.support.kube import Cluster, WatchEvent, is_ready
+from tests.support.polling import wait_until
 
 pytestmark = pytest.mark.e2e
 IMAGE_V1 = "registry.example/app:1.0"
@@ -68,7 +69,7 @@ def wait_for_members(cluster: Cluster, namespace: str, name: str, replicas: int)
         )
         return pods if settled and [p["metadata"]["name"] for p in pods] == ordinals(name, replicas) else None
 
-    pods: list[Obj] = cluster.wait_until(f"pods {ordinals(name, replicas)} Running and Ready", members)
+    pods: list[Obj] = wait_until(f"pods {ordinals(name, replicas)} Running and Ready", members)
     return pods
 
 
@@ -80,7 +81,7 @@ def wait_for_claims(cluster: Cluster, namespace: str, names: list[str]) -> dict[
         ok = sorted(claims) == sorted(names) and all(c["status"].get("phase") == "Bound" for c in claims.values())
         return claims if ok else None
 
-    claims: dict[str, Obj] = cluster.wait_until(f"PVCs {names} Bound", bound)
+    claims: dict[str, Obj] = wait_until(f"PVCs {names} Bound", bound)
     return claims
 
 

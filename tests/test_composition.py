@@ -20,14 +20,11 @@ from tests.support.stack_config import (
     plain_occurrences,
     run_stack,
 )
+from tests.support.tokens import DEPLOYMENT, NS, SECRET, STS
 from tools.engine import project_settings
 
 EXAMPLE = REPO / "examples" / "composition"
 PASSWORD = "C0mp0s1t10n-Pa55w0rd"  # noqa: S105 - test-only password
-NS = "kubernetes:core/v1:Namespace"
-SECRET = "kubernetes:core/v1:Secret"  # noqa: S105 - a type token
-STS = "kubernetes:apps/v1:StatefulSet"
-DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 ALLOWED_VOLUMES = {"configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim", "projected"}
 ALLOWED_VOLUMES |= {"secret"}
 

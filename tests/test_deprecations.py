@@ -12,6 +12,7 @@ from pydantic import ValidationError
 import components
 from components import RedisArgs, StatefulWorkloadArgs, StorageClassArgs, VolumeClaim, ZooKeeperArgs
 from tests.support.stack_config import REPO, engine_config, run_stack, stack_values
+from tests.support.tokens import SC
 
 CLASS = {"name": "fast", "provisioner": "ebs.csi.aws.com"}
 CLAIM = {"name": "data", "size": "1Gi", "mount_path": "/data"}
@@ -58,6 +59,6 @@ def test_the_programs_old_storage_class_key_still_creates_the_class(monkeypatch:
     config = engine_config(REPO, values, secrets={"redis_password": "pa55-word-for-tests"})
     result = run_stack(REPO, config, project="statefulkit", preview=False)
     assert result.error is None, result.error
-    (created,) = result.deployment.of_type("kubernetes:storage.k8s.io/v1:StorageClass")
+    (created,) = result.deployment.of_type(SC)
     assert created.inputs["metadata"]["name"] == "statefulkit-staging"
     assert warned == ["statefulkit:storage_class is deprecated: rename it to statefulkit:create_storage_class"]

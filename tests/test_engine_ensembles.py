@@ -14,6 +14,7 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,8 @@ from pulumi.runtime import rpc
 
 from tests.support.engine_project import Project
 from tests.support.kube import Cluster, endpoint_hostnames, is_ready, pv_node
+from tests.support.polling import wait_until
+from tests.support.tokens import SECRET
 from tools.engine import ROOT, Engine, exported_state
 
 pytestmark = pytest.mark.engine
@@ -90,7 +93,7 @@ def served_names(cluster: Cluster, namespace: str, name: str, count: int) -> lis
         found = endpoint_hostnames(cluster, namespace, service)
         return found if len(found) == count else None
 
-    hosts: dict[str, str] = cluster.wait_until(f"EndpointSlices of {service} listing {count} pods", listed)
+    hosts: dict[str, str] = wait_until(f"EndpointSlices of {service} listing {count} pods", listed)
     return [f"{hosts[f'{name}-{i}']}.{service}.{namespace}.svc.cluster.local" for i in range(count)]
 
 
@@ -100,8 +103,14 @@ def wait_ready(cluster: Cluster, namespace: str, name: str, count: int) -> dict[
         live = {n: p for n, p in pods.items() if not p["metadata"].get("deletionTimestamp")}
         return live if len(live) == count and all(map(is_ready, live.values())) else None
 
-    found: dict[str, Obj] = cluster.wait_until(f"{count} Ready pods of {name}", ready)
+    found: dict[str, Obj] = wait_until(f"{count} Ready pods of {name}", ready)
     return found
+
+
+def allowing(cluster: Cluster, namespace: str, name: str, *, disruptions: int) -> Obj | None:
+    """The budget's status once it allows exactly `disruptions` evictions."""
+    status = pdb_status(cluster, namespace, name)
+    return status if status.get("disruptionsAllowed") == disruptions else None
 
 
 def pdb_status(cluster: Cluster, namespace: str, name: str) -> Obj:
@@ -131,9 +140,8 @@ def test_up_brings_both_ensembles_to_ready_with_their_claims_services_and_budget
         assert headless["spec"]["clusterIP"] == "None"
         assert headless["spec"]["publishNotReadyAddresses"] is True  # peers resolve before Ready
         assert {p["spec"]["subdomain"] for p in pods.values()} == {f"{name}-headless"}
-        budget = cluster.wait_until(
-            f"the {name} budget to allow one disruption",
-            lambda name=name: (s := pdb_status(cluster, ns, name)).get("disruptionsAllowed") == 1 and s,
+        budget = wait_until(
+            f"the {name} budget to allow one disruption", partial(allowing, cluster, ns, name, disruptions=1)
         )
         assert budget["currentHealthy"] == 3
 
@@ -232,7 +240,7 @@ def test_a_partitioned_rollout_returns_promptly_and_updates_only_the_canary(proj
             pods = wait_ready(cluster, ns, "zookeeper", 3)
             return pods if all(p["spec"]["containers"][0]["image"] == IMAGE_V2 for p in pods.values()) else None
 
-        cluster.wait_until("every member on the new image", rolled)
+        wait_until("every member on the new image", rolled)
         replaced = [e.name for e in watch.events[mark:] if e.type == "DELETED"]
     # The rest roll from the highest ordinal down; the canary is not replaced again.
     assert replaced == ["zookeeper-1", "zookeeper-0"], replaced
@@ -251,7 +259,7 @@ def timed_up(project: Project) -> None:
 def test_the_budget_refuses_a_second_eviction_while_one_member_is_gone(project: Project, cluster: Cluster) -> None:
     ns = namespace_of(project)
     pods = wait_ready(cluster, ns, "zookeeper", 3)
-    cluster.wait_until("one disruption allowed", lambda: pdb_status(cluster, ns, "zookeeper").get("disruptionsAllowed"))
+    wait_until("one disruption allowed", lambda: pdb_status(cluster, ns, "zookeeper").get("disruptionsAllowed"))
     victim, bystander = pods["zookeeper-1"], pods["zookeeper-2"]
     # Drain-like: cordon the victim's node first. Its replacement needs the victim's claim, whose
     # local volume lives on that node, so it stays Pending until the node is uncordoned: the
@@ -265,10 +273,8 @@ def test_the_budget_refuses_a_second_eviction_while_one_member_is_gone(project: 
             new = current if current and current["metadata"]["uid"] != victim["metadata"]["uid"] else None
             return new if new and not new["spec"].get("nodeName") else None
 
-        cluster.wait_until("the evicted member's replacement, Pending", replacement_pending)
-        cluster.wait_until(
-            "no disruption allowed", lambda: pdb_status(cluster, ns, "zookeeper").get("disruptionsAllowed") == 0
-        )
+        wait_until("the evicted member's replacement, Pending", replacement_pending)
+        wait_until("no disruption allowed", lambda: pdb_status(cluster, ns, "zookeeper").get("disruptionsAllowed") == 0)
         refused = cluster.evict(ns, "zookeeper-2")
         assert refused.returncode != 0, "a second eviction was allowed while one member was down"
         assert "TooManyRequests" in refused.stderr and PDB_REFUSAL in refused.stderr, refused.stderr
@@ -287,7 +293,7 @@ def test_destroy_then_up_binds_the_same_claims_to_the_new_pods(project: Project,
     volume_uids = {v: cluster.get("pv", v)["metadata"]["uid"] for _, v in claims_before.values()}
 
     project.destroy()
-    cluster.wait_until("the pods to be gone", lambda: not cluster.pods(ns))
+    wait_until("the pods to be gone", lambda: not cluster.pods(ns))
     assert project.resources() == [], "destroy left resources in the state"
     assert {n: (c["metadata"]["uid"], c["spec"]["volumeName"]) for n, c in claims(cluster, ns).items()} == claims_before
 
@@ -311,7 +317,7 @@ def test_the_password_is_only_a_secret_in_the_state(project: Project, engine: En
     # The provider turns stringData into data (base64): a leak could take either form.
     forms = [PASSWORD, base64.b64encode(PASSWORD.encode()).decode()]
     state = exported_state(project.stack())  # `pulumi stack export`
-    (secret,) = [r for r in state["deployment"]["resources"] if r["type"] == "kubernetes:core/v1:Secret"]
+    (secret,) = [r for r in state["deployment"]["resources"] if r["type"] == SECRET]
     # The provider sends stringData as data; each copy is stored as the SDK's secret envelope.
     for envelope in (secret["inputs"]["data"], secret["outputs"]["data"], secret["outputs"]["__inputs"]["data"]):
         assert envelope[rpc._special_sig_key] == rpc._special_secret_sig and envelope["ciphertext"], envelope

@@ -17,7 +17,8 @@ import redis
 
 from components.args.redis import RedisArgs, SentinelSettings
 from tests.support.podsim import PodNetwork, netns_unavailable_reason
-from tests.support.redis_pods import RedisPods, redis_ensemble, wait_for
+from tests.support.polling import wait_until
+from tests.support.redis_pods import NOT_YET, RedisPods, redis_ensemble
 
 pytestmark = pytest.mark.realserver
 
@@ -100,7 +101,13 @@ def fail_over(pods: RedisPods, old: int) -> tuple[int, float]:
         new = pods.ordinal_of(host)
         return new if pods.role(new) == "master" else None
 
-    new = wait_for("a Sentinel failover", promoted, timeout=(DOWN_AFTER_MS + FAILOVER_TIMEOUT_MS) / 1000 + 20)
+    new = wait_until(
+        "a Sentinel failover",
+        promoted,
+        timeout=(DOWN_AFTER_MS + FAILOVER_TIMEOUT_MS) / 1000 + 20,
+        interval=0.2,
+        tolerate=NOT_YET,
+    )
     elapsed = time.monotonic() - start
     print(f"\nfailover: pod {old} killed -> pod {new} promoted in {elapsed:.2f}s (down-after {DOWN_AFTER_MS} ms)")
     return new, elapsed
@@ -152,7 +159,7 @@ def test_three_pods_replicate_with_auth_and_pass_their_probes(pods: RedisPods) -
             state = pods.sentinel_state(i)
             return bool(state["num-slaves"] == 2 and state["num-other-sentinels"] == 2)
 
-        wait_for(f"Sentinel {i} to discover its peers", settled, timeout=30)
+        wait_until(f"Sentinel {i} to discover its peers", settled, timeout=30, interval=0.2, tolerate=NOT_YET)
         with pods.connect(i, sentinel=True) as s:
             assert s.execute_command("SENTINEL", "get-master-addr-by-name", "mymaster") == [pods.fqdn(0), "6379"]
             assert str(s.execute_command("SENTINEL", "ckquorum", "mymaster")).startswith("OK")
@@ -182,8 +189,12 @@ def test_sentinels_promote_a_replica_when_the_master_dies(pods: RedisPods) -> No
         assert master.get("before") == "1"
         assert master.set("after", "2")
     other = 3 - new
-    wait_for(
-        "the other replica to follow the new master", lambda: pods.replication(other)["master_host"] == pods.fqdn(new)
+    wait_until(
+        "the other replica to follow the new master",
+        lambda: pods.replication(other)["master_host"] == pods.fqdn(new),
+        timeout=30,
+        interval=0.2,
+        tolerate=NOT_YET,
     )
     pods.wait_replication(new, 1)
     with pods.connect(new) as master:
@@ -211,7 +222,13 @@ def test_old_master_rejoins_as_replica_without_split_brain(pods: RedisPods) -> N
     with pods.connect(0) as old:
         assert old.get("written-while-0-was-down") == "yes"
     # The restarted Sentinel agrees with the others.
-    wait_for("Sentinel 0 to follow the new master", lambda: pods.sentinel_master(0) == pods.fqdn(new))
+    wait_until(
+        "Sentinel 0 to follow the new master",
+        lambda: pods.sentinel_master(0) == pods.fqdn(new),
+        timeout=30,
+        interval=0.2,
+        tolerate=NOT_YET,
+    )
 
 
 def test_full_restart_keeps_every_acknowledged_write_and_the_elected_master(pods: RedisPods) -> None:
@@ -230,7 +247,13 @@ def test_full_restart_keeps_every_acknowledged_write_and_the_elected_master(pods
         pipe.execute()
         assert master.execute_command("WAIT", 2, 5000) == 2
     # Let every Sentinel save the current epoch and master before the outage.
-    wait_for("all Sentinels to agree", lambda: {pods.sentinel_master(i) for i in range(3)} == {pods.fqdn(new)})
+    wait_until(
+        "all Sentinels to agree",
+        lambda: {pods.sentinel_master(i) for i in range(3)} == {pods.fqdn(new)},
+        timeout=30,
+        interval=0.2,
+        tolerate=NOT_YET,
+    )
 
     attempts_before = failover_attempts(pods)
     for i in range(3):
@@ -238,7 +261,9 @@ def test_full_restart_keeps_every_acknowledged_write_and_the_elected_master(pods
     pods.sim.start_all(parallel=True)
     pods.wait_ready(timeout=90)
 
-    wait_for("a master after the restart", lambda: pods.masters() == [new], timeout=30)
+    wait_until(
+        "a master after the restart", lambda: pods.masters() == [new], timeout=30, interval=0.2, tolerate=NOT_YET
+    )
     assert_one_master(pods, new)
     pods.wait_replication(new, 2)
     for i in range(3):

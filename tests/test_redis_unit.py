@@ -27,14 +27,8 @@ from components.render.redis import build_workload_args, render_config_files, re
 from components.render.workload import render_workload
 from tests.support import pulumi_mocks
 from tests.support.pulumi_mocks import SECRET_SIG, Deployment, run_program
+from tests.support.tokens import CM, PDB, REDIS, SECRET, STS, SVC, WORKLOAD
 
-COMPONENT = "statefulkit:index:RedisEnsemble"
-WORKLOAD = "statefulkit:index:StatefulWorkload"
-STS = "kubernetes:apps/v1:StatefulSet"
-SVC = "kubernetes:core/v1:Service"
-PDB = "kubernetes:policy/v1:PodDisruptionBudget"
-CM = "kubernetes:core/v1:ConfigMap"
-SECRET = "kubernetes:core/v1:Secret"  # noqa: S105 - a type token
 PASSWORD = "Pl41n-T3xt-N3v3r!"  # noqa: S105 - test-only password
 SIG_KEY = rpc._special_sig_key
 
@@ -92,7 +86,7 @@ def env_of(container: dict[str, Any]) -> dict[str, Any]:
 
 def test_component_and_children(preview: bool) -> None:
     d = deploy(preview)
-    component = d.one(COMPONENT)
+    component = d.one(REDIS)
     workload = d.one(WORKLOAD)
     secret = d.one(SECRET)
     assert component.name == "cache"
@@ -100,7 +94,7 @@ def test_component_and_children(preview: bool) -> None:
     for typ in (STS, CM, PDB):
         assert d.one(typ).parent == workload.urn
     assert {r.parent for r in d.of_type(SVC)} == {workload.urn}
-    assert sorted(r.type for r in d.resources) == sorted([COMPONENT, WORKLOAD, SECRET, STS, SVC, SVC, PDB, CM])
+    assert sorted(r.type for r in d.resources) == sorted([REDIS, WORKLOAD, SECRET, STS, SVC, SVC, PDB, CM])
     # The StatefulSet waits for the password Secret (its env references the Secret's Output name).
     assert secret.urn in d.one(STS).dependencies
 
@@ -690,11 +684,11 @@ def test_rollout_retention_and_budget_pass_through(preview: bool) -> None:
         )
 
     d = run_program(program, preview=preview)
-    sts = d.one("kubernetes:apps/v1:StatefulSet").inputs
+    sts = d.one(STS).inputs
     assert sts["spec"]["updateStrategy"] == {"type": "RollingUpdate", "rollingUpdate": {"partition": 2}}
     assert sts["spec"]["persistentVolumeClaimRetentionPolicy"] == {"whenDeleted": "Retain", "whenScaled": "Delete"}
     assert sts["metadata"]["annotations"]["pulumi.com/waitFor"] == "jsonpath={.status.readyReplicas}=3"
-    assert d.one("kubernetes:policy/v1:PodDisruptionBudget").inputs["spec"]["minAvailable"] == 2
+    assert d.one(PDB).inputs["spec"]["minAvailable"] == 2
     with pytest.raises(ValidationError, match=r"update_strategy.partition=4 is greater than replicas=3"):
         RedisArgs(auth=False, update_strategy={"type": "RollingUpdate", "partition": 4})
     with pytest.raises(ValidationError, match=r"disruption_budget.min_available=3 with replicas=3 never allows"):

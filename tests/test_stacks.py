@@ -28,18 +28,9 @@ from tests.support.stack_config import (
     run_stack,
     stack_values,
 )
+from tests.support.tokens import CM, NS, PDB, REDIS, SC, SECRET, STS, SVC, WORKLOAD, ZOOKEEPER
 from tools.engine import project_settings
 
-STS = "kubernetes:apps/v1:StatefulSet"
-PDB = "kubernetes:policy/v1:PodDisruptionBudget"
-SC = "kubernetes:storage.k8s.io/v1:StorageClass"
-NS = "kubernetes:core/v1:Namespace"
-SECRET = "kubernetes:core/v1:Secret"  # noqa: S105 - a type token
-CM = "kubernetes:core/v1:ConfigMap"
-SVC = "kubernetes:core/v1:Service"
-ZOOKEEPER = "statefulkit:index:ZooKeeperEnsemble"
-REDIS = "statefulkit:index:RedisEnsemble"
-WORKLOAD = "statefulkit:index:StatefulWorkload"
 PASSWORD = "St4ck-Pa55w0rd-N0t-Pl41n"  # noqa: S105 - test-only password
 STACKS = ["dev", "staging", "prod"]
 RESTRICTED = {f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "audit", "warn")}

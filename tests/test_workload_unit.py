@@ -22,13 +22,8 @@ from components import (
 )
 from components.render.shell import render_script
 from tests.support.pulumi_mocks import Deployment, Registered, run_program
+from tests.support.tokens import CM, PDB, SC, STS, SVC, WORKLOAD
 
-STS = "kubernetes:apps/v1:StatefulSet"
-SVC = "kubernetes:core/v1:Service"
-PDB = "kubernetes:policy/v1:PodDisruptionBudget"
-SC = "kubernetes:storage.k8s.io/v1:StorageClass"
-CM = "kubernetes:core/v1:ConfigMap"
-COMPONENT = "statefulkit:index:StatefulWorkload"
 SELECTOR_KEYS = {"app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/component"}
 
 
@@ -317,7 +312,7 @@ def test_every_child_has_the_component_as_parent_and_outputs_are_registered(prev
     d = deploy(
         preview, client_service=True, config_files={"a": "b"}, create_storage_class={"name": "s", "provisioner": "p"}
     )
-    component = d.one(COMPONENT)
+    component = d.one(WORKLOAD)
     children = [r for r in d.resources if r is not component]
     assert {r.type for r in children} == {STS, SVC, PDB, SC, CM}
     assert len(children) == 6

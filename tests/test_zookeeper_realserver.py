@@ -21,7 +21,8 @@ from kazoo.handlers.threading import KazooTimeoutError
 
 from components.render.zookeeper import server_lines
 from tests.support.podsim import PodNetwork, PodNotRunningError, netns_unavailable_reason
-from tests.support.zk import Ensemble, debian_zookeeper_missing, realserver_args, run_ensemble, server_mode, wait_for
+from tests.support.polling import wait_until
+from tests.support.zk import Ensemble, debian_zookeeper_missing, realserver_args, run_ensemble, server_mode
 
 _UNAVAILABLE = netns_unavailable_reason() or debian_zookeeper_missing()
 pytestmark = [
@@ -109,7 +110,7 @@ def test_quorum_loss_and_recovery_keep_every_znode(network: PodNetwork, tmp_path
         # Lose a second member: no quorum, so no writes, and the survivor reports itself unready.
         second, last = rest
         sim.stop(second)
-        wait_for(lambda: not sim.probe(last, "readiness"), 60, f"zk-{last} unready without a quorum")
+        wait_until(f"zk-{last} unready without a quorum", lambda: not sim.probe(last, "readiness"), timeout=60)
         assert sim.probe(last, "liveness")  # still alive: liveness must not kill a member that waits for peers
         assert server_mode(ensemble.ip(last)) is None
         assert "not ready" in sim.exec(last, ["bash", "/config/probe.sh", "ready"]).stdout

@@ -37,14 +37,8 @@ from components.render.zookeeper import (
 from components.workload import StatefulWorkload
 from components.zookeeper import ZooKeeperEnsemble
 from tests.support.pulumi_mocks import Deployment, Registered, run_failing_program, run_program
+from tests.support.tokens import CM, PDB, SC, STS, SVC, WORKLOAD, ZOOKEEPER
 
-STS = "kubernetes:apps/v1:StatefulSet"
-SVC = "kubernetes:core/v1:Service"
-PDB = "kubernetes:policy/v1:PodDisruptionBudget"
-CM = "kubernetes:core/v1:ConfigMap"
-SC = "kubernetes:storage.k8s.io/v1:StorageClass"
-ENSEMBLE = "statefulkit:index:ZooKeeperEnsemble"
-WORKLOAD = "statefulkit:index:StatefulWorkload"
 FQDN = "{sts}-{i}.{sts}-headless.{ns}.svc.{domain}"
 
 
@@ -86,7 +80,7 @@ def config_data(d: Deployment) -> dict[str, str]:
 
 def test_component_tree_names_and_parents(preview: bool) -> None:
     d = deploy(preview)
-    ensemble = d.one(ENSEMBLE)
+    ensemble = d.one(ZOOKEEPER)
     workload = d.one(WORKLOAD)
     assert ensemble.name == "zk" and ensemble.parent.endswith("pulumi:pulumi:Stack::statefulkit-test")
     assert workload.parent == ensemble.urn

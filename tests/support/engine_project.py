@@ -19,6 +19,7 @@ import pulumi.automation as auto
 import yaml
 
 from tests.support.kube import Cluster
+from tests.support.tokens import NS
 from tools import engine
 
 
@@ -119,11 +120,7 @@ class Project:
 
     def remove(self, cluster: Cluster) -> None:
         """Destroy the stack, then delete the namespaces it created (retained on destroy by design)."""
-        namespaces = [
-            str(r["outputs"]["metadata"]["name"])
-            for r in self.resources()
-            if r["type"] == "kubernetes:core/v1:Namespace"
-        ]
+        namespaces = [str(r["outputs"]["metadata"]["name"]) for r in self.resources() if r["type"] == NS]
         try:
             self.destroy()
         finally:

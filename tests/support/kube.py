@@ -89,16 +89,6 @@ class Cluster:
             args.append("--dry-run=server")
         return self.kubectl(*args, input=body, check=False)
 
-    def wait_until(self, what: str, condition: Any, timeout: float = 120.0, interval: float = 1.0) -> Any:
-        deadline = time.monotonic() + timeout
-        while True:
-            value = condition()
-            if value:
-                return value
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-            time.sleep(interval)
-
     @contextmanager
     def namespace(self, prefix: str, labels: dict[str, str] | None = None) -> Iterator[str]:
         """A fresh namespace, deleted (with its PVCs) afterwards."""

@@ -7,11 +7,10 @@ Secret is rendered from the test password, as the component renders it from its 
 from __future__ import annotations
 
 import contextlib
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import redis
 from redis.backoff import NoBackoff
@@ -27,24 +26,10 @@ from components.render.redis import (
 )
 from components.render.workload import WorkloadManifests, render_workload
 from tests.support.podsim import PodNetwork, StatefulSetSim
+from tests.support.polling import wait_until
 
-T = TypeVar("T")
-
-
-def wait_for(what: str, check: Callable[[], T | None], timeout: float = 30.0, interval: float = 0.2) -> T:
-    """Poll `check` until it returns something truthy; raise TimeoutError naming `what`."""
-    deadline = time.monotonic() + timeout
-    last_error: BaseException | None = None
-    while True:
-        try:
-            result = check()
-            if result:
-                return result
-        except (redis.RedisError, OSError) as exc:
-            last_error = exc
-        if time.monotonic() >= deadline:
-            raise TimeoutError(f"timed out after {timeout}s waiting for {what} (last error: {last_error!r})")
-        time.sleep(interval)
+# While polling Redis, a client that cannot connect (yet) means "not yet".
+NOT_YET = (redis.RedisError, OSError)
 
 
 @dataclass
@@ -77,7 +62,7 @@ class RedisPods:
             socket_connect_timeout=2,
             decode_responses=True,
             # No client-side retries: an AuthenticationError is a ConnectionError that redis-py would
-            # retry with backoff, and wait_for does the polling.
+            # retry with backoff, and wait_until does the polling.
             retry=Retry(NoBackoff(), 0),
             **kw,
         )
@@ -138,8 +123,12 @@ class RedisPods:
         self.sim.wait_ready(timeout=timeout)
 
     def wait_replication(self, master: int, replicas: int, timeout: float = 60.0) -> None:
-        wait_for(
-            f"{replicas} online replica(s) of pod {master}", lambda: self.linked_replicas(master) >= replicas, timeout
+        wait_until(
+            f"{replicas} online replica(s) of pod {master}",
+            lambda: self.linked_replicas(master) >= replicas,
+            timeout=timeout,
+            interval=0.2,
+            tolerate=NOT_YET,
         )
 
     def logs(self) -> str:

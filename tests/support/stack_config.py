@@ -31,11 +31,12 @@ from pulumi.runtime import rpc, settings
 from pulumi.runtime.sync_await import _sync_await
 
 from tests.support.pulumi_mocks import Deployment, _Mocks, _RecordingMonitor
+from tests.support.tokens import NS, SC
 from tools.engine import project_settings, stack_file
 
 REPO = Path(__file__).resolve().parents[2]
 # Types whose objects are cluster-scoped; every other Kubernetes object lives in a namespace.
-CLUSTER_SCOPED = {"kubernetes:core/v1:Namespace", "kubernetes:storage.k8s.io/v1:StorageClass"}
+CLUSTER_SCOPED = {NS, SC}
 # The project config types the Pulumi.yaml schema allows (maps are declared without a type).
 SIMPLE_TYPES = {"string", "integer", "boolean", "array"}
 

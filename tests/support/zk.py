@@ -11,8 +11,7 @@ import contextlib
 import shutil
 import socket
 import tempfile
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from components.args.zookeeper import CLIENT_PORT, ZooKeeperArgs
 from components.render.workload import WorkloadManifests
 from components.render.zookeeper import render_zookeeper
 from tests.support.podsim import PodNetwork, StatefulSetSim
+from tests.support.polling import wait_until
 
 # Where Debian's `zookeeper` package puts its scripts and jars.
 DEBIAN_ZKSERVER = Path("/usr/share/zookeeper/bin/zkServer.sh")
@@ -90,17 +90,6 @@ def server_mode(host: str) -> str | None:
     return None
 
 
-def wait_for(condition: Callable[[], Any], timeout: float, what: str, interval: float = 0.5) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise TimeoutError(f"{what} not reached after {timeout:.0f}s (last value {value!r})")
-        time.sleep(interval)
-
-
 def realserver_args(**overrides: Any) -> ZooKeeperArgs:
     """Production defaults, scaled down for a 2-core test machine.
 
@@ -166,7 +155,7 @@ class Ensemble:
             return None
 
         try:
-            return wait_for(formed, timeout, f"ensemble {self.name} members {chosen} serving")  # type: ignore[no-any-return]
+            return wait_until(f"ensemble {self.name} members {chosen} serving", formed, timeout=timeout)
         except TimeoutError as exc:
             logs = "\n".join(f"--- {self.sim.pod_name(i)}:\n{self.log_tail(i)}" for i in chosen)
             raise TimeoutError(f"{exc}\n{logs}") from None
