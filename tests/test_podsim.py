@@ -28,11 +28,11 @@ from tests.support.podsim import (
     PodNetwork,
     PodNotRunningError,
     StatefulSetSim,
-    _claim_mountpoint,
     cleanup_leftovers,
     expand_k8s_vars,
     netns_unavailable_reason,
 )
+from tests.support.podsim.host import _claim_mountpoint
 
 _UNAVAILABLE = netns_unavailable_reason()
 pytestmark = [
@@ -286,7 +286,7 @@ def test_each_pod_has_its_identity_env_and_files(web: StatefulSetSim, base: str)
         assert info["boots"] == [pod]
         assert info["path"].split(":")[0].endswith("shims")
     assert web.log(0).startswith("serving on 7070")
-    assert web.pod(1).log("server").startswith("serving on 7070")
+    assert web.log(1, "server").startswith("serving on 7070")
 
 
 def test_pods_resolve_and_reach_each_other_on_the_same_port(web: StatefulSetSim) -> None:

@@ -258,7 +258,7 @@ def test_full_restart_keeps_every_acknowledged_write_and_the_elected_master(pods
     attempts_before = failover_attempts(pods)
     for i in range(3):
         pods.sim.stop(i, grace=10)
-    pods.sim.start_all(parallel=True)
+    pods.sim.start_all()
     pods.wait_ready(timeout=90)
 
     wait_until(

@@ -168,7 +168,7 @@ def redis_ensemble(
     )
     pods = RedisPods(name=name, spec=spec, password=password, manifests=manifests, sim=sim)
     try:
-        sim.start_all(parallel=True)
+        sim.start_all()
         pods.wait_ready()
         yield pods
     except BaseException:
