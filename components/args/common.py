@@ -104,22 +104,15 @@ def _dns1035(value: str) -> str:
     return value
 
 
-def _dns1123_label(value: str) -> str:
-    if len(value) > 63 or not _DNS1123_LABEL.match(value):
-        raise ValueError(
-            f"{value!r} is not a DNS-1123 label (at most 63 lowercase letters, digits and '-', "
-            "starting and ending with a letter or digit)"
-        )
-    return value
+def _dns_name(kind: str, pattern: re.Pattern[str], limit: int, characters: str) -> AfterValidator:
+    def check(value: str) -> str:
+        if len(value) > limit or not pattern.match(value):
+            raise ValueError(
+                f"{value!r} is not a {kind} (at most {limit} {characters}, starting and ending with a letter or digit)"
+            )
+        return value
 
-
-def _dns1123_subdomain(value: str) -> str:
-    if len(value) > 253 or not _DNS1123_SUBDOMAIN.match(value):
-        raise ValueError(
-            f"{value!r} is not a DNS-1123 subdomain (at most 253 lowercase letters, digits, "
-            "'-' and '.', starting and ending with a letter or digit)"
-        )
-    return value
+    return AfterValidator(check)
 
 
 def _port_name(value: str) -> str:
@@ -201,8 +194,10 @@ def _absolute_path(value: str) -> str:
 
 
 WorkloadName = Annotated[str, AfterValidator(_dns1035)]
-DnsLabel = Annotated[str, AfterValidator(_dns1123_label)]
-DnsSubdomain = Annotated[str, AfterValidator(_dns1123_subdomain)]
+DnsLabel = Annotated[str, _dns_name("DNS-1123 label", _DNS1123_LABEL, 63, "lowercase letters, digits and '-'")]
+DnsSubdomain = Annotated[
+    str, _dns_name("DNS-1123 subdomain", _DNS1123_SUBDOMAIN, 253, "lowercase letters, digits, '-' and '.'")
+]
 PortName = Annotated[str, AfterValidator(_port_name)]
 Quantity = Annotated[str, AfterValidator(_quantity)]
 StorageSize = Annotated[str, AfterValidator(_storage_size)]

@@ -171,14 +171,18 @@ class ContainerPort(StrictModel):
     protocol: Literal["TCP", "UDP", "SCTP"] = Field("TCP", description="Default TCP.")
 
 
-def _ports_from_mapping(value: Any) -> Any:
-    # Stack config is friendlier as {name: port}; keep the list form for full control.
-    if isinstance(value, dict):
-        return [{"name": k, "container_port": v} for k, v in value.items()]
-    return value
+def _from_mapping(value_field: str) -> BeforeValidator:
+    """Stack config is friendlier as {name: value}; the list form keeps full control."""
+
+    def convert(value: Any) -> Any:
+        if isinstance(value, dict):
+            return [{"name": k, value_field: v} for k, v in value.items()]
+        return value
+
+    return BeforeValidator(convert)
 
 
-Ports = Annotated[list[ContainerPort], BeforeValidator(_ports_from_mapping)]
+Ports = Annotated[list[ContainerPort], _from_mapping("container_port")]
 
 
 class KeyRef(StrictModel):
@@ -205,13 +209,7 @@ class EnvVar(StrictModel):
         return self
 
 
-def _env_from_mapping(value: Any) -> Any:
-    if isinstance(value, dict):
-        return [{"name": k, "value": v} for k, v in value.items()]
-    return value
-
-
-EnvList = Annotated[list[EnvVar], BeforeValidator(_env_from_mapping)]
+EnvList = Annotated[list[EnvVar], _from_mapping("value")]
 
 
 class HttpGet(StrictModel):
