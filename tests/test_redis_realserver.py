@@ -15,10 +15,10 @@ import pulumi
 import pytest
 import redis
 
-from components.args.redis import RedisArgs, SentinelSettings
+from components.args.redis import REDIS_PORT, RedisArgs, SentinelSettings
 from tests.support.podsim import PodNetwork, netns_unavailable_reason
 from tests.support.polling import wait_until
-from tests.support.redis_pods import NOT_YET, RedisPods, redis_ensemble
+from tests.support.redis_pods import NOT_YET, ContinuousWriter, RedisPods, WriteLog, redis_ensemble
 
 pytestmark = pytest.mark.realserver
 
@@ -214,7 +214,7 @@ def test_old_master_rejoins_as_replica_without_split_brain(pods: RedisPods) -> N
     assert pods.role(0) == "slave"
     assert pods.replication(0)["master_host"] == pods.fqdn(new)
     decisions = [line for line in pods.sim.log(0, "redis").splitlines() if line.startswith("statefulkit[")]
-    assert decisions[-1].endswith(f"starting as replica of {pods.fqdn(new)} (from the Sentinels)")
+    assert decisions[-1].endswith(f"starting as replica of {pods.fqdn(new)} (from 2 of 3 Sentinels)")
     pods.wait_replication(new, 2)
     assert_one_master(pods, new)
     with pods.connect(new) as master:
@@ -229,6 +229,31 @@ def test_old_master_rejoins_as_replica_without_split_brain(pods: RedisPods) -> N
         interval=0.2,
         tolerate=NOT_YET,
     )
+
+
+def point_sentinel_at(pods: RedisPods, i: int, master: int) -> None:
+    """Make pod i's Sentinel name `master`, as a Sentinel does mid-failover before the others follow."""
+    name = pods.spec.master_name
+    with pods.connect(i, sentinel=True) as sentinel:
+        sentinel.execute_command("SENTINEL", "REMOVE", name)
+        sentinel.execute_command("SENTINEL", "MONITOR", name, pods.fqdn(master), REDIS_PORT, 2)
+        sentinel.execute_command("SENTINEL", "SET", name, "auth-pass", PASSWORD)
+
+
+def test_a_restarting_pod_waits_while_the_sentinels_disagree(pods: RedisPods) -> None:
+    """Pod 2 restarts while one Sentinel names pod 2 and another pod 0 (a failover in flight). It must
+    not follow either one of a split vote (it would start as a second master), only the majority."""
+    pods.wait_replication(0, 2)
+    pods.sim.kill(2)
+    point_sentinel_at(pods, 1, master=2)
+    pods.sim.start(2)
+    time.sleep(pods.spec.discovery_timeout_seconds + 2)
+    assert pods.role(2) is None, "pod 2 started its Redis on a split vote"
+    point_sentinel_at(pods, 1, master=0)  # the failover that never was ends: the Sentinels agree
+    pods.sim.wait_ready(2, timeout=60)
+    assert_one_master(pods, 0)
+    decisions = [line for line in pods.sim.log(2, "redis").splitlines() if line.startswith("statefulkit[")]
+    assert decisions[-1].endswith(f"starting as replica of {pods.fqdn(0)} (from 2 of 3 Sentinels)")
 
 
 def test_full_restart_keeps_every_acknowledged_write_and_the_elected_master(pods: RedisPods) -> None:
@@ -256,7 +281,9 @@ def test_full_restart_keeps_every_acknowledged_write_and_the_elected_master(pods
     )
 
     attempts_before = failover_attempts(pods)
-    for i in range(3):
+    # Replicas first: a master stopped last has no replica to hand its role to, so this is an
+    # outage, not a handover.
+    for i in sorted(range(3), key=lambda i: i == new):
         pods.sim.stop(i, grace=10)
     pods.sim.start_all()
     pods.wait_ready(timeout=90)
@@ -272,3 +299,83 @@ def test_full_restart_keeps_every_acknowledged_write_and_the_elected_master(pods
         assert dict(zip(written, values, strict=True)) == written, f"pod {i} lost acknowledged writes"
     # The restart was not mistaken for a failure: no Sentinel even tried a failover.
     assert failover_attempts(pods) == attempts_before
+
+
+def rolling_restart(pods: RedisPods, away_seconds: float = 0.0) -> None:
+    """What the StatefulSet controller does on a template change: highest ordinal first, each pod
+    stopped gracefully (preStop, then SIGTERM), away for `away_seconds` (a real replacement pod
+    waits for scheduling, its image and its volume), and Ready again before the next one goes."""
+    for i in reversed(range(pods.spec.replicas)):
+        pods.sim.stop(i, grace=None)
+        time.sleep(away_seconds)
+        pods.sim.start(i)
+        pods.sim.wait_ready(i, timeout=90)
+
+
+# Long enough to tell a handoff from the Sentinels noticing a missing master.
+HANDOFF_DOWN_AFTER_MS = 5000
+
+
+def restart_under_writes(network: PodNetwork, workdir: Path, handoff_seconds: int) -> tuple[WriteLog, list[str]]:
+    spec = make_spec(
+        master_handoff_seconds=handoff_seconds,
+        sentinel=SentinelSettings(
+            down_after_milliseconds=HANDOFF_DOWN_AFTER_MS, failover_timeout_milliseconds=FAILOVER_TIMEOUT_MS
+        ),
+    )
+    with redis_ensemble(network, workdir, "rr", spec, PASSWORD) as pods:
+        pods.wait_replication(0, 2)
+        with ContinuousWriter(pods) as writer:
+            # Away longer than down-after: without a handoff, the Sentinels fail over meanwhile.
+            rolling_restart(pods, away_seconds=HANDOFF_DOWN_AFTER_MS / 1000 + 1)
+            time.sleep(1)  # writes after the last restart, to see that writing goes on
+        log = writer.log
+        return log, log.lost(pods)
+
+
+def test_a_master_hands_over_before_it_stops_and_no_acknowledged_write_is_lost(
+    network: PodNetwork, tmp_path: Path
+) -> None:
+    """A rolling restart of all pods under a continuous writer, with and without the handoff. Without
+    it, a master that is away longer than down-after costs down-after plus the failover; with it,
+    the master stops acknowledging writes, its replicas catch up and Sentinel fails over first."""
+    without, lost_without = restart_under_writes(network, tmp_path / "without", 0)
+    with_handoff, lost_with = restart_under_writes(network, tmp_path / "with", 15)
+    print(
+        f"rolling restart of 3 pods, down-after {HANDOFF_DOWN_AFTER_MS} ms: "
+        f"without handoff longest write gap {without.longest_gap():.2f}s, {len(lost_without)} of "
+        f"{len(without.acked)} acknowledged writes lost; with handoff {with_handoff.longest_gap():.2f}s, "
+        f"{len(lost_with)} of {len(with_handoff.acked)} lost"
+    )
+    assert lost_with == [], lost_with[:10]
+    assert with_handoff.longest_gap() < HANDOFF_DOWN_AFTER_MS / 1000 < without.longest_gap()
+
+
+def test_a_scale_down_leaves_no_stale_sentinel_or_replica_counted(network: PodNetwork, tmp_path: Path) -> None:
+    """5 -> 3 as the StatefulSet does it: ordinals 4 and 3 stop, then the new config (3 members)
+    rolls over the survivors. Every survivor then counts exactly the other two Sentinels and two replicas."""
+    with redis_ensemble(network, tmp_path, "shrink", make_spec(replicas=5), PASSWORD) as pods:
+        pods.wait_replication(0, 4)
+        wait_until(
+            "every Sentinel to see the four others",
+            lambda: all(int(pods.sentinel_state(i)["num-other-sentinels"]) == 4 for i in range(5)),
+            timeout=60,
+            interval=0.5,
+            tolerate=NOT_YET,
+        )
+        smaller = pods.scale_to(3)
+        rolling_restart(smaller)
+        master = smaller.current_master()
+        assert master is not None
+
+        def settled() -> bool:
+            for i in range(3):
+                state = smaller.sentinel_state(i)
+                if (int(state["num-other-sentinels"]), int(state["num-slaves"])) != (2, 2):
+                    return False
+            return True
+
+        wait_until("every survivor to count 2 Sentinels and 2 replicas", settled, timeout=60, tolerate=NOT_YET)
+        with smaller.connect(master, sentinel=True) as sentinel:
+            peers = sentinel.execute_command("SENTINEL", "SENTINELS", smaller.spec.master_name)
+        assert len(peers) == 2, peers

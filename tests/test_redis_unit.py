@@ -185,7 +185,7 @@ def test_containers_ports_commands_and_env(preview: bool) -> None:
     assert redis["livenessProbe"]["exec"]["command"] == ["sh", "/config/probe.sh", "redis", "live"]
     assert sentinel["readinessProbe"]["exec"]["command"] == ["sh", "/config/probe.sh", "sentinel", "ready"]
     assert sentinel["livenessProbe"]["exec"]["command"] == ["sh", "/config/probe.sh", "sentinel", "live"]
-    assert redis["livenessProbe"]["initialDelaySeconds"] == 10  # the discovery timeout
+    assert redis["livenessProbe"]["initialDelaySeconds"] == 10 + 60  # discovery + failover-timeout (split vote)
     assert sentinel["livenessProbe"]["initialDelaySeconds"] == 10 + 10 + 30  # discovery + down-after + 30
     assert redis["readinessProbe"]["periodSeconds"] == 5
 
@@ -338,14 +338,22 @@ def test_sentinel_defaults(preview: bool) -> None:
 def test_start_scripts_pick_the_role_through_the_sentinels(preview: bool) -> None:
     f = files(deploy(preview))
     common, start, sentinel, probe = f["common.sh"], f["redis-start.sh"], f["sentinel-start.sh"], f["probe.sh"]
-    assert set(f) == {"redis.conf", "sentinel.conf", "common.sh", "redis-start.sh", "sentinel-start.sh", "probe.sh"}
+    assert set(f) == {
+        "redis.conf",
+        "sentinel.conf",
+        "common.sh",
+        "redis-start.sh",
+        "sentinel-start.sh",
+        "probe.sh",
+        "prestop.sh",
+    }
     for line in ("STS=cache", "HEADLESS=cache-headless", "CLUSTER_DOMAIN=cluster.local", "REPLICAS=3", "AUTH=1"):
         assert line in common.splitlines()
     assert 'fqdn() { echo "$STS-$1.$HEADLESS.$POD_NAMESPACE.svc.$CLUSTER_DOMAIN"; }' in common
     assert 'SENTINEL get-master-addr-by-name "$MASTER_NAME"' in common
     assert 'REDISCLI_AUTH="$REDIS_PASSWORD"' in common
     # Order of trust: the Sentinels, then the state this pod's Sentinel saved, then ordinal 0.
-    ask, saved, boot = (start.index(s) for s in ("ask_sentinels all", "saved_master)", "master=$(fqdn 0)"))
+    ask, saved, boot = (start.index(s) for s in ("sentinel_vote all", "saved_master)", "master=$(fqdn 0)"))
     assert ask < saved < boot
     assert 'echo "replica-announce-ip $SELF"' in start
     assert 'echo "replicaof $master $REDIS_PORT"' in start
@@ -353,7 +361,7 @@ def test_start_scripts_pick_the_role_through_the_sentinels(preview: bool) -> Non
     assert 'echo "masterauth $(conf_quote "$REDIS_PASSWORD")"' in start
     assert 'exec redis-server "$conf"' in start
     assert "$DATA_DIR/conf" in start  # writable copy: CONFIG REWRITE after a failover must succeed
-    assert "ask_sentinels peers" in sentinel
+    assert "sentinel_vote peers" in sentinel
     assert 'sed -e "s/@SELF@/$SELF/g" -e "s/@MASTER@/$master/g"' in sentinel
     assert 'echo "sentinel auth-pass $MASTER_NAME $(conf_quote "$REDIS_PASSWORD")"' in sentinel
     assert 'echo "requirepass $(conf_quote "$REDIS_PASSWORD")"' in sentinel
@@ -362,7 +370,7 @@ def test_start_scripts_pick_the_role_through_the_sentinels(preview: bool) -> Non
     # Sentinel starts only after this pod's Redis (then the master) answers: no failover on restart.
     local, peers, master = (
         sentinel.index(s)
-        for s in ("wait_until_up 127.0.0.1", "ask_sentinels peers", 'wait_until_up "$master" "$DOWN_AFTER_SECONDS"')
+        for s in ("wait_until_up 127.0.0.1", "sentinel_vote peers", 'wait_until_up "$master" "$DOWN_AFTER_SECONDS"')
     )
     assert local < peers < master
     assert "DOWN_AFTER_SECONDS=10" in common.splitlines()
@@ -531,6 +539,11 @@ def rejected(overrides: dict[str, Any], name: str = "cache") -> str:
         ({"master_name": "my master"}, ["master_name='my master'", "letters, digits"]),
         ({"storage_size": "0"}, ["'0'", "positive size"]),
         ({"discovery_timeout_seconds": -1}, ["discovery_timeout_seconds=-1", "minimum of 0"]),
+        ({"master_handoff_seconds": -1}, ["master_handoff_seconds=-1", "minimum of 0"]),
+        (
+            {"master_handoff_seconds": 26},
+            ["master_handoff_seconds=26", "termination_grace_period_seconds=30", "5 s before", "killed mid-handoff"],
+        ),
     ],
 )
 def test_bad_input_is_rejected_before_anything_is_registered(overrides: dict[str, Any], expected: list[str]) -> None:
@@ -693,3 +706,17 @@ def test_rollout_retention_and_budget_pass_through(preview: bool) -> None:
         RedisArgs(auth=False, update_strategy={"type": "RollingUpdate", "partition": 4})
     with pytest.raises(ValidationError, match=r"disruption_budget.min_available=3 with replicas=3 never allows"):
         RedisArgs(auth=False, disruption_budget={"min_available": 3})
+
+
+def test_a_master_hands_over_from_a_pre_stop_hook_unless_turned_off(preview: bool) -> None:
+    redis = containers(deploy(preview))["redis"]
+    assert redis["lifecycle"] == {"preStop": {"exec": {"command": ["sh", "/config/prestop.sh"]}}}
+    assert "lifecycle" not in containers(deploy(preview))["sentinel"]
+    scripts = files(deploy(preview))
+    assert "HANDOFF_SECONDS=15\n" in scripts["common.sh"]
+    # The hook pauses writes, waits for the replicas, then asks Sentinel to fail over.
+    prestop = scripts["prestop.sh"]
+    assert prestop.index("CLIENT PAUSE") < prestop.index("WAIT") < prestop.index("SENTINEL FAILOVER")
+    off = deploy(preview, master_handoff_seconds=0)
+    assert "lifecycle" not in containers(off)["redis"]
+    assert "HANDOFF_SECONDS=0\n" in files(off)["common.sh"]

@@ -403,3 +403,12 @@ def test_a_script_gets_exactly_the_values_it_names() -> None:
     with pytest.raises(ValueError, match=r"given \['EXTRA', 'PORT', 'READ_TIMEOUT'\]"):
         render_script("zookeeper-probe.sh", PORT=2181, READ_TIMEOUT=4, EXTRA=1)
     assert "PORT='21 81'\n" in render_script("zookeeper-probe.sh", PORT="21 81", READ_TIMEOUT=4)  # shell-quoted
+
+
+def test_pre_stop_hooks_reach_their_containers(preview: bool) -> None:
+    sidecar = {"name": "agent", "command": ["agent"], "pre_stop": ["agent", "drain"]}
+    d = deploy(preview, pre_stop=["sh", "-c", "handover"], sidecars=[sidecar])
+    main, agent = pod_spec(d)["containers"]
+    assert main["lifecycle"] == {"preStop": {"exec": {"command": ["sh", "-c", "handover"]}}}
+    assert agent["lifecycle"] == {"preStop": {"exec": {"command": ["agent", "drain"]}}}
+    assert "lifecycle" not in pod_spec(deploy(preview))["containers"][0]

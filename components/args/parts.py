@@ -279,6 +279,12 @@ class Container(StrictModel):
     readiness_probe: Probe | None = None
     liveness_probe: Probe | None = None
     startup_probe: Probe | None = None
+    pre_stop: list[str] | None = Field(
+        None,
+        min_length=1,
+        description="Command run in the container before it is stopped (its time counts against the grace "
+        "period). Default unset.",
+    )
 
 
 class ClientService(StrictModel):

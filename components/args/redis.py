@@ -191,6 +191,16 @@ class SentinelSettings(StrictModel):
         1, description="Replicas re-pointed to a new master at once. Default 1 (the others keep serving reads)."
     )
 
+    @property
+    def down_after_seconds(self) -> int:
+        """down_after_milliseconds rounded up to whole seconds, as the shell scripts count."""
+        return -(-self.down_after_milliseconds // 1000)
+
+    @property
+    def failover_timeout_seconds(self) -> int:
+        """failover_timeout_milliseconds rounded up to whole seconds."""
+        return -(-self.failover_timeout_milliseconds // 1000)
+
     @model_validator(mode="after")
     def _quorum_positive(self) -> SentinelSettings:
         if self.quorum is not None and self.quorum < 1:
@@ -252,6 +262,13 @@ class RedisArgs(WorkloadOptions):
     discovery_timeout_seconds: Annotated[int, at_least("discovery_timeout_seconds", 0)] = Field(
         10, description="How long a starting node polls the Sentinels for the master before bootstrapping. Default 10."
     )
+    master_handoff_seconds: Annotated[int, at_least("master_handoff_seconds", 0)] = Field(
+        15,
+        description="A master that is about to stop (rollout, drain, scale-down) first hands its role to a "
+        "replica: it stops acknowledging writes, lets the replicas catch up and has Sentinel fail over, for at "
+        "most this long. 0: no handoff (the Sentinels notice only after down-after). Default 15; must leave "
+        "time within termination_grace_period_seconds.",
+    )
 
     resources: Resources | None = Field(None, description="Redis container resources. Default unset.")
     sentinel_resources: Resources | None = Field(None, description="Sentinel container resources. Default unset.")
@@ -268,6 +285,12 @@ class RedisArgs(WorkloadOptions):
         _check_memory(self)
         _check_commands(self)
         _check_extra_config(self)
+        if self.master_handoff_seconds and self.master_handoff_seconds + 5 > self.termination_grace_period_seconds:
+            raise ValueError(
+                f"master_handoff_seconds={self.master_handoff_seconds} with termination_grace_period_seconds="
+                f"{self.termination_grace_period_seconds}: the handoff must end at least 5 s before the grace "
+                "period does, or the master is killed mid-handoff; raise the grace period or shorten the handoff"
+            )
         if self.min_replicas_to_write > self.replicas - 1:
             raise ValueError(
                 f"min_replicas_to_write={self.min_replicas_to_write} with replicas={self.replicas}: a master has "

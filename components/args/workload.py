@@ -43,6 +43,9 @@ class StatefulWorkloadArgs(WorkloadOptions):
     readiness_probe: Probe | None = Field(None, description="Default unset.")
     liveness_probe: Probe | None = Field(None, description="Default unset.")
     startup_probe: Probe | None = Field(None, description="Default unset.")
+    pre_stop: list[str] | None = Field(
+        None, min_length=1, description="Main container: command run before it is stopped. Default unset."
+    )
     sidecars: list[Container] = Field(default_factory=list, description="Extra containers per pod. Default [].")
     config_files: dict[str, str] = Field(
         default_factory=dict, description="Files rendered into the `<name>-config` ConfigMap. Default {}."
@@ -76,6 +79,7 @@ class StatefulWorkloadArgs(WorkloadOptions):
             readiness_probe=self.readiness_probe,
             liveness_probe=self.liveness_probe,
             startup_probe=self.startup_probe,
+            pre_stop=self.pre_stop,
         )
         return [main, *self.sidecars]
 

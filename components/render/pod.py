@@ -90,6 +90,8 @@ def render_container(container: Container, args: StatefulWorkloadArgs) -> Manife
         probe = getattr(container, field)
         if probe is not None:
             rendered[key] = render_probe(probe)
+    if container.pre_stop:
+        rendered["lifecycle"] = {"preStop": {"exec": {"command": list(container.pre_stop)}}}
     mounts = _volume_mounts(args)
     if mounts:
         rendered["volumeMounts"] = mounts

@@ -5,8 +5,10 @@ passed through untouched. The password itself is never rendered here: the script
 an environment variable (secretKeyRef) and write it into the pod's writable config at start.
 
 How a pod picks its role (redis-start.sh), safe after failovers:
-1. Ask every pod's Sentinel (`SENTINEL get-master-addr-by-name`) until one answers or
-   discovery_timeout_seconds pass; follow the host most Sentinels name (itself: start as master).
+1. Ask every pod's Sentinel (`SENTINEL get-master-addr-by-name`); follow the host a majority of
+   all members' Sentinels name (itself: start as master). While Sentinels answer but no majority
+   agrees (a failover is running), wait up to discovery_timeout_seconds + failover-timeout, then
+   follow the most named host; while none answers, wait discovery_timeout_seconds.
 2. No Sentinel reachable: follow the master this pod's own Sentinel saved on the data volume
    (sentinel.conf survives restarts), so a full restart keeps the last elected master.
 3. Neither (a new ensemble): ordinal 0 starts as master, the others follow `<name>-0`.
@@ -42,6 +44,7 @@ COMMON_SH = "common.sh"
 REDIS_START = "redis-start.sh"
 SENTINEL_START = "sentinel-start.sh"
 PROBE_SH = "probe.sh"
+PRESTOP_SH = "prestop.sh"
 
 
 @dataclass(frozen=True)
@@ -184,7 +187,9 @@ def render_common_sh(name: str, args: RedisArgs) -> str:
         CONFIG_DIR=CONFIG_DIR,
         AUTH=1 if args.auth else 0,
         DISCOVERY_TIMEOUT=args.discovery_timeout_seconds,
-        DOWN_AFTER_SECONDS=-(-args.sentinel.down_after_milliseconds // 1000),
+        DOWN_AFTER_SECONDS=args.sentinel.down_after_seconds,
+        HANDOFF_SECONDS=args.master_handoff_seconds,
+        FAILOVER_TIMEOUT_SECONDS=args.sentinel.failover_timeout_seconds,
     )
 
 
@@ -197,6 +202,7 @@ def render_config_files(name: str, args: RedisArgs) -> dict[str, str]:
         REDIS_START: render_script("redis-start.sh"),
         SENTINEL_START: render_script("sentinel-start.sh"),
         PROBE_SH: render_script("redis-probe.sh"),
+        PRESTOP_SH: render_script("redis-prestop.sh"),
     }
 
 
@@ -235,7 +241,6 @@ def build_workload_args(name: str, args: RedisArgs, secret_name: Any = None) -> 
     the Secret's Output name, which makes the StatefulSet wait for it); ignored with existing_secret.
     """
     env = _env(password_ref(name, args, secret_name))
-    down_after_seconds = -(-args.sentinel.down_after_milliseconds // 1000)
     sentinel = Container(
         name=SENTINEL_CONTAINER,
         command=["sh", f"{CONFIG_DIR}/{SENTINEL_START}"],
@@ -243,7 +248,7 @@ def build_workload_args(name: str, args: RedisArgs, secret_name: Any = None) -> 
         ports=[{"name": "sentinel", "container_port": SENTINEL_PORT}],
         resources=args.sentinel_resources,
         # Sentinel-start may wait for this pod's Redis and for the master before Sentinel runs.
-        **_probes("sentinel", args.discovery_timeout_seconds + down_after_seconds + 30),
+        **_probes("sentinel", args.discovery_timeout_seconds + args.sentinel.down_after_seconds + 30),
     )
     return StatefulWorkloadArgs(
         **args.workload_options(),
@@ -252,7 +257,10 @@ def build_workload_args(name: str, args: RedisArgs, secret_name: Any = None) -> 
         command=["sh", f"{CONFIG_DIR}/{REDIS_START}"],
         env=env,
         resources=args.resources,
-        **_probes("redis", args.discovery_timeout_seconds),
+        # Redis-start waits for the Sentinels, longer while they disagree (a failover is running).
+        **_probes("redis", args.discovery_timeout_seconds + args.sentinel.failover_timeout_seconds),
+        # A master hands its role over before it stops (prestop.sh; no-op on a replica).
+        pre_stop=["sh", f"{CONFIG_DIR}/{PRESTOP_SH}"] if args.master_handoff_seconds else None,
         sidecars=[sentinel],
         volume_claims=[VolumeClaim(name=DATA_VOLUME, size=args.storage_size, mount_path=DATA_DIR)],
         # Role selection goes through the Sentinels, so pods need not start in order; after a full

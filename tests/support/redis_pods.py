@@ -7,6 +7,9 @@ Secret is rendered from the test password, as the component renders it from its 
 from __future__ import annotations
 
 import contextlib
+import itertools
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -102,6 +105,15 @@ class RedisPods:
         assert isinstance(state, dict), state
         return state
 
+    def current_master(self) -> int | None:
+        """The ordinal of the master the Sentinels name (the first that answers), None if none does."""
+        for i in range(self.spec.replicas):
+            if self.sim.is_running(i):
+                host = self.sentinel_master(i)
+                if host:
+                    return self.ordinal_of(host)
+        return None
+
     def masters(self, ordinals: list[int] | None = None) -> list[int]:
         return [
             i for i in (ordinals if ordinals is not None else range(self.spec.replicas)) if self.role(i) == "master"
@@ -130,6 +142,17 @@ class RedisPods:
             interval=0.2,
             tolerate=NOT_YET,
         )
+
+    def scale_to(self, replicas: int) -> RedisPods:
+        """The ensemble with `replicas` pods, as the StatefulSet controller gets there: surplus pods
+        stop highest first (gracefully), new ones start; the new config is in the ConfigMap for the
+        next (re)start of each pod, which the caller does (rolling_restart)."""
+        spec = self.spec.model_copy(update={"replicas": replicas})
+        manifests, _ = render_for_sim(self.name, spec, self.password)
+        assert manifests.config_map is not None
+        self.sim.set_configmap(manifests.names.config_map, manifests.config_map)
+        self.sim.scale(replicas, grace=None)
+        return RedisPods(name=self.name, spec=spec, password=self.password, manifests=manifests, sim=self.sim)
 
     def logs(self) -> str:
         parts = []
@@ -176,3 +199,73 @@ def redis_ensemble(
         raise
     finally:
         sim.close()
+
+
+@dataclass
+class WriteLog:
+    """What a ContinuousWriter saw: every acknowledged key with the time of its acknowledgement."""
+
+    acked: list[tuple[str, float]]
+    errors: int
+
+    def longest_gap(self) -> float:
+        """The longest time between two consecutive acknowledged writes (seconds)."""
+        times = [t for _, t in self.acked]
+        return max((b - a for a, b in itertools.pairwise(times)), default=0.0)
+
+    def lost(self, pods: RedisPods) -> list[str]:
+        """Acknowledged keys the final master does not have."""
+        master = pods.current_master()
+        assert master is not None, "no master to check the writes against"
+        keys = [key for key, _ in self.acked]
+        with pods.connect(master) as client:
+            values = client.mget(keys) if keys else []
+        return [key for key, value in zip(keys, values, strict=True) if value is None]
+
+
+class ContinuousWriter:
+    """A client writing a new key every few milliseconds through whatever master the Sentinels
+    name, as an application would: on any error it asks again and retries the next key."""
+
+    def __init__(self, pods: RedisPods) -> None:
+        self.pods = pods
+        self._stop = threading.Event()
+        self._log = WriteLog(acked=[], errors=0)
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> ContinuousWriter:
+        self._thread.start()
+        wait_until("the first acknowledged write", lambda: self._log.acked, timeout=30)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    @property
+    def log(self) -> WriteLog:
+        return WriteLog(acked=list(self._log.acked), errors=self._log.errors)
+
+    def _run(self) -> None:
+        client: redis.Redis | None = None
+        n = 0
+        while not self._stop.is_set():
+            try:
+                if client is None:
+                    master = self.pods.current_master()
+                    if master is None:
+                        raise redis.ConnectionError("no Sentinel names a master")
+                    client = self.pods.client(master)
+                key = f"continuous:{n}"
+                client.set(key, str(n))
+                self._log.acked.append((key, time.monotonic()))
+                n += 1
+                time.sleep(0.005)
+            except NOT_YET:
+                self._log.errors += 1
+                if client is not None:
+                    client.close()
+                client = None
+                time.sleep(0.05)
+        if client is not None:
+            client.close()

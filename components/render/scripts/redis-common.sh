@@ -13,6 +13,8 @@ CONFIG_DIR=@@CONFIG_DIR@@
 AUTH=@@AUTH@@
 DISCOVERY_TIMEOUT=@@DISCOVERY_TIMEOUT@@
 DOWN_AFTER_SECONDS=@@DOWN_AFTER_SECONDS@@
+HANDOFF_SECONDS=@@HANDOFF_SECONDS@@
+FAILOVER_TIMEOUT_SECONDS=@@FAILOVER_TIMEOUT_SECONDS@@
 SENTINEL_SAVED="$DATA_DIR/sentinel/sentinel.conf"
 
 POD_NAME="${POD_NAME:-$(cat /proc/sys/kernel/hostname)}"
@@ -41,8 +43,9 @@ conf_quote() {
   printf '"%s"' "$(printf '%s' "$1" | od -An -v -tx1 | tr -d ' \n' | sed 's/../\\x&/g')"
 }
 
-# The master host named by most reachable Sentinels; $1 = all | peers (skip this pod's own).
-ask_sentinels() {
+# "<votes> <host>": the master named by most reachable Sentinels, and how many name it (empty if
+# none answers); $1 = all | peers (skip this pod's own).
+sentinel_vote() {
   i=0
   while [ "$i" -lt "$REPLICAS" ]; do
     if [ "$1" = all ] || [ "$i" != "$ORDINAL" ]; then
@@ -54,7 +57,7 @@ ask_sentinels() {
       esac
     fi
     i=$((i + 1))
-  done | sort | uniq -c | sort -rn | awk 'NR == 1 { print $2 }'
+  done | sort | uniq -c | sort -rn | awk 'NR == 1 { print $1, $2 }'
 }
 
 # True once a Redis server answers on $1 at all (PONG, LOADING, BUSY ...): the process is up.

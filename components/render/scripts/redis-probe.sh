@@ -11,10 +11,12 @@ case "$2:$reply" in
   *) echo "$1 not $2: $reply" >&2; exit 1 ;;
 esac
 if [ "$1" = redis ]; then
-  # A replica is not ready while it loads the master's initial snapshot.
-  if cli -h 127.0.0.1 -p "$port" INFO replication | grep -q '^master_sync_in_progress:1'; then
-    echo "redis not ready: initial sync from the master in progress" >&2
-    exit 1
-  fi
+  # A replica is ready only once it replicates: linked to its master, initial sync done. Before
+  # that it holds stale data, and a rollout that moved on could hand the master role to it.
+  info=$(cli -h 127.0.0.1 -p "$port" INFO replication | tr -d '\r')
+  case "$info" in
+    *master_sync_in_progress:1*) echo "redis not ready: initial sync from the master in progress" >&2; exit 1 ;;
+    *master_link_status:down*) echo "redis not ready: not linked to its master yet" >&2; exit 1 ;;
+  esac
 fi
 exit 0

@@ -3,15 +3,39 @@
 set -eu
 . "${CONFIG_DIR:-/config}/common.sh"
 
+# Follow a master only when a majority of all members' Sentinels name it: while a failover runs,
+# the Sentinels disagree, and following the loudest one could start a second master. While they
+# answer but disagree, wait for the failover to finish as well (failover-timeout).
+majority=$((REPLICAS / 2 + 1))
 master=""
 origin=""
-deadline=$(( $(date +%s) + DISCOVERY_TIMEOUT ))
+top=""
+now=$(date +%s)
+deadline=$((now + DISCOVERY_TIMEOUT))
+disagree_deadline=$((deadline + FAILOVER_TIMEOUT_SECONDS))
 while :; do
-  master=$(ask_sentinels all)
-  if [ -n "$master" ]; then origin="the Sentinels"; break; fi
-  [ "$(date +%s)" -lt "$deadline" ] || break
+  vote=$(sentinel_vote all)
+  votes=${vote%% *}
+  if [ -n "$vote" ] && [ "$votes" -ge "$majority" ]; then
+    master=${vote#* }
+    origin="$votes of $REPLICAS Sentinels"
+    break
+  fi
+  now=$(date +%s)
+  if [ -n "$vote" ]; then
+    top=${vote#* }
+    [ "$now" -lt "$disagree_deadline" ] || break
+  else
+    [ "$now" -lt "$deadline" ] || break
+  fi
   sleep 1
 done
+if [ -z "$master" ] && [ -n "$top" ]; then
+  # Too few Sentinels agree in time (most pods are down): the best-informed answer still wins
+  # over a saved state that predates it.
+  master=$top
+  origin="the Sentinels that answered (no majority)"
+fi
 if [ -z "$master" ]; then
   master=$(saved_master)
   [ -z "$master" ] || origin="the Sentinel state saved on this pod's volume"

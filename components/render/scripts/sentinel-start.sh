@@ -10,7 +10,8 @@ if ! wait_until_up 127.0.0.1 $((DISCOVERY_TIMEOUT + 30)); then
   log "this pod's Redis does not answer; starting Sentinel anyway"
 fi
 
-master=$(ask_sentinels peers)
+vote=$(sentinel_vote peers)
+master=${vote#* }
 origin="the other Sentinels"
 if [ -z "$master" ]; then
   master=$(saved_master)
@@ -44,11 +45,21 @@ conf="$SENTINEL_SAVED"
     [ "$host" = "$master" ] || echo "sentinel known-replica $MASTER_NAME $host $REDIS_PORT"
     i=$((i + 1))
   done
-  # Keep this Sentinel's identity, epochs and peers across restarts.
+  # Keep this Sentinel's identity, epochs and peers across restarts, but only peers that are still
+  # members: after a scale-down the removed pods' Sentinels would otherwise stay counted for good
+  # (a Sentinel forgets a peer only on SENTINEL RESET).
   if [ -f "$conf" ]; then
-    awk -v m="$MASTER_NAME" '
+    members=""
+    i=0
+    while [ "$i" -lt "$REPLICAS" ]; do
+      members="$members $(fqdn "$i")"
+      i=$((i + 1))
+    done
+    awk -v m="$MASTER_NAME" -v members="$members" '
+      BEGIN { n = split(members, list, " "); for (i = 1; i <= n; i++) member[list[i]] = 1 }
       $1 == "sentinel" && ($2 == "myid" || $2 == "current-epoch") { print; next }
-      $1 == "sentinel" && ($2 == "config-epoch" || $2 == "leader-epoch" || $2 == "known-sentinel") && $3 == m { print }
+      $1 == "sentinel" && ($2 == "config-epoch" || $2 == "leader-epoch") && $3 == m { print; next }
+      $1 == "sentinel" && $2 == "known-sentinel" && $3 == m && ($4 in member) { print }
     ' "$conf"
   fi
 } > "$conf.tmp"

@@ -34,10 +34,11 @@ and get pods that behave, where it matters for ZooKeeper/Redis, like pods on a c
   process group, and a new ``PodNetwork`` first sweeps leftovers of runs whose pid is gone.
 
 Environment: literal values, fieldRef (name, namespace, uid, IPs, node, service account),
-secretKeyRef and configMapKeyRef. Probes: exec and tcpSocket.
+secretKeyRef and configMapKeyRef. Probes: exec and tcpSocket. Lifecycle: exec preStop hooks, run on a
+graceful stop before SIGTERM, within the grace period.
 
 Not simulated (no test needs them; add one with the test that does): images (commands run from the
-host filesystem, optionally through ``path_shims``), init containers, lifecycle hooks, envFrom,
+host filesystem, optionally through ``path_shims``), init containers, postStart hooks, envFrom,
 downwardAPI / projected / hostPath volumes, httpGet probes, PID namespaces, resource limits,
 automatic container restarts (a crashed container stays down until ``start``/``restart``), DNS for
 names outside the network, probe timing fields other than ``timeoutSeconds``. Pod IPs are stable per

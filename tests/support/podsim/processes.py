@@ -244,6 +244,12 @@ class _Processes(_Volumes):
             deadline = time.monotonic() + grace
             live = [cr for cr in run.containers.values() if cr.alive()]
             if grace > 0:
+                for cr in live:  # like kubelet: preStop first, its time counting against the grace period
+                    hook = _as_dict(_as_dict(_as_dict(cr.spec.get("lifecycle")).get("preStop")).get("exec"))
+                    if hook.get("command"):
+                        with contextlib.suppress(subprocess.TimeoutExpired):
+                            remaining = max(0.5, deadline - time.monotonic())
+                            self._exec_in(cr, [str(a) for a in hook["command"]], timeout=remaining)
                 for cr in live:
                     _killpg(cr.proc, signal.SIGTERM)
                 for cr in live:

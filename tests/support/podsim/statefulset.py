@@ -131,6 +131,11 @@ class StatefulSetSim(_Probes):
 
     # -- scaling and cleanup
 
+    def set_configmap(self, name: str, configmap: Manifest) -> None:
+        """A changed ConfigMap: pods see it from their next start (kubelet would update the mounted
+        files in place; every script here reads its config at start)."""
+        self._configmaps[name] = _configmap_data(configmap)
+
     def scale(self, replicas: int, *, start: bool = True, grace: float | None = 10.0) -> None:
         """Change replicas like the controller: new ordinals get IPs + DNS (and start, Parallel);
         removed ones stop highest first and lose netns, IP and DNS records; their PVCs stay."""
