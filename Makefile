@@ -34,9 +34,9 @@ deps:
 # defines what the others use (SC2034).
 SCRIPTS := components/render/scripts
 lint: venv deps
-	shellcheck -e SC1091,SC2153 $(filter-out $(SCRIPTS)/redis-common.sh,$(wildcard $(SCRIPTS)/*.sh)) \
+	shellcheck -e SC1091,SC2153 $(filter-out $(SCRIPTS)/%-common.sh,$(wildcard $(SCRIPTS)/*.sh)) \
 	  tools/cluster/up tools/cluster/down tools/system-deps .ci/run
-	shellcheck -e SC2034 $(SCRIPTS)/redis-common.sh
+	shellcheck -e SC2034 $(SCRIPTS)/redis-common.sh $(SCRIPTS)/zookeeper-common.sh
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy

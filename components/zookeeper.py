@@ -2,28 +2,44 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping
 from typing import Any
 
 import pulumi
+import pulumi_kubernetes as k8s
 
 from components.args.common import coerce
 from components.args.workload import validate_name
 from components.args.zookeeper import ZooKeeperArgs
+from components.manifest import manifest_kwargs
 from components.render.workload import WorkloadNames, pod_dns_names
-from components.render.zookeeper import connect_string, zookeeper_workload_args
+from components.render.zookeeper import (
+    ZooKeeperNames,
+    connect_string,
+    render_admin_secret,
+    render_bootstrap_config_map,
+    zookeeper_workload_args,
+)
 from components.workload import StatefulWorkload
+
+# Bytes of randomness in a generated super-user password (URL-safe base64: no whitespace, no quotes).
+PASSWORD_BYTES = 32
 
 
 class ZooKeeperEnsemble(pulumi.ComponentResource):
     """A ZooKeeper ensemble: headless Service (publishNotReadyAddresses), client Service on 2181,
-    StatefulSet (Parallel, quorum-aware probes), PDB (maxUnavailable 1) and the config ConfigMap.
+    StatefulSet (Parallel, quorum-aware probes, a preStop that leaves the ensemble), PDB
+    (maxUnavailable 1), the config ConfigMap, the bootstrap ConfigMap (the replica count, kept out
+    of the pod template so a scale restarts nobody) and, unless `existing_secret` names one, the
+    Secret `<name>-admin` with the super user's password that membership changes require.
 
     Input is validated, and the whole workload rendered, before anything is registered: bad input
     raises a pydantic ValidationError and leaves no resource behind.
 
     Outputs: `connect_string` (`<member-fqdn>:2181,...`), `client_service_name`,
-    `headless_service_name`, `pod_dns_names`, and `workload`, the StatefulWorkload child.
+    `headless_service_name`, `pod_dns_names`, `password_secret_name`, and `workload`, the
+    StatefulWorkload child.
     """
 
     # Attribute types are declared in __init__, not on the class: the Pulumi SDK re-evaluates a
@@ -36,16 +52,47 @@ class ZooKeeperEnsemble(pulumi.ComponentResource):
     ) -> None:
         validate_name(name)
         args = coerce(ZooKeeperArgs, args)
-        workload_args = zookeeper_workload_args(name, args)
+        zookeeper_workload_args(name, args)  # the whole workload validates before anything is registered
         super().__init__("statefulkit:index:ZooKeeperEnsemble", name, None, opts)
         self.args = args
-        self.workload_args = workload_args
-        self.workload = StatefulWorkload(name, workload_args, opts=pulumi.ResourceOptions(parent=self))
+        self.names = ZooKeeperNames.of(name)
+        child = pulumi.ResourceOptions(parent=self)
+
+        self.secret: k8s.core.v1.Secret | None = None
+        secret_name: Any = None
+        if args.existing_secret is None:
+            # A new random password on every run, but only the first one is ever used: ignore_changes
+            # keeps the Secret's data as created, so the members' super-user digest never changes.
+            password = pulumi.Output.secret(secrets.token_urlsafe(PASSWORD_BYTES))
+            manifest = render_admin_secret(name, args, password)
+            self.secret = k8s.core.v1.Secret(
+                self.names.admin_secret,
+                **manifest_kwargs(manifest),
+                opts=pulumi.ResourceOptions.merge(
+                    child,
+                    pulumi.ResourceOptions(
+                        additional_secret_outputs=["data", "stringData"], ignore_changes=["data", "stringData"]
+                    ),
+                ),
+            )
+            secret_name = self.secret.metadata.name
+        self.bootstrap_config_map = k8s.core.v1.ConfigMap(
+            self.names.bootstrap_config_map, **manifest_kwargs(render_bootstrap_config_map(name, args)), opts=child
+        )
+
+        # The Output names make the StatefulSet wait for the Secret and the bootstrap ConfigMap.
+        self.workload_args = zookeeper_workload_args(name, args, secret_name, self.bootstrap_config_map.metadata.name)
+        self.workload = StatefulWorkload(name, self.workload_args, opts=child)
 
         self.headless_service_name: pulumi.Output[str] = self.workload.headless_service.metadata.name
         client_service = self.workload.client_service
         assert client_service is not None  # zookeeper_workload_args always asks for one
         self.client_service_name = client_service.metadata.apply(lambda meta: str(meta.name))
+        self.password_secret_name: pulumi.Output[str] = (
+            self.secret.metadata.name
+            if self.secret is not None
+            else pulumi.Output.from_input(args.existing_secret.name)  # type: ignore[union-attr]
+        )
         names = WorkloadNames.of(name)
         namespace = pulumi.Output.from_input(args.namespace)
         self.pod_dns_names = namespace.apply(lambda ns: pod_dns_names(names, args.replicas, ns, args.cluster_domain))
@@ -56,5 +103,6 @@ class ZooKeeperEnsemble(pulumi.ComponentResource):
                 "client_service_name": self.client_service_name,
                 "headless_service_name": self.headless_service_name,
                 "pod_dns_names": self.pod_dns_names,
+                "password_secret_name": self.password_secret_name,
             }
         )

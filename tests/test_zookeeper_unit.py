@@ -1,18 +1,24 @@
 """ZooKeeperEnsemble under Pulumi mocks (preview and update), its rendered files run by bash, and its rules.
 
-The start and probe scripts are executed here too (bash, no root, no ZooKeeper): with a fake
-hostname file, a fake zkServer.sh and a fake four-letter-word server they must write the right
-myid and server lines, refuse a foreign myid, and answer ready/live exactly on the right answers.
+The start, preStop and probe scripts are executed here too (bash, no root, no ZooKeeper): with a fake
+hostname file, a fake zkServer.sh / zkCli.sh and a fake four-letter-word server they must write the
+right myid and membership, keep a membership ZooKeeper recorded, refuse a foreign myid, remove the
+member as the super user within their bound, and answer ready/live exactly on the right answers.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 import re
 import shutil
 import socket
 import subprocess
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,23 +27,24 @@ import pulumi_kubernetes as k8s
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from pulumi.runtime import rpc
 from pydantic import ValidationError
 
 from components.args.zookeeper import DEFAULT_IMAGE, ZooKeeperArgs, fault_tolerance, quorum_size
 from components.render.workload import render_workload
 from components.render.zookeeper import (
     PROMETHEUS_PROVIDER,
-    render_base_config,
+    render_bootstrap_config_map,
+    render_config_files,
     render_probe_script,
-    render_start_script,
     render_zookeeper,
     server_lines,
     zookeeper_workload_args,
 )
 from components.workload import StatefulWorkload
 from components.zookeeper import ZooKeeperEnsemble
-from tests.support.pulumi_mocks import Deployment, Registered, run_failing_program, run_program
-from tests.support.tokens import CM, PDB, SC, STS, SVC, WORKLOAD, ZOOKEEPER
+from tests.support.pulumi_mocks import SECRET_SIG, Deployment, Registered, run_failing_program, run_program
+from tests.support.tokens import CM, PDB, SC, SECRET, STS, SVC, WORKLOAD, ZOOKEEPER
 
 FQDN = "{sts}-{i}.{sts}-headless.{ns}.svc.{domain}"
 
@@ -49,6 +56,7 @@ def deploy(preview: bool, name: str = "zk", **args: Any) -> Deployment:
             "connect": ensemble.connect_string,
             "client_service": ensemble.client_service_name,
             "dns": ensemble.pod_dns_names,
+            "secret_name": ensemble.password_secret_name,
         }
 
     return run_program(program, preview=preview)
@@ -70,8 +78,15 @@ def service(d: Deployment, k8s_name: str) -> Registered:
     return next(r for r in d.of_type(SVC) if r.k8s_name == k8s_name)
 
 
+def config_map(d: Deployment, k8s_name: str | None = None) -> Registered:
+    """The ConfigMap named `k8s_name`; by default the ensemble's hashed `<name>-config`."""
+    return next(
+        r for r in d.of_type(CM) if r.k8s_name == k8s_name or (k8s_name is None and r.k8s_name.endswith("-config"))
+    )
+
+
 def config_data(d: Deployment) -> dict[str, str]:
-    data: dict[str, str] = d.one(CM).inputs["data"]
+    data: dict[str, str] = config_map(d).inputs["data"]
     return data
 
 
@@ -84,11 +99,13 @@ def test_component_tree_names_and_parents(preview: bool) -> None:
     workload = d.one(WORKLOAD)
     assert ensemble.name == "zk" and ensemble.parent.endswith("pulumi:pulumi:Stack::statefulkit-test")
     assert workload.parent == ensemble.urn
-    children = [r for r in d.resources if r.type in {STS, SVC, PDB, CM}]
+    children = [r for r in d.resources if r.type in {STS, SVC, PDB, CM} and r.parent == workload.urn]
     assert sorted((r.type, r.k8s_name) for r in children) == sorted(
         [(CM, "zk-config"), (SVC, "zk"), (SVC, "zk-headless"), (STS, "zk"), (PDB, "zk")]
     )
-    assert all(r.parent == workload.urn for r in children)
+    # The ensemble's own: the replica count a new ensemble founds itself with, and the super user's password.
+    own = [r for r in d.resources if r.parent == ensemble.urn and r.type != WORKLOAD]
+    assert sorted((r.type, r.k8s_name) for r in own) == [(CM, "zk-bootstrap"), (SECRET, "zk-admin")]
     assert d.of_type(SC) == []
     assert sts_spec(d)["serviceName"] == "zk-headless"
 
@@ -129,7 +146,12 @@ def test_container_image_command_env_ports_and_resources(preview: bool) -> None:
     assert c["image"] == DEFAULT_IMAGE
     assert re.fullmatch(r"zookeeper:3\.9\.\d+", DEFAULT_IMAGE)
     assert c["command"] == ["bash", "/config/start.sh"]
-    assert c["env"] == [{"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}}]
+    assert c["env"] == [
+        {"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
+        {"name": "BOOTSTRAP_REPLICAS", "valueFrom": {"configMapKeyRef": {"name": "zk-bootstrap", "key": "replicas"}}},
+        {"name": "ZK_SUPER_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "zk-admin", "key": "password"}}},
+    ]
+    assert c["lifecycle"] == {"preStop": {"exec": {"command": ["bash", "/config/prestop.sh"]}}}
     assert {p["name"]: p["containerPort"] for p in c["ports"]} == {
         "client": 2181,
         "quorum": 2888,
@@ -193,10 +215,11 @@ def test_pdb_keeps_quorum(preview: bool) -> None:
     )
 
 
-def test_single_member_has_no_pdb_and_runs_standalone(preview: bool) -> None:
+def test_single_member_has_no_pdb_and_is_a_quorum_of_one(preview: bool) -> None:
     d = deploy(preview, replicas=1)
     assert d.of_type(PDB) == []
-    assert "standaloneEnabled=true" in config_data(d)["zoo-base.cfg"]
+    # Not standalone: a quorum of one can grow by reconfig without a restart.
+    assert "standaloneEnabled=false" in config_data(d)["zoo-base.cfg"].splitlines()
     assert d.outputs["connect"] == "zk-0.zk-headless.default.svc.cluster.local:2181"
 
 
@@ -255,6 +278,7 @@ def test_pass_through_knobs(preview: bool) -> None:
     assert claim["spec"]["resources"]["requests"]["storage"] == "50Gi"
     assert c["resources"]["limits"]["memory"] == "4Gi"
     assert "HEAP_MIB=3072" in config_data(d)["start.sh"]
+    assert "REMOVAL_SECONDS=20" in config_data(d)["prestop.sh"].splitlines()
 
 
 def test_separate_data_log_volume_and_created_storage_class(preview: bool) -> None:
@@ -273,7 +297,7 @@ def test_separate_data_log_volume_and_created_storage_class(preview: bool) -> No
     assert mounts["datalog"] == "/datalog"
     data = config_data(d)
     assert "dataLogDir=/datalog" in data["zoo-base.cfg"].splitlines()
-    assert "DATA_LOG_DIR=/datalog" in data["start.sh"]
+    assert "DATA_LOG_DIR=/datalog" in data["common.sh"]
 
 
 # --------------------------------------------------------------------------- config content
@@ -292,8 +316,8 @@ def test_base_config_content(preview: bool) -> None:
         "autopurge.snapRetainCount": "3",
         "autopurge.purgeInterval": "6",
         "4lw.commands.whitelist": "srvr,ruok,mntr,conf,isro",
-        "standaloneEnabled": "true",
-        "reconfigEnabled": "false",
+        "standaloneEnabled": "false",
+        "reconfigEnabled": "true",
         "quorumListenOnAllIPs": "true",
         "admin.enableServer": "true",
         "admin.serverPort": "8080",
@@ -301,8 +325,8 @@ def test_base_config_content(preview: bool) -> None:
         "metricsProvider.httpPort": "7000",
         "metricsProvider.exportJvmInfo": "true",
     }
-    # Server lines are written at start from the pod's identity, never baked into the ConfigMap.
-    assert not any(line.startswith("server.") for line in lines)
+    # The membership is ZooKeeper's (a dynamic file on the data volume), never baked into the ConfigMap.
+    assert not any(line.startswith(("server.", "dynamicConfigFile")) for line in lines)
 
 
 def test_metrics_and_admin_can_be_turned_off(preview: bool) -> None:
@@ -316,39 +340,125 @@ def test_metrics_and_admin_can_be_turned_off(preview: bool) -> None:
 def test_whitelist_and_extra_config(preview: bool) -> None:
     d = deploy(
         preview,
-        four_letter_words=["ruok", "srvr", "stat", "srvr"],
+        four_letter_words=["ruok", "srvr", "stat", "srvr", "conf"],
         extra_config={"globalOutstandingLimit": "2000", "snapCount": "50000"},
     )
     lines = config_data(d)["zoo-base.cfg"].splitlines()
-    assert "4lw.commands.whitelist=ruok,srvr,stat" in lines
+    assert "4lw.commands.whitelist=ruok,srvr,stat,conf" in lines
     assert lines[-2:] == ["globalOutstandingLimit=2000", "snapCount=50000"]
 
 
-def test_start_script_constants(preview: bool) -> None:
-    d = deploy(preview, name="coord", replicas=5, server_id_offset=10, cluster_domain="corp.internal", heap="256Mi")
-    script = config_data(d)["start.sh"]
+def test_script_constants(preview: bool) -> None:
+    d = deploy(
+        preview,
+        name="coord",
+        replicas=5,
+        server_id_offset=10,
+        cluster_domain="corp.internal",
+        heap="256Mi",
+        member_removal_seconds=40,
+        termination_grace_period_seconds=45,
+    )
+    data = config_data(d)
+    assert set(data) == {"zoo-base.cfg", "common.sh", "start.sh", "prestop.sh", "probe.sh"}
     for line in (
         "STS=coord",
         "HEADLESS=coord-headless",
-        "REPLICAS=5",
         "SERVER_ID_OFFSET=10",
         "CLUSTER_DOMAIN=corp.internal",
         "DATA_DIR=/data",
-        "HEAP_MIB=256",
+        "CLIENT_PORT=2181",
     ):
-        assert line in script.splitlines(), line
-    assert 'exec zkServer.sh start-foreground "$config"' in script
-    assert d.one(CM).inputs["data"]["probe.sh"] == render_probe_script()
+        assert line in data["common.sh"].splitlines(), line
+    assert "HEAP_MIB=256" in data["start.sh"].splitlines()
+    # A member with an empty volume waits out an election ((initLimit + syncLimit) ticks) before founding.
+    assert "BOOTSTRAP_WAIT=30" in data["start.sh"].splitlines()
+    assert "REMOVAL_SECONDS=40" in data["prestop.sh"].splitlines()
+    assert 'exec zkServer.sh start-foreground "$config"' in data["start.sh"]
+    assert data["probe.sh"] == render_probe_script()
+    # Nothing in the hashed files depends on the replica count.
+    assert not any("REPLICAS=5" in text for text in data.values())
+    assert container(d)["lifecycle"]["preStop"]["exec"]["command"] == ["bash", "/config/prestop.sh"]
+    assert sts_spec(d)["template"]["spec"]["terminationGracePeriodSeconds"] == 45
+
+
+def config_hash(d: Deployment) -> str:
+    value: str = sts_spec(d)["template"]["metadata"]["annotations"]["statefulkit.io/config-hash"]
+    return value
 
 
 def test_config_change_rolls_the_pods(preview: bool) -> None:
-    def config_hash(**args: Any) -> str:
-        d = deploy(preview, **args)
-        value: str = sts_spec(d)["template"]["metadata"]["annotations"]["statefulkit.io/config-hash"]
-        return value
+    assert config_hash(deploy(preview)) != config_hash(deploy(preview, tick_time_ms=2500))
+    assert config_hash(deploy(preview)) != config_hash(deploy(preview, member_removal_seconds=10))
 
-    assert config_hash() != config_hash(tick_time_ms=2500)
-    assert config_hash() != config_hash(replicas=5)
+
+def test_replica_change_leaves_the_pod_template_alone(preview: bool) -> None:
+    """A scale restarts no member: only spec.replicas and the unhashed bootstrap ConfigMap change;
+    the members then add or remove themselves one at a time (start.sh, prestop.sh)."""
+    three, five = deploy(preview, replicas=3), deploy(preview, replicas=5)
+    assert json.dumps(sts_spec(three)["template"], sort_keys=True) == json.dumps(
+        sts_spec(five)["template"], sort_keys=True
+    )
+    assert config_hash(three) == config_hash(five)
+    assert config_data(three) == config_data(five)
+    assert (sts_spec(three)["replicas"], sts_spec(five)["replicas"]) == (3, 5)
+    assert config_map(three, "zk-bootstrap").inputs["data"] == {"replicas": "3"}
+    assert config_map(five, "zk-bootstrap").inputs["data"] == {"replicas": "5"}
+    # Unhashed on purpose: the pod reads it by reference when it starts.
+    assert "statefulkit.io/config-hash" not in json.dumps(config_map(five, "zk-bootstrap").inputs)
+    ref = next(e for e in container(five)["env"] if e["name"] == "BOOTSTRAP_REPLICAS")
+    assert ref["valueFrom"]["configMapKeyRef"] == {"name": "zk-bootstrap", "key": "replicas"}
+
+
+# --------------------------------------------------------------------------- the super user's password
+
+
+def test_the_admin_secret_is_random_secret_and_kept(preview: bool) -> None:
+    first, second = deploy(preview), deploy(preview)
+    secrets_ = [d.one(SECRET) for d in (first, second)]
+    for secret in secrets_:
+        assert secret.k8s_name == "zk-admin"
+        assert secret.inputs["type"] == "Opaque"
+        # Marked secret in the state, and generated only once: later runs keep the Secret's data.
+        assert secret.raw["stringData"][rpc._special_sig_key] == SECRET_SIG
+        assert set(secret.additional_secret_outputs) == {"data", "stringData"}
+        assert set(secret.ignore_changes) == {"data", "stringData"}
+    passwords = [secret.raw["stringData"]["value"]["password"] for secret in secrets_]
+    assert passwords[0] != passwords[1]  # a fresh one per run, which ignore_changes drops after the first
+    for password in passwords:
+        assert re.fullmatch(r"[A-Za-z0-9_-]{40,}", password), password
+    # The password is nowhere else: not in the ConfigMaps, the StatefulSet or the outputs.
+    for r in first.resources:
+        if r.type != SECRET:
+            assert passwords[0] not in json.dumps(r.inputs, default=str), r.name
+    assert passwords[0] not in json.dumps(first.outputs, default=str)
+    # The StatefulSet waits for the Secret and the bootstrap ConfigMap it reads.
+    sts = first.one(STS)
+    assert first.one(SECRET).urn in sts.dependencies
+    assert config_map(first, "zk-bootstrap").urn in sts.dependencies
+    assert first.outputs["secret_name"] == first.one(SECRET).k8s_name
+
+
+def test_an_existing_secret_is_used_instead(preview: bool) -> None:
+    d = deploy(preview, existing_secret={"name": "zk-super", "key": "pw"})
+    assert d.of_type(SECRET) == []
+    env = {e["name"]: e["valueFrom"] for e in container(d)["env"]}
+    assert env["ZK_SUPER_PASSWORD"] == {"secretKeyRef": {"name": "zk-super", "key": "pw"}}
+    assert d.outputs["secret_name"] == "zk-super"  # noqa: S105 - a Secret's name
+
+
+def test_an_existing_secret_may_be_an_output(preview: bool) -> None:
+    def program() -> dict[str, Any]:
+        secret = k8s.core.v1.Secret("super", metadata={"name": "super-pw"}, string_data={"pw": "x"})
+        ensemble = ZooKeeperEnsemble("zk", {"existing_secret": {"name": secret.metadata.name, "key": "pw"}})
+        return {"secret_name": ensemble.password_secret_name}
+
+    d = run_program(program, preview=preview)
+    sts = d.one(STS)
+    env = {e["name"]: e["valueFrom"] for e in sts.inputs["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["ZK_SUPER_PASSWORD"] == {"secretKeyRef": {"name": "super-pw", "key": "pw"}}
+    assert d.outputs["secret_name"] == "super-pw"  # noqa: S105 - a Secret's name
+    assert next(r for r in d.of_type(SECRET) if r.k8s_name == "super-pw").urn in sts.dependencies
 
 
 # --------------------------------------------------------------------------- outputs
@@ -360,7 +470,9 @@ def test_outputs_with_plain_namespace(preview: bool) -> None:
     assert d.outputs["dns"] == hosts
     assert d.outputs["connect"] == ",".join(f"{h}:2181" for h in hosts)
     assert d.outputs["client_service"] == "zk"
-    assert all(r.inputs["metadata"]["namespace"] == "data" for r in d.resources if r.type in {STS, SVC, PDB, CM})
+    assert all(
+        r.inputs["metadata"]["namespace"] == "data" for r in d.resources if r.type in {STS, SVC, PDB, CM, SECRET}
+    )
 
 
 def test_outputs_with_output_namespace(preview: bool) -> None:
@@ -375,11 +487,11 @@ def test_outputs_with_output_namespace(preview: bool) -> None:
     hosts = [FQDN.format(sts="coord", i=i, ns="team-a", domain="cluster.local") for i in range(5)]
     assert d.outputs["connect"] == ",".join(f"{h}:2181" for h in hosts)
     assert d.outputs["dns"] == hosts
-    namespaced = [r for r in d.resources if r.type in {STS, SVC, PDB, CM}]
-    assert len(namespaced) == 5
+    namespaced = [r for r in d.resources if r.type in {STS, SVC, PDB, CM, SECRET}]
+    assert len(namespaced) == 7
     assert all(r.inputs["metadata"]["namespace"] == "team-a" for r in namespaced)
     # The ConfigMap does not depend on the Output: the script reads the namespace in the pod.
-    assert "team-a" not in "".join(d.one(CM).inputs["data"].values())
+    assert "team-a" not in "".join(config_data(d).values())
 
 
 def test_typed_and_dict_args_register_the_same(preview: bool) -> None:
@@ -387,7 +499,8 @@ def test_typed_and_dict_args_register_the_same(preview: bool) -> None:
 
     def registered(args: Any) -> list[tuple[str, str, Any]]:
         d = run_program(lambda: ZooKeeperEnsemble("zk", args) and None, preview=preview)
-        return sorted((r.type, r.name, r.inputs) for r in d.resources)
+        # The generated password differs on every run (the Secret keeps the first one).
+        return sorted((r.type, r.name, r.inputs) for r in d.resources if r.type != SECRET)
 
     assert registered(typed) == registered(typed.model_dump(mode="python"))
 
@@ -399,7 +512,8 @@ def test_registered_manifests_are_the_pure_renderers(preview: bool) -> None:
     rendered = render_zookeeper("zk", spec)
     assert rendered == render_workload("zk", zookeeper_workload_args("zk", spec))
     assert d.one(STS).inputs["spec"] == rendered.stateful_set["spec"]
-    assert d.one(CM).inputs["data"] == rendered.config_map["data"]  # type: ignore[index]
+    assert config_data(d) == rendered.config_map["data"]  # type: ignore[index]
+    assert config_map(d, "zk-bootstrap").inputs["data"] == render_bootstrap_config_map("zk", spec)["data"]
     assert service(d, "zk-headless").inputs["spec"] == rendered.headless_service["spec"]
 
 
@@ -441,8 +555,57 @@ BAD_ARGS: list[tuple[str, dict[str, Any], list[str]]] = [
     ),
     (
         "whitelist without srvr",
-        {"four_letter_words": ["ruok", "mntr"]},
-        ["four_letter_words=['ruok', 'mntr']", "['srvr']", "readiness probe sends srvr"],
+        {"four_letter_words": ["ruok", "mntr", "conf"]},
+        ["four_letter_words=['ruok', 'mntr', 'conf']", "['srvr']", "readiness probe sends srvr"],
+    ),
+    (
+        "whitelist without conf",
+        {"four_letter_words": ["srvr", "ruok"]},
+        ["four_letter_words=['srvr', 'ruok']", "must contain ['conf']", "reads the membership from its peers"],
+    ),
+    (
+        "removal outlasts the grace period",
+        {"member_removal_seconds": 28},
+        [
+            "member_removal_seconds=28 with termination_grace_period_seconds=30",
+            "at least 5 s before the grace period",
+            "killed mid-reconfiguration",
+        ],
+    ),
+    (
+        "grace period too short for the removal",
+        {"termination_grace_period_seconds": 10},
+        ["member_removal_seconds=20 with termination_grace_period_seconds=10", "raise the grace period"],
+    ),
+    (
+        "removal too short",
+        {"member_removal_seconds": 2},
+        ["member_removal_seconds=2 is below the minimum of 5", "each try runs zkCli.sh"],
+    ),
+    (
+        "skipACL in extra config",
+        {"extra_config": {"skipACL": "yes"}},
+        ["extra_config", "'skipACL'", "without the super user's password"],
+    ),
+    (
+        "super digest in jvm flags",
+        {"jvm_flags": ["-Dzookeeper.DigestAuthenticationProvider.superDigest=super:x"]},
+        ["jvm_flags", "superDigest=super:x'", "without the super user's password"],
+    ),
+    (
+        "skipACL in jvm flags",
+        {"jvm_flags": ["-Dzookeeper.skipACL=yes"]},
+        ["jvm_flags", "'-Dzookeeper.skipACL=yes'", "reconfigure the ensemble"],
+    ),
+    (
+        "existing secret without a key",
+        {"existing_secret": {"name": "zk-super", "key": ""}},
+        ["existing_secret.key", "at least 1 character"],
+    ),
+    (
+        "existing secret with a bad name",
+        {"existing_secret": {"name": "Super_PW", "key": "pw"}},
+        ["existing_secret.name", "'Super_PW'", "DNS-1123"],
     ),
     ("unknown four letter word", {"four_letter_words": ["srvr", "ruok", "kill"]}, ["four_letter_words", "'kill'"]),
     (
@@ -572,130 +735,28 @@ def test_args_are_frozen() -> None:
         spec.replicas = 5  # type: ignore[misc]
 
 
-# --------------------------------------------------------------------------- the start script, run by bash
+# --------------------------------------------------------------------------- the scripts, run by bash in a fake pod
+
+PASSWORD = "s3cret-super-pw"  # noqa: S105 - a test-only password
 
 
-@pytest.fixture
-def script_env(tmp_path: Path) -> dict[str, Path]:
-    """A fake pod: hostname file, data dir, config dir, and a zkServer.sh that prints what it got."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    fake = bin_dir / "zkServer.sh"
-    fake.write_text('#!/usr/bin/env bash\necho "zkServer.sh $*"\necho "SERVER_JVMFLAGS=$SERVER_JVMFLAGS"\ncat "$2"\n')
-    fake.chmod(0o755)
-    for d in ("data", "datalog", "config"):
-        (tmp_path / d).mkdir()
-    return {"root": tmp_path, "bin": bin_dir, "hostname": tmp_path / "hostname"}
+def conf_answer(voters: list[int], version: str = "100000003", observers: tuple[int, ...] = ()) -> str:
+    """What `conf` answers on a serving member: its settings, then the committed membership."""
+    lines = ["clientPort=2181", "serverId=1", "membership: "]
+    for i in sorted([*voters, *observers]):
+        role = "observer" if i in observers else "participant"
+        lines.append(f"server.{i}=zk-{i - 1}.zk-headless.team-a.svc.cluster.local:2888:3888:{role};0.0.0.0:2181")
+    return "\n".join(lines) + f"\nversion={version}"
 
 
-def run_start(
-    env: dict[str, Path], name: str, spec: ZooKeeperArgs, hostname: str, namespace: str | None = "team-a"
-) -> subprocess.CompletedProcess[str]:
-    root = env["root"]
-    script = render_start_script(name, spec)
-    # Point the rendered paths at the fake pod; the logic under test is unchanged.
-    for key, value in (("DATA_DIR", "data"), ("CONFIG_DIR", "config"), ("DATA_LOG_DIR", "datalog")):
-        script, count = re.subn(rf"^{key}=/\S+$", f"{key}={root / value}", script, flags=re.M)
-        assert count == (0 if key == "DATA_LOG_DIR" and spec.data_log_storage_size is None else 1)
-    script = re.sub(r"^HOSTNAME_FILE=.*$", f"HOSTNAME_FILE={env['hostname']}", script, flags=re.M)
-    (root / "config" / "zoo-base.cfg").write_text(render_base_config(name, spec))
-    env["hostname"].write_text(hostname + "\n")
-    bash = shutil.which("bash")
-    assert bash is not None
-    variables = {"PATH": f"{env['bin']}:/usr/bin:/bin"}
-    if namespace is not None:
-        variables["POD_NAMESPACE"] = namespace
-    return subprocess.run([bash, "-c", script], env=variables, capture_output=True, text=True, timeout=30, check=False)
-
-
-@pytest.mark.parametrize("ordinal", [0, 1, 2])
-def test_start_script_derives_myid_and_server_lines(script_env: dict[str, Path], ordinal: int) -> None:
-    spec = ZooKeeperArgs()
-    result = run_start(script_env, "zk", spec, f"zk-{ordinal}")
-    assert result.returncode == 0, result.stderr
-    data = script_env["root"] / "data"
-    assert (data / "myid").read_text() == f"{ordinal + 1}\n"
-    lines = result.stdout.splitlines()
-    assert lines[0] == f"zkServer.sh start-foreground {data / 'zoo.cfg'}"
-    assert lines[1] == "SERVER_JVMFLAGS=-Xms512m -Xmx512m"
-    written = (data / "zoo.cfg").read_text().splitlines()
-    assert written[: len(render_base_config("zk", spec).splitlines())] == render_base_config("zk", spec).splitlines()
-    assert (
-        [line for line in written if line.startswith("server.")]
-        == server_lines("zk", spec, "team-a")
-        == [
-            "server.1=zk-0.zk-headless.team-a.svc.cluster.local:2888:3888;2181",
-            "server.2=zk-1.zk-headless.team-a.svc.cluster.local:2888:3888;2181",
-            "server.3=zk-2.zk-headless.team-a.svc.cluster.local:2888:3888;2181",
-        ]
-    )
-    assert f"zk-{ordinal} is server {ordinal + 1} of 3 in namespace team-a" in result.stderr
-
-
-def test_start_script_with_offset_domain_flags_and_data_log(script_env: dict[str, Path]) -> None:
-    spec = ZooKeeperArgs(
-        replicas=5,
-        server_id_offset=10,
-        cluster_domain="corp.internal",
-        heap="256Mi",
-        jvm_flags=["-XX:+UseG1GC", "-Dzookeeper.forceSync=yes"],
-        data_log_storage_size="1Gi",
-    )
-    result = run_start(script_env, "coord", spec, "coord-4.coord-headless.team-a.svc.corp.internal")
-    assert result.returncode == 0, result.stderr
-    assert (script_env["root"] / "data" / "myid").read_text() == "15\n"
-    assert "SERVER_JVMFLAGS=-Xms256m -Xmx256m -XX:+UseG1GC -Dzookeeper.forceSync=yes" in result.stdout
-    servers = [line for line in result.stdout.splitlines() if line.startswith("server.")]
-    assert servers == server_lines("coord", spec, "team-a")
-    assert servers[0] == "server.11=coord-0.coord-headless.team-a.svc.corp.internal:2888:3888;2181"
-    assert servers[-1].startswith("server.15=coord-4.")
-
-
-def test_start_script_accepts_its_own_myid_and_refuses_another(script_env: dict[str, Path]) -> None:
-    spec = ZooKeeperArgs()
-    myid = script_env["root"] / "data" / "myid"
-    myid.write_text("2\n")
-    ok = run_start(script_env, "zk", spec, "zk-1")
-    assert ok.returncode == 0, ok.stderr
-    assert "myid matches: zk-1 is server 2" in ok.stderr
-
-    myid.write_text("3\n")
-    (script_env["root"] / "data" / "zoo.cfg").unlink()
-    refused = run_start(script_env, "zk", spec, "zk-1")
-    assert refused.returncode == 1
-    assert "FATAL: refusing to start" in refused.stderr
-    assert "holds myid '3', but zk-1 (ordinal 1) is server 2" in refused.stderr
-    assert "zkServer.sh" not in refused.stdout  # ZooKeeper never started
-    assert myid.read_text() == "3\n"  # nor was the evidence overwritten
-    assert not (script_env["root"] / "data" / "zoo.cfg").exists()
-
-
-@pytest.mark.parametrize(
-    ("hostname", "namespace", "fragment"),
-    [
-        ("web-0", "team-a", "hostname 'web-0' is not 'zk-<ordinal>'"),
-        ("zk-x", "team-a", "hostname 'zk-x' is not 'zk-<ordinal>'"),
-        ("zk-01", "team-a", "hostname 'zk-01' is not 'zk-<ordinal>'"),
-        ("zk-3", "team-a", "ordinal 3, but the ensemble has 3 members"),
-        ("zk-0", None, "POD_NAMESPACE is empty"),
-    ],
-)
-def test_start_script_refuses_a_wrong_identity(
-    script_env: dict[str, Path], hostname: str, namespace: str | None, fragment: str
-) -> None:
-    result = run_start(script_env, "zk", ZooKeeperArgs(), hostname, namespace)
-    assert result.returncode == 1
-    assert fragment in result.stderr
-    assert not (script_env["root"] / "data" / "myid").exists()
-
-
-# --------------------------------------------------------------------------- the probe script, run by bash
+NOT_SERVING = "This ZooKeeper instance is not currently serving requests\n"
 
 
 class FourLetterServer:
-    """Answers every connection with a fixed reply per four-letter word, then closes (as ZooKeeper does)."""
+    """Answers every connection with a reply per four-letter word (a string, or a function of nothing
+    for an answer that changes), then closes, as ZooKeeper does."""
 
-    def __init__(self, answers: dict[str, str]) -> None:
+    def __init__(self, answers: dict[str, str | Callable[[], str]]) -> None:
         self.answers = answers
         self.sock = socket.create_server(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
@@ -709,8 +770,8 @@ class FourLetterServer:
             except OSError:
                 return
             with conn:
-                word = conn.recv(4).decode()
-                conn.sendall(self.answers.get(word, "").encode())
+                answer = self.answers.get(conn.recv(4).decode(), "")
+                conn.sendall((answer() if callable(answer) else answer).encode())
 
     def close(self) -> None:
         self.sock.close()
@@ -723,8 +784,372 @@ def four_letter_server() -> Iterator[FourLetterServer]:
     server.close()
 
 
-def run_probe(port: int, mode: str) -> subprocess.CompletedProcess[str]:
+def closed_port() -> int:
+    with socket.create_server(("127.0.0.1", 0)) as sock:
+        port: int = sock.getsockname()[1]
+    return port
+
+
+# zkCli.sh stand-in: logs its arguments and standard input, then answers as the next line of
+# zkcli-outcomes says: `busy` (another reconfig runs), `ok` (committed; creates the `committed` file,
+# which the fake server's conf answer follows) or anything else (a failure).
+FAKE_ZKCLI = """#!/usr/bin/env bash
+root=@ROOT@
+{ printf 'ARGS %s\\n' "$*"; cat; printf 'END\\n'; } >>"$root/zkcli-calls"
+n=$(grep -c '^END$' "$root/zkcli-calls")
+outcome=$(sed -n "${n}p" "$root/zkcli-outcomes" 2>/dev/null)
+case "$outcome" in
+busy) echo "KeeperErrorCode = ReconfigInProgress"; exit 1 ;;
+ok) touch "$root/committed"; printf 'Committed new configuration:\\nversion=200000002\\n'; exit 0 ;;
+*) echo "KeeperErrorCode = ConnectionLoss"; exit 1 ;;
+esac
+"""
+# zkServer.sh stand-in: prints what it got, the config and the membership file it points at. It
+# marks the member as leaving, so the start script's join helper ends (in a pod, with the container).
+FAKE_ZKSERVER = """#!/usr/bin/env bash
+echo "zkServer.sh $*"
+echo "SERVER_JVMFLAGS=$SERVER_JVMFLAGS"
+cat "$2"
+echo "--- membership"
+cat "$(sed -n 's/^dynamicConfigFile=//p' "$2")"
+touch "$(dirname "$2")/statefulkit-leaving"
+"""
+
+
+@dataclass
+class FakePod:
+    """A pod's file system for the scripts: hostname file, config, data and data log dirs, fake tools."""
+
+    root: Path
+
+    def __post_init__(self) -> None:
+        for d in ("bin", "config", "data", "datalog"):
+            (self.root / d).mkdir()
+        for tool, text in (("zkServer.sh", FAKE_ZKSERVER), ("zkCli.sh", FAKE_ZKCLI.replace("@ROOT@", str(self.root)))):
+            (self.root / "bin" / tool).write_text(text)
+            (self.root / "bin" / tool).chmod(0o755)
+
+    @property
+    def data(self) -> Path:
+        return self.root / "data"
+
+    def install(self, name: str, spec: ZooKeeperArgs, client_port: int | None = None) -> None:
+        """The rendered ConfigMap files, their paths (and the client port, for a fake server) pointed
+        at this fake pod."""
+        paths = {"DATA_DIR": "data", "CONFIG_DIR": "config", "DATA_LOG_DIR": "datalog"}
+        for file, rendered in render_config_files(name, spec).items():
+            text = rendered
+            for key, value in paths.items():
+                text = re.sub(rf"^{key}=/\S+$", f"{key}={self.root / value}", text, flags=re.M)
+            text = re.sub(r"^HOSTNAME_FILE=.*$", f"HOSTNAME_FILE={self.root / 'hostname'}", text, flags=re.M)
+            if client_port is not None:
+                text = re.sub(r"^(CLIENT_PORT|PORT)=\d+$", rf"\g<1>={client_port}", text, flags=re.M)
+            (self.root / "config" / file).write_text(text)
+
+    def run(
+        self,
+        script: str,
+        hostname: str,
+        *,
+        namespace: str | None = "team-a",
+        password: str | None = PASSWORD,
+        bootstrap_replicas: str | None = "3",
+        timeout: float = 30,
+        args: tuple[str, ...] = (),
+    ) -> subprocess.CompletedProcess[str]:
+        (self.root / "hostname").write_text(hostname + "\n")
+        bash = shutil.which("bash")
+        assert bash is not None
+        env = {"PATH": f"{self.root / 'bin'}:/usr/bin:/bin"}
+        for key, value in (
+            ("POD_NAMESPACE", namespace),
+            ("ZK_SUPER_PASSWORD", password),
+            ("BOOTSTRAP_REPLICAS", bootstrap_replicas),
+        ):
+            if value is not None:
+                env[key] = value
+        return subprocess.run(
+            [bash, str(self.root / "config" / script), *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+    def zkcli_calls(self) -> list[tuple[str, list[str]]]:
+        """(arguments, standard input lines) of every zkCli.sh run."""
+        path = self.root / "zkcli-calls"
+        text = path.read_text() if path.exists() else ""
+        calls = []
+        for block in text.split("END\n")[:-1]:
+            args, *stdin = block.splitlines()
+            calls.append((args.removeprefix("ARGS "), stdin))
+        return calls
+
+
+@pytest.fixture
+def pod(tmp_path: Path) -> FakePod:
+    return FakePod(tmp_path)
+
+
+def start(pod: FakePod, name: str, spec: ZooKeeperArgs, hostname: str, **kw: Any) -> subprocess.CompletedProcess[str]:
+    pod.install(name, spec)  # no member serves: no peer name resolves here, nothing answers on localhost
+    return pod.run("start.sh", hostname, **kw)
+
+
+def expected_digest(password: str) -> str:
+    return base64.b64encode(hashlib.sha1(f"super:{password}".encode()).digest()).decode()  # noqa: S324 - ZooKeeper's
+
+
+def membership_of(result: subprocess.CompletedProcess[str]) -> list[str]:
+    return result.stdout.split("--- membership\n", 1)[1].splitlines()
+
+
+@pytest.mark.parametrize("ordinal", [0, 1, 2])
+def test_start_script_founds_a_new_ensemble(pod: FakePod, ordinal: int) -> None:
+    spec = ZooKeeperArgs()
+    result = start(pod, "zk", spec, f"zk-{ordinal}")
+    assert result.returncode == 0, result.stderr
+    assert (pod.data / "myid").read_text() == f"{ordinal + 1}\n"
+    lines = result.stdout.splitlines()
+    assert lines[0] == f"zkServer.sh start-foreground {pod.data / 'zoo.cfg'}"
+    # The super user is the password's digest, computed in bash; the password itself is on no command line.
+    digest = expected_digest(PASSWORD)
+    assert (
+        lines[1]
+        == f"SERVER_JVMFLAGS=-Xms512m -Xmx512m -Dzookeeper.DigestAuthenticationProvider.superDigest=super:{digest}"
+    )
+    assert PASSWORD not in result.stdout and PASSWORD not in result.stderr
+    written = (pod.data / "zoo.cfg").read_text()
+    base = (pod.root / "config" / "zoo-base.cfg").read_text()
+    assert written == base + f"dynamicConfigFile={pod.data / 'zoo.cfg.dynamic.bootstrap'}\n"
+    # A version-less file name: ZooKeeper numbers the first configuration itself once a leader is elected.
+    assert (
+        membership_of(result)
+        == server_lines("zk", spec, "team-a")
+        == [
+            "server.1=zk-0.zk-headless.team-a.svc.cluster.local:2888:3888:participant;2181",
+            "server.2=zk-1.zk-headless.team-a.svc.cluster.local:2888:3888:participant;2181",
+            "server.3=zk-2.zk-headless.team-a.svc.cluster.local:2888:3888:participant;2181",
+        ]
+    )
+    assert f"zk-{ordinal} is server {ordinal + 1}; founding a new ensemble of 3 member(s) in namespace team-a" in (
+        result.stderr
+    )
+
+
+def test_the_bootstrap_count_comes_from_the_environment_not_the_script(pod: FakePod) -> None:
+    result = start(pod, "zk", ZooKeeperArgs(replicas=3), "zk-0", bootstrap_replicas="5")
+    assert result.returncode == 0, result.stderr
+    assert [line.split("=", 1)[0] for line in membership_of(result)] == [f"server.{i}" for i in range(1, 6)]
+
+
+def test_start_script_with_offset_domain_flags_and_data_log(pod: FakePod) -> None:
+    spec = ZooKeeperArgs(
+        replicas=5,
+        server_id_offset=10,
+        cluster_domain="corp.internal",
+        heap="256Mi",
+        jvm_flags=["-XX:+UseG1GC", "-Dzookeeper.forceSync=yes"],
+        data_log_storage_size="1Gi",
+    )
+    result = start(pod, "coord", spec, "coord-4.coord-headless.team-a.svc.corp.internal", bootstrap_replicas="5")
+    assert result.returncode == 0, result.stderr
+    assert (pod.data / "myid").read_text() == "15\n"
+    flags = f"-Dzookeeper.DigestAuthenticationProvider.superDigest=super:{expected_digest(PASSWORD)}"
+    assert f"SERVER_JVMFLAGS=-Xms256m -Xmx256m {flags} -XX:+UseG1GC -Dzookeeper.forceSync=yes" in result.stdout
+    servers = membership_of(result)
+    assert servers == server_lines("coord", spec, "team-a")
+    assert servers[0] == "server.11=coord-0.coord-headless.team-a.svc.corp.internal:2888:3888:participant;2181"
+    assert servers[-1].startswith("server.15=coord-4.")
+
+
+def test_start_script_accepts_its_own_myid_and_refuses_another(pod: FakePod) -> None:
+    spec = ZooKeeperArgs()
+    myid = pod.data / "myid"
+    myid.write_text("2\n")
+    ok = start(pod, "zk", spec, "zk-1")
+    assert ok.returncode == 0, ok.stderr
+    assert "myid matches: zk-1 is server 2" in ok.stderr
+
+    myid.write_text("3\n")
+    (pod.data / "zoo.cfg").unlink()
+    refused = start(pod, "zk", spec, "zk-1")
+    assert refused.returncode == 1
+    assert "FATAL: refusing to start" in refused.stderr
+    assert "holds myid '3', but zk-1 (ordinal 1) is server 2" in refused.stderr
+    assert "zkServer.sh" not in refused.stdout  # ZooKeeper never started
+    assert myid.read_text() == "3\n"  # nor was the evidence overwritten
+    assert not (pod.data / "zoo.cfg").exists()
+
+
+@pytest.mark.parametrize(
+    ("hostname", "env", "fragment"),
+    [
+        ("web-0", {}, "hostname 'web-0' is not 'zk-<ordinal>'"),
+        ("zk-x", {}, "hostname 'zk-x' is not 'zk-<ordinal>'"),
+        ("zk-01", {}, "hostname 'zk-01' is not 'zk-<ordinal>'"),
+        ("zk-0", {"namespace": None}, "POD_NAMESPACE is empty"),
+        ("zk-0", {"password": None}, "ZK_SUPER_PASSWORD is empty"),
+        ("zk-0", {"password": "two words"}, "password contains whitespace"),
+        ("zk-0", {"bootstrap_replicas": None}, "BOOTSTRAP_REPLICAS='' is not a member count"),
+        ("zk-0", {"bootstrap_replicas": "0"}, "BOOTSTRAP_REPLICAS='0' is not a member count"),
+    ],
+)
+def test_start_script_refuses_a_wrong_identity(pod: FakePod, hostname: str, env: dict[str, Any], fragment: str) -> None:
+    result = start(pod, "zk", ZooKeeperArgs(), hostname, **env)
+    assert result.returncode == 1
+    assert fragment in result.stderr
+    assert "zkServer.sh" not in result.stdout
+    assert not (pod.data / "myid").exists()
+
+
+def recorded_membership(pod: FakePod, voters: list[int], *, history: bool = True) -> Path:
+    """A volume as ZooKeeper leaves it: its own rewrite of zoo.cfg pointing at the membership file
+    of the last configuration it committed (version 100000003), and a snapshot."""
+    (pod.data / "myid").write_text("2\n")
+    dynamic = pod.data / "zoo.cfg.dynamic.100000003"
+    dynamic.write_text("\n".join(conf_answer(voters).split("membership: \n")[1].splitlines()[:-1]) + "\n")
+    (pod.data / "zoo.cfg").write_text(f"tickTime=2000\nreconfigEnabled=true\ndynamicConfigFile={dynamic}\n")
+    (pod.data / "zoo.cfg.dynamic.next").write_text("server.2=pending\nversion=100000005\n")
+    if history:
+        (pod.data / "version-2").mkdir()
+        (pod.data / "version-2" / "snapshot.100000003").write_text("snapshot")
+    return dynamic
+
+
+def test_a_membership_zookeeper_recorded_is_kept(pod: FakePod) -> None:
+    """The whole ensemble restarts (no peer serves): a listed member starts with the membership
+    ZooKeeper recorded, untouched; only the static part of zoo.cfg is rendered again."""
+    dynamic = recorded_membership(pod, [1, 2, 3])
+    before = dynamic.read_bytes(), dynamic.stat().st_mtime_ns
+    result = start(pod, "zk", ZooKeeperArgs(tick_time_ms=3000), "zk-1")
+    assert result.returncode == 0, result.stderr
+    assert (dynamic.read_bytes(), dynamic.stat().st_mtime_ns) == before
+    assert (pod.data / "zoo.cfg.dynamic.next").exists()  # ZooKeeper's own, for a reconfig under way
+    written = (pod.data / "zoo.cfg").read_text()
+    assert "tickTime=3000" in written.splitlines()
+    assert written.endswith(f"dynamicConfigFile={dynamic}\n")
+    assert "starts with the membership it recorded" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("hostname", "setup", "fragment"),
+    [
+        # Removed when it stopped (no longer listed): it must join through a live peer.
+        ("zk-1", lambda pod: recorded_membership(pod, [1, 3]), "waits for one, to join the ensemble"),
+        # A data volume without a recorded membership never founds a new ensemble.
+        ("zk-1", lambda pod: recorded_membership(pod, [1, 2, 3]) and (pod.data / "zoo.cfg").unlink(), "waits for one"),
+        # A member beyond the bootstrap count only ever joins.
+        ("zk-3", lambda pod: None, "waits for one, to join the ensemble"),
+    ],
+    ids=["removed when it stopped", "data without a recorded membership", "beyond the bootstrap count"],
+)
+def test_a_member_that_must_join_waits_for_a_serving_peer(
+    pod: FakePod, hostname: str, setup: Callable[[FakePod], Any], fragment: str
+) -> None:
+    setup(pod)
+    with pytest.raises(subprocess.TimeoutExpired) as waited:
+        start(pod, "zk", ZooKeeperArgs(), hostname, timeout=2.5)
+    stderr = waited.value.stderr.decode() if isinstance(waited.value.stderr, bytes) else str(waited.value.stderr)
+    stdout = waited.value.stdout.decode() if isinstance(waited.value.stdout, bytes) else str(waited.value.stdout or "")
+    assert fragment in stderr
+    assert "zkServer.sh" not in stdout
+
+
+# --------------------------------------------------------------------------- the preStop hook, run by bash
+
+
+def prestop(
+    pod: FakePod, server: FourLetterServer, outcomes: list[str], *, removal_seconds: int = 5
+) -> tuple[subprocess.CompletedProcess[str], float]:
+    """zk-1 (server 2) stops; the fake server answers for it on 127.0.0.1, zkCli.sh as `outcomes` say.
+    `removal_seconds` is written into the rendered script, below the model's minimum, to keep this quick."""
+    pod.install("zk", ZooKeeperArgs(), server.port)
+    hook = pod.root / "config" / "prestop.sh"
+    hook.write_text(
+        re.sub(r"^REMOVAL_SECONDS=\d+$", f"REMOVAL_SECONDS={removal_seconds}", hook.read_text(), flags=re.M)
+    )
+    (pod.root / "zkcli-outcomes").write_text("".join(f"{o}\n" for o in outcomes))
+    started = time.monotonic()
+    result = pod.run("prestop.sh", "zk-1", timeout=removal_seconds + 20)
+    return result, time.monotonic() - started
+
+
+def listed_until_committed(pod: FakePod) -> Callable[[], str]:
+    return lambda: conf_answer([1, 3] if (pod.root / "committed").exists() else [1, 2, 3])
+
+
+def test_prestop_removes_the_member_as_the_super_user_retrying_a_busy_ensemble(
+    pod: FakePod, four_letter_server: FourLetterServer
+) -> None:
+    four_letter_server.answers = {"conf": listed_until_committed(pod)}
+    result, took = prestop(pod, four_letter_server, ["busy", "ok"])
+    assert result.returncode == 0, result.stderr
+    calls = pod.zkcli_calls()
+    assert len(calls) == 2
+    for args, stdin in calls:
+        # The password goes in on standard input, never on the command line.
+        assert args == f"-server 127.0.0.1:{four_letter_server.port}"
+        assert stdin == [f"addauth digest super:{PASSWORD}", "reconfig -remove 2"]
+    assert took < 5
+    account = (pod.data / "statefulkit-prestop.log").read_text()
+    assert "ReconfigInProgress" in account
+    assert "removed server 2: configuration 200000002" in account
+    assert "server 2 does not vote in configuration 100000003; stopping" in account
+    # Marked as leaving: a join attempt still under way stops, and cannot add it back.
+    assert (pod.data / "statefulkit-leaving").exists()
+
+
+def test_prestop_lets_a_join_attempt_end_first(pod: FakePod, four_letter_server: FourLetterServer) -> None:
+    four_letter_server.answers = {"conf": listed_until_committed(pod)}
+    # start.sh's join helper, still running: it removes its pid file when it ends.
+    pid_file = pod.data / "statefulkit-joiner.pid"
+    joiner = subprocess.Popen(["bash", "-c", f'sleep 1.5; rm -f "{pid_file}"'])
+    try:
+        pid_file.write_text(f"{joiner.pid}\n")
+        result, took = prestop(pod, four_letter_server, ["ok"])
+    finally:
+        joiner.wait()
+    assert result.returncode == 0, result.stderr
+    assert took >= 1.4
+    assert len(pod.zkcli_calls()) == 1
+
+
+def test_prestop_keeps_the_last_voter(pod: FakePod, four_letter_server: FourLetterServer) -> None:
+    four_letter_server.answers = {"conf": conf_answer([2])}
+    result, _ = prestop(pod, four_letter_server, ["ok"])
+    assert result.returncode == 0
+    assert pod.zkcli_calls() == []
+    assert "server 2 is the last voting member; it stays listed" in (pod.data / "statefulkit-prestop.log").read_text()
+
+
+@pytest.mark.parametrize(
+    "answers",
+    [
+        {"conf": conf_answer([1, 2, 3])},  # every removal fails
+        {"conf": NOT_SERVING},  # no quorum: nothing to ask
+    ],
+    ids=["removal fails", "not serving"],
+)
+def test_prestop_gives_up_within_its_bound(
+    pod: FakePod, four_letter_server: FourLetterServer, answers: dict[str, str]
+) -> None:
+    four_letter_server.answers = dict(answers)
+    result, took = prestop(pod, four_letter_server, ["fail"] * 100, removal_seconds=2)
+    assert result.returncode == 0
+    assert 1 <= took < 4  # retried for its whole bound (bash counts whole seconds), and no longer
+    assert "still listed after 2s; it stops listed and rejoins" in (pod.data / "statefulkit-prestop.log").read_text()
+
+
+# --------------------------------------------------------------------------- the probe script, run by bash
+
+
+def run_probe(port: int, mode: str, data_dir: Path | None = None) -> subprocess.CompletedProcess[str]:
     script = re.sub(r"^PORT=\d+$", f"PORT={port}", render_probe_script(), flags=re.M)
+    if data_dir is not None:
+        script = re.sub(r"^DATA_DIR=\S+$", f"DATA_DIR={data_dir}", script, flags=re.M)
     bash = shutil.which("bash")
     assert bash is not None
     return subprocess.run(
@@ -736,35 +1161,44 @@ SRVR = "Zookeeper version: 3.9.4\nLatency min/avg/max: 0/0.0/0\nZxid: 0x10000000
 
 
 @pytest.mark.parametrize(
-    ("answer", "ready"),
+    ("answer", "conf", "ready"),
     [
-        (SRVR.format(mode="leader"), True),
-        (SRVR.format(mode="follower"), True),
-        (SRVR.format(mode="standalone"), True),
-        (SRVR.format(mode="read-only"), False),
-        (SRVR.format(mode="observer"), False),
-        ("This ZooKeeper instance is not currently serving requests\n", False),
-        ("srvr is not executed because it is not in the whitelist.\n", False),
-        ("", False),
+        (SRVR.format(mode="leader"), conf_answer([1, 2, 3]), True),
+        (SRVR.format(mode="follower"), conf_answer([1, 2, 3]), True),
+        (SRVR.format(mode="standalone"), conf_answer([2]), True),
+        # Synced but not (yet, or no longer) a voter: a joiner before its reconfig -add, a member
+        # that removed itself before stopping.
+        (SRVR.format(mode="follower"), conf_answer([1, 3]), False),
+        (SRVR.format(mode="follower"), conf_answer([1, 3], observers=(2,)), False),
+        (SRVR.format(mode="follower"), NOT_SERVING, False),
+        (SRVR.format(mode="read-only"), conf_answer([1, 2, 3]), False),
+        (SRVR.format(mode="observer"), conf_answer([1, 2, 3]), False),
+        (NOT_SERVING, conf_answer([1, 2, 3]), False),
+        ("srvr is not executed because it is not in the whitelist.\n", conf_answer([1, 2, 3]), False),
+        ("", conf_answer([1, 2, 3]), False),
     ],
 )
-def test_readiness_means_serving_in_the_quorum(four_letter_server: FourLetterServer, answer: str, ready: bool) -> None:
-    four_letter_server.answers = {"srvr": answer, "ruok": "imok"}
-    result = run_probe(four_letter_server.port, "ready")
+def test_readiness_means_serving_as_a_voter(
+    four_letter_server: FourLetterServer, tmp_path: Path, answer: str, conf: str, ready: bool
+) -> None:
+    (tmp_path / "myid").write_text("2\n")
+    four_letter_server.answers = {"srvr": answer, "conf": conf, "ruok": "imok"}
+    result = run_probe(four_letter_server.port, "ready", tmp_path)
     assert (result.returncode == 0) is ready, result.stdout
+    if answer.startswith("Zookeeper") and "follower" in answer and not ready:
+        assert "server 2 does not vote" in result.stdout or "conf went unanswered" in result.stdout
 
 
 @pytest.mark.parametrize(("answer", "live"), [("imok", True), ("", False), ("ruok is not executed", False)])
 def test_liveness_is_ruok(four_letter_server: FourLetterServer, answer: str, live: bool) -> None:
     # A member in leader election answers srvr "not currently serving" but ruok "imok": it stays alive.
-    four_letter_server.answers = {"ruok": answer, "srvr": "This ZooKeeper instance is not currently serving requests\n"}
+    four_letter_server.answers = {"ruok": answer, "srvr": NOT_SERVING}
     assert (run_probe(four_letter_server.port, "live").returncode == 0) is live
     assert run_probe(four_letter_server.port, "ready").returncode == 1
 
 
 def test_probes_fail_fast_when_nothing_listens() -> None:
-    with socket.create_server(("127.0.0.1", 0)) as sock:
-        port = sock.getsockname()[1]
+    port = closed_port()
     for mode in ("ready", "live"):
         result = run_probe(port, mode)
         assert result.returncode == 1
@@ -799,7 +1233,7 @@ SPEC_FIELDS = st.fixed_dictionaries(
         ),
         "autopurge_snap_retain_count": mostly(st.integers(3, 10), st.integers(0, 2)),
         "four_letter_words": mostly(
-            st.lists(st.sampled_from(["mntr", "stat", "conf", "isro"]), max_size=3).map(lambda w: ["srvr", "ruok", *w]),
+            st.lists(st.sampled_from(["mntr", "stat", "isro"]), max_size=3).map(lambda w: ["srvr", "ruok", "conf", *w]),
             st.lists(st.sampled_from(["srvr", "ruok", "mntr", "kill"]), max_size=3),
         ),
         "disruption_budget": st.sampled_from(

@@ -14,7 +14,7 @@ from pydantic import Field, field_validator, model_validator
 
 from components.args.common import Quantity, StorageSize, at_least, parse_quantity, scaled_count
 from components.args.options import WorkloadOptions
-from components.args.parts import DisruptionBudget, PodManagementPolicy, Resources, RollingUpdate
+from components.args.parts import DisruptionBudget, KeyRef, PodManagementPolicy, Resources, RollingUpdate
 
 # The official image (Docker Official Images `zookeeper`, Ubuntu-based, bash, uid 1000, zkServer.sh on PATH).
 DEFAULT_IMAGE = "zookeeper:3.9.4"
@@ -31,8 +31,9 @@ FourLetterWord = Literal[
     "conf", "cons", "crst", "dirs", "dump", "envi", "gtmk", "hash", "isro",
     "mntr", "ruok", "srst", "srvr", "stat", "stmk", "wchc", "wchp", "wchs",
 ]  # fmt: skip
-# The probes send these two; without them in the whitelist every pod would be unready or killed.
-PROBE_WORDS: tuple[FourLetterWord, ...] = ("srvr", "ruok")
+# The probes send srvr, conf and ruok, and a starting member reads the current membership from its
+# peers with conf; without them in the whitelist every pod would be unready, killed or unable to join.
+REQUIRED_WORDS: tuple[FourLetterWord, ...] = ("srvr", "ruok", "conf")
 DEFAULT_FOUR_LETTER_WORDS: list[FourLetterWord] = ["srvr", "ruok", "mntr", "conf", "isro"]
 
 # zoo.cfg keys the ensemble renders itself; extra_config may not override them.
@@ -45,6 +46,10 @@ MANAGED_CONFIG_KEYS = frozenset(
     }
 )  # fmt: skip
 MANAGED_CONFIG_PREFIXES = ("server.", "group.", "weight.", "metricsProvider.")
+# Settings that would let a client change the membership without the super user's password.
+UNSAFE_SETTINGS = ("skipACL", "DigestAuthenticationProvider.superDigest")
+# Seconds the grace period must leave after the member's removal, for ZooKeeper to shut down.
+SHUTDOWN_SECONDS = 5
 _CONFIG_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9._-]*$")
 
 
@@ -79,7 +84,8 @@ class ZooKeeperArgs(WorkloadOptions):
     replicas: int = Field(
         3,
         description="Ensemble members. Default 3 (tolerates 1 failure); 5 tolerates 2. Must be odd unless "
-        "allow_even_replicas. Changing it rolls every member onto the new server list.",
+        "allow_even_replicas. Changing it restarts no member: new members add themselves to the running "
+        "ensemble and removed ones take themselves out (dynamic reconfiguration), one at a time.",
     )
     allow_even_replicas: bool = Field(
         False,
@@ -127,8 +133,8 @@ class ZooKeeperArgs(WorkloadOptions):
     four_letter_words: list[FourLetterWord] = Field(
         default_factory=lambda: list(DEFAULT_FOUR_LETTER_WORDS),
         min_length=1,
-        description="4lw.commands.whitelist; must contain srvr and ruok (the probes use them). "
-        "Default [srvr, ruok, mntr, conf, isro].",
+        description="4lw.commands.whitelist; must contain srvr, ruok and conf (the probes and the membership "
+        "scripts use them). Default [srvr, ruok, mntr, conf, isro].",
     )
     admin_server: bool = Field(True, description="Jetty AdminServer on port 8080. Default true.")
     metrics: bool = Field(
@@ -158,6 +164,23 @@ class ZooKeeperArgs(WorkloadOptions):
         "becomes Ready before a quorum exists, so OrderedReady would wait forever on member 0). Trade-off: "
         "scale-down removes members at once too; updates are unaffected (RollingUpdate is always one at a "
         "time). Immutable: changing it replaces the StatefulSet.",
+    )
+
+    # --- membership changes and their authorization
+    existing_secret: KeyRef | None = Field(
+        None,
+        description="An existing Secret {name, key} holding the password of ZooKeeper's super user, which the "
+        "members use to reconfigure the ensemble (no whitespace in it). Default None: the component creates "
+        "the Secret `<name>-admin` with a random password, generated once and kept on later runs.",
+    )
+    member_removal_seconds: Annotated[
+        int, at_least("member_removal_seconds", 5, "seconds (each try runs zkCli.sh, a JVM)")
+    ] = Field(
+        20,
+        description="A member that stops gracefully (scale-down, rollout, drain) first removes itself from the "
+        "voting ensemble, retrying for at most this long; if it cannot (no quorum), it stops still listed and "
+        "rejoins like a crashed member. Default 20; must end at least 5 s before "
+        "termination_grace_period_seconds does.",
     )
 
     # --- client Service
@@ -205,6 +228,11 @@ class ZooKeeperArgs(WorkloadOptions):
         for flag in value:
             if flag.startswith(("-Xmx", "-Xms", "-XX:MaxRAMPercentage", "-XX:InitialRAMPercentage")):
                 raise ValueError(f"jvm_flags: {flag!r} sets the heap size; use the heap field instead")
+            if any(f"zookeeper.{setting}" in flag for setting in UNSAFE_SETTINGS):
+                raise ValueError(
+                    f"jvm_flags: {flag!r} would let clients reconfigure the ensemble without the super user's "
+                    "password (the super user is set from the password Secret)"
+                )
             if not flag or any(ch.isspace() for ch in flag) or "'" in flag:
                 raise ValueError(f"jvm_flags: {flag!r} must be one non-empty flag without whitespace or quotes")
         return value
@@ -212,11 +240,11 @@ class ZooKeeperArgs(WorkloadOptions):
     @field_validator("four_letter_words")
     @classmethod
     def _probe_words_allowed(cls, value: list[FourLetterWord]) -> list[FourLetterWord]:
-        missing = [word for word in PROBE_WORDS if word not in value]
+        missing = [word for word in REQUIRED_WORDS if word not in value]
         if missing:
             raise ValueError(
-                f"four_letter_words={value}: must contain {missing}; the readiness probe sends srvr and the "
-                "liveness probe ruok"
+                f"four_letter_words={value}: must contain {missing}; the readiness probe sends srvr and conf, "
+                "the liveness probe ruok, and a starting member reads the membership from its peers with conf"
             )
         return list(dict.fromkeys(value))
 
@@ -226,6 +254,11 @@ class ZooKeeperArgs(WorkloadOptions):
         for key, item in value.items():
             if not _CONFIG_KEY.match(key):
                 raise ValueError(f"extra_config: key {key!r} is not a zoo.cfg property name ([A-Za-z][A-Za-z0-9._-]*)")
+            if key.removeprefix("zookeeper.") in UNSAFE_SETTINGS:
+                raise ValueError(
+                    f"extra_config: {key!r} would let clients reconfigure the ensemble without the super user's "
+                    "password (the super user is set from the password Secret)"
+                )
             if key in MANAGED_CONFIG_KEYS or key.startswith(MANAGED_CONFIG_PREFIXES):
                 raise ValueError(
                     f"extra_config: {key!r} is rendered by the ensemble itself; set the typed field instead"
@@ -243,6 +276,7 @@ class ZooKeeperArgs(WorkloadOptions):
         self._check_heap()
         self._check_disruption_budget()
         self._check_update_strategy()
+        self._check_grace_period()
         return self
 
     def _check_even(self) -> None:
@@ -301,6 +335,16 @@ class ZooKeeperArgs(WorkloadOptions):
                     f"{fault_tolerance(self.replicas)} may be down)"
                 )
 
+    def _check_grace_period(self) -> None:
+        removal, grace = self.member_removal_seconds, self.termination_grace_period_seconds
+        if removal + SHUTDOWN_SECONDS > grace:
+            raise ValueError(
+                f"member_removal_seconds={removal} with termination_grace_period_seconds={grace}: a stopping "
+                f"member's removal from the ensemble must end at least {SHUTDOWN_SECONDS} s before the grace "
+                "period does, or the member is killed mid-reconfiguration; raise the grace period or shorten "
+                "the removal"
+            )
+
     # --- derived values
 
     @property
@@ -322,3 +366,11 @@ class ZooKeeperArgs(WorkloadOptions):
     def server_ids(self) -> list[int]:
         """myid of each ordinal, in ordinal order."""
         return [i + 1 + self.server_id_offset for i in range(self.replicas)]
+
+    @property
+    def bootstrap_wait_seconds(self) -> int:
+        """How long a member with an empty volume waits for a serving peer before it founds a new
+        ensemble while peers run but none serves: longer than an election after a lost leader
+        (syncLimit to notice, initLimit to sync), so a replaced member never bootstraps past a
+        live ensemble that is merely electing."""
+        return -(-(self.init_limit + self.sync_limit) * self.tick_time_ms // 1000)

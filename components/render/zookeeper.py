@@ -1,21 +1,33 @@
 """Pure rendering of a ZooKeeperArgs into the StatefulWorkloadArgs of its workload, plus the application files.
 
-No Pulumi import. The namespace (possibly an Output) is never read here: the start script takes it
-from the pod's own environment (downward API `metadata.namespace`), so the ConfigMap is plain text
-that does not wait on any Output.
+No Pulumi import. The namespace (possibly an Output) is never read here: the scripts take it from the
+pod's own environment (downward API `metadata.namespace`), so the ConfigMap is plain text that does
+not wait on any Output. The names of the password Secret and of the bootstrap ConfigMap may be
+Outputs (the component passes them so that the StatefulSet waits for both); they are passed through.
 
-Files in the `<name>-config` ConfigMap (mounted read-only at /config):
+Membership is dynamic (ZooKeeper's reconfig): `zoo.cfg` has `reconfigEnabled=true`,
+`standaloneEnabled=false` and a `dynamicConfigFile` on the data volume, which ZooKeeper rewrites
+itself after every membership change. The replica count is used only to found a brand-new
+ensemble, so it lives outside the hashed ConfigMap (see `render_bootstrap_config_map`): a scale
+changes no pod template and restarts no member.
+
+Files in the `<name>-config` ConfigMap (mounted read-only at /config; their hash rolls the pods):
 - `zoo-base.cfg`: every static zoo.cfg property.
-- `start.sh`: derives the member's identity from its hostname `<sts>-<ordinal>`, checks or writes
-  `myid`, writes the full zoo.cfg (base + one `server.<id>` line per member) to the data volume and
-  execs `zkServer.sh start-foreground <that file>`.
-- `probe.sh`: `ready` (srvr answers Mode leader/follower/standalone) and `live` (ruok answers imok),
-  in bash with /dev/tcp only.
+- `common.sh`: the member's identity (hostname `<sts>-<ordinal>` -> myid) and how it talks to peers
+  (four-letter words, zkCli.sh as the super user).
+- `start.sh`: checks or writes `myid`, picks the membership to start with (the one ZooKeeper
+  recorded, the current one from a live peer, or a new ensemble), writes zoo.cfg to the data volume,
+  adds itself to the ensemble once synced, and execs `zkServer.sh start-foreground <that file>`.
+- `prestop.sh`: a stopping member removes itself from the voting ensemble first.
+- `probe.sh`: `ready` (serving as a voting member) and `live` (ruok answers imok), bash and /dev/tcp only.
 """
 
 from __future__ import annotations
 
-from components.args.parts import ClientService, ContainerPort, EnvVar, Probe, VolumeClaim
+from dataclasses import dataclass
+from typing import Any
+
+from components.args.parts import ClientService, ContainerPort, EnvVar, KeyRef, Probe, VolumeClaim
 from components.args.workload import StatefulWorkloadArgs
 from components.args.zookeeper import (
     ADMIN_PORT,
@@ -25,8 +37,15 @@ from components.args.zookeeper import (
     QUORUM_PORT,
     ZooKeeperArgs,
 )
+from components.render.pod import Manifest
 from components.render.shell import render_script
-from components.render.workload import WorkloadManifests, WorkloadNames, pod_dns_names, render_workload
+from components.render.workload import (
+    DELETE_IN_BACKGROUND,
+    WorkloadManifests,
+    WorkloadNames,
+    pod_dns_names,
+    render_workload,
+)
 
 CONTAINER_NAME = "zookeeper"
 APP_NAME = "zookeeper"
@@ -36,21 +55,50 @@ DATA_LOG_DIR = "/datalog"
 DATA_CLAIM = "data"
 DATA_LOG_CLAIM = "datalog"
 BASE_CONFIG_FILE = "zoo-base.cfg"
+COMMON_SCRIPT_FILE = "common.sh"
 START_SCRIPT_FILE = "start.sh"
+PRESTOP_SCRIPT_FILE = "prestop.sh"
 PROBE_SCRIPT_FILE = "probe.sh"
-# Where start.sh writes the complete config: the data volume is the one place that is always writable.
+# Where start.sh writes the complete config: the data volume is the one place that is always
+# writable, and ZooKeeper rewrites this file and its dynamic membership file there after a reconfig.
 RENDERED_CONFIG = f"{DATA_DIR}/zoo.cfg"
 PROMETHEUS_PROVIDER = "org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider"
 # Seconds a probe waits for a four-letter-word answer; below the probes' timeoutSeconds.
 PROBE_READ_TIMEOUT = 4
+# Seconds a start or stop script gives a peer to answer a four-letter word, and one zkCli.sh run.
+PEER_TIMEOUT = 3
+ADMIN_TIMEOUT = 15
+# The super user's password: a Secret key, read by the pods into this variable.
+PASSWORD_KEY = "password"  # noqa: S105 - the Secret key name
+PASSWORD_ENV = "ZK_SUPER_PASSWORD"  # noqa: S105 - a variable name, not a password
+# The replica count a brand-new ensemble founds itself with: a ConfigMap key, read into this variable.
+REPLICAS_KEY = "replicas"
+REPLICAS_ENV = "BOOTSTRAP_REPLICAS"
+
+
+@dataclass(frozen=True)
+class ZooKeeperNames:
+    """The workload's object names plus the ensemble's own (the StatefulWorkload keeps its scheme)."""
+
+    workload: WorkloadNames
+    bootstrap_config_map: str
+    admin_secret: str
+
+    @classmethod
+    def of(cls, name: str) -> ZooKeeperNames:
+        return cls(
+            workload=WorkloadNames.of(name),
+            bootstrap_config_map=f"{name}-bootstrap",
+            admin_secret=f"{name}-admin",
+        )
 
 
 def server_line(server_id: int, host: str) -> str:
-    return f"server.{server_id}={host}:{QUORUM_PORT}:{ELECTION_PORT};{CLIENT_PORT}"
+    return f"server.{server_id}={host}:{QUORUM_PORT}:{ELECTION_PORT}:participant;{CLIENT_PORT}"
 
 
 def server_lines(name: str, args: ZooKeeperArgs, namespace: str) -> list[str]:
-    """The `server.<id>` lines start.sh writes in `namespace` (a plain str): one per member."""
+    """The `server.<id>` lines a brand-new ensemble in `namespace` (a plain str) starts with."""
     hosts = pod_dns_names(WorkloadNames.of(name), args.replicas, namespace, args.cluster_domain)
     return [server_line(server_id, host) for server_id, host in zip(args.server_ids(), hosts, strict=True)]
 
@@ -61,12 +109,61 @@ def connect_string(name: str, args: ZooKeeperArgs, namespace: str) -> str:
     return ",".join(f"{host}:{CLIENT_PORT}" for host in hosts)
 
 
+def _labels(name: str, args: ZooKeeperArgs) -> dict[str, str]:
+    return {
+        "app.kubernetes.io/name": APP_NAME,
+        "app.kubernetes.io/instance": name,
+        "app.kubernetes.io/managed-by": "pulumi",
+        **args.labels,
+    }
+
+
+def _metadata(name: str, object_name: str, args: ZooKeeperArgs) -> Manifest:
+    return {
+        "name": object_name,
+        "namespace": args.namespace,
+        "labels": _labels(name, args),
+        "annotations": {**args.annotations, **DELETE_IN_BACKGROUND},
+    }
+
+
+def render_bootstrap_config_map(name: str, args: ZooKeeperArgs) -> Manifest:
+    """`<name>-bootstrap`: the replica count, which a member needs only to found a brand-new ensemble.
+
+    It is a ConfigMap of its own, read through configMapKeyRef, because everything in `<name>-config`
+    is hashed into the pod template: with the count there, a scale would restart every member. Here a
+    scale changes this object and `spec.replicas` only; running members keep running, and the
+    membership follows the pods that start and stop (start.sh, prestop.sh)."""
+    return {
+        "metadata": _metadata(name, ZooKeeperNames.of(name).bootstrap_config_map, args),
+        "data": {REPLICAS_KEY: str(args.replicas)},
+    }
+
+
+def render_admin_secret(name: str, args: ZooKeeperArgs, password: Any) -> Manifest:
+    """The Secret `<name>-admin` the component creates; `password` is passed through (a secret Output)."""
+    return {
+        "metadata": _metadata(name, ZooKeeperNames.of(name).admin_secret, args),
+        "type": "Opaque",
+        "stringData": {PASSWORD_KEY: password},
+    }
+
+
+def password_ref(name: str, args: ZooKeeperArgs, secret_name: Any = None) -> KeyRef:
+    """Where the pods read the super user's password: the user's Secret, or the one the component
+    creates (`secret_name` may be its Output name, so that the StatefulSet depends on it)."""
+    if args.existing_secret is not None:
+        return args.existing_secret
+    default = ZooKeeperNames.of(name).admin_secret
+    return KeyRef(name=secret_name if secret_name is not None else default, key=PASSWORD_KEY)
+
+
 def render_base_config(name: str, args: ZooKeeperArgs) -> str:
-    """The static part of zoo.cfg; start.sh appends the server lines."""
+    """The static part of zoo.cfg; start.sh adds the dynamicConfigFile line."""
     lines = [
         f"# zoo.cfg of ZooKeeper ensemble {name}, rendered by statefulkit.",
-        f"# {START_SCRIPT_FILE} copies it to {RENDERED_CONFIG} at every start and appends one",
-        "# server.<id> line per member; edit the ZooKeeperArgs, not this file.",
+        f"# {START_SCRIPT_FILE} copies it to {RENDERED_CONFIG} at every start and adds the dynamicConfigFile",
+        "# ZooKeeper last recorded (the membership); edit the ZooKeeperArgs, not this file.",
         f"tickTime={args.tick_time_ms}",
         f"initLimit={args.init_limit}",
         f"syncLimit={args.sync_limit}",
@@ -79,9 +176,10 @@ def render_base_config(name: str, args: ZooKeeperArgs) -> str:
         f"autopurge.snapRetainCount={args.autopurge_snap_retain_count}",
         f"autopurge.purgeInterval={args.autopurge_purge_interval_hours}",
         f"4lw.commands.whitelist={','.join(args.four_letter_words)}",
-        # One member runs standalone; the server list is static (no dynamic reconfig).
-        "standaloneEnabled=true",
-        "reconfigEnabled=false",
+        # Membership changes through reconfig (as the super user), and a single member is a quorum of
+        # one rather than a standalone server, so that it can grow without a restart.
+        "standaloneEnabled=false",
+        "reconfigEnabled=true",
         # Bind quorum/election ports on all addresses, not on whatever the own FQDN resolved to at start.
         "quorumListenOnAllIPs=true",
         f"admin.enableServer={'true' if args.admin_server else 'false'}",
@@ -100,30 +198,42 @@ def render_base_config(name: str, args: ZooKeeperArgs) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_start_script(name: str, args: ZooKeeperArgs) -> str:
+def render_common_script(name: str, args: ZooKeeperArgs) -> str:
     names = WorkloadNames.of(name)
-    constants = {
-        "STS": names.stateful_set,
-        "HEADLESS": names.headless_service,
-        "REPLICAS": str(args.replicas),
-        "SERVER_ID_OFFSET": str(args.server_id_offset),
-        "CLUSTER_DOMAIN": args.cluster_domain,
-        "CLIENT_PORT": str(CLIENT_PORT),
-        "QUORUM_PORT": str(QUORUM_PORT),
-        "ELECTION_PORT": str(ELECTION_PORT),
-        "CONFIG_DIR": CONFIG_DIR,
-        "BASE_CONFIG": BASE_CONFIG_FILE,
-        "DATA_DIR": DATA_DIR,
-        "DATA_LOG_DIR": DATA_LOG_DIR if args.data_log_storage_size is not None else "",
-        "HEAP_MIB": str(args.heap_mib),
-        "JVM_FLAGS": " ".join(args.jvm_flags),
-        "HOSTNAME_FILE": "/proc/sys/kernel/hostname",
-    }
-    return render_script("zookeeper-start.sh", **constants)
+    return render_script(
+        "zookeeper-common.sh",
+        STS=names.stateful_set,
+        HEADLESS=names.headless_service,
+        SERVER_ID_OFFSET=args.server_id_offset,
+        CLUSTER_DOMAIN=args.cluster_domain,
+        CLIENT_PORT=CLIENT_PORT,
+        QUORUM_PORT=QUORUM_PORT,
+        ELECTION_PORT=ELECTION_PORT,
+        CONFIG_DIR=CONFIG_DIR,
+        DATA_DIR=DATA_DIR,
+        DATA_LOG_DIR=DATA_LOG_DIR if args.data_log_storage_size is not None else "",
+        HOSTNAME_FILE="/proc/sys/kernel/hostname",
+        PEER_TIMEOUT=PEER_TIMEOUT,
+        ADMIN_TIMEOUT=ADMIN_TIMEOUT,
+    )
+
+
+def render_start_script(args: ZooKeeperArgs) -> str:
+    return render_script(
+        "zookeeper-start.sh",
+        BASE_CONFIG=BASE_CONFIG_FILE,
+        HEAP_MIB=args.heap_mib,
+        JVM_FLAGS=" ".join(args.jvm_flags),
+        BOOTSTRAP_WAIT=args.bootstrap_wait_seconds,
+    )
+
+
+def render_prestop_script(args: ZooKeeperArgs) -> str:
+    return render_script("zookeeper-prestop.sh", REMOVAL_SECONDS=args.member_removal_seconds)
 
 
 def render_probe_script() -> str:
-    return render_script("zookeeper-probe.sh", PORT=CLIENT_PORT, READ_TIMEOUT=PROBE_READ_TIMEOUT)
+    return render_script("zookeeper-probe.sh", PORT=CLIENT_PORT, READ_TIMEOUT=PROBE_READ_TIMEOUT, DATA_DIR=DATA_DIR)
 
 
 def _probe_command(mode: str) -> list[str]:
@@ -131,9 +241,12 @@ def _probe_command(mode: str) -> list[str]:
 
 
 def render_config_files(name: str, args: ZooKeeperArgs) -> dict[str, str]:
+    """Everything in the hashed ConfigMap: nothing here depends on the replica count or a secret."""
     return {
         BASE_CONFIG_FILE: render_base_config(name, args),
-        START_SCRIPT_FILE: render_start_script(name, args),
+        COMMON_SCRIPT_FILE: render_common_script(name, args),
+        START_SCRIPT_FILE: render_start_script(args),
+        PRESTOP_SCRIPT_FILE: render_prestop_script(args),
         PROBE_SCRIPT_FILE: render_probe_script(),
     }
 
@@ -151,22 +264,36 @@ def zookeeper_ports(args: ZooKeeperArgs) -> list[ContainerPort]:
     return ports
 
 
-def zookeeper_workload_args(name: str, args: ZooKeeperArgs) -> StatefulWorkloadArgs:
-    """The StatefulWorkloadArgs a ZooKeeperEnsemble named `name` builds its StatefulWorkload from."""
+def zookeeper_workload_args(
+    name: str, args: ZooKeeperArgs, secret_name: Any = None, bootstrap_config_map: Any = None
+) -> StatefulWorkloadArgs:
+    """The StatefulWorkloadArgs a ZooKeeperEnsemble named `name` builds its StatefulWorkload from.
+
+    `secret_name` and `bootstrap_config_map` override the names of the component-created password
+    Secret and bootstrap ConfigMap (the component passes their Output names, so the StatefulSet waits
+    for both); `secret_name` is ignored with existing_secret."""
     claims = [VolumeClaim(name=DATA_CLAIM, size=args.storage_size, mount_path=DATA_DIR)]
     if args.data_log_storage_size is not None:
         claims.append(VolumeClaim(name=DATA_LOG_CLAIM, size=args.data_log_storage_size, mount_path=DATA_LOG_DIR))
+    bootstrap = (
+        bootstrap_config_map if bootstrap_config_map is not None else ZooKeeperNames.of(name).bootstrap_config_map
+    )
     return StatefulWorkloadArgs(
         **args.workload_options(),
         container_name=CONTAINER_NAME,
         ports=zookeeper_ports(args),
         command=["bash", f"{CONFIG_DIR}/{START_SCRIPT_FILE}"],
-        env=[EnvVar(name="POD_NAMESPACE", field_path="metadata.namespace")],
+        env=[
+            EnvVar(name="POD_NAMESPACE", field_path="metadata.namespace"),
+            # By reference, not by value: the count changes with a scale, the pod template must not.
+            EnvVar(name=REPLICAS_ENV, config_map_key_ref=KeyRef(name=bootstrap, key=REPLICAS_KEY)),
+            EnvVar(name=PASSWORD_ENV, secret_key_ref=password_ref(name, args, secret_name)),
+        ],
         volume_claims=claims,
         pod_management_policy=args.pod_management_policy,
         resources=args.resources,
-        # Serving as a quorum member, not merely running: a RollingUpdate moves on only when the
-        # replaced member has rejoined, so an update never takes two members out at once.
+        # Serving as a voting member, not merely running: a RollingUpdate moves on only when the
+        # replaced member has synced and added itself back, so an update never takes two members out at once.
         readiness_probe=Probe(
             exec_command=_probe_command("ready"), period_seconds=5, timeout_seconds=5, failure_threshold=2
         ),
@@ -174,10 +301,13 @@ def zookeeper_workload_args(name: str, args: ZooKeeperArgs) -> StatefulWorkloadA
         liveness_probe=Probe(
             exec_command=_probe_command("live"), period_seconds=15, timeout_seconds=5, failure_threshold=8
         ),
-        # Up to 5 minutes to load a large snapshot before liveness starts counting.
+        # Up to 5 minutes to find the ensemble and load a large snapshot before liveness starts counting.
         startup_probe=Probe(
             exec_command=_probe_command("live"), period_seconds=5, timeout_seconds=5, failure_threshold=60
         ),
+        # A stopping member takes itself out of the voting ensemble first (bounded by
+        # member_removal_seconds, which the args keep inside the grace period).
+        pre_stop=["bash", f"{CONFIG_DIR}/{PRESTOP_SCRIPT_FILE}"],
         config_files=render_config_files(name, args),
         config_mount_path=CONFIG_DIR,
         config_file_mode=0o555,
@@ -192,5 +322,6 @@ def zookeeper_workload_args(name: str, args: ZooKeeperArgs) -> StatefulWorkloadA
 
 
 def render_zookeeper(name: str, args: ZooKeeperArgs) -> WorkloadManifests:
-    """Every manifest the ensemble's StatefulWorkload registers (what the tests run with podsim)."""
+    """Every manifest the ensemble's StatefulWorkload registers (what the tests run with podsim);
+    the ensemble's own objects are `render_bootstrap_config_map` and `render_admin_secret`."""
     return render_workload(name, zookeeper_workload_args(name, args))

@@ -30,6 +30,8 @@ class Registered:
     replace_on_changes: list[str]
     delete_before_replace: bool
     retain_on_delete: bool
+    ignore_changes: list[str] = field(default_factory=list)
+    additional_secret_outputs: list[str] = field(default_factory=list)
 
     @property
     def k8s_name(self) -> Any:
@@ -84,6 +86,8 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
                     replace_on_changes=list(request.replaceOnChanges),
                     delete_before_replace=bool(request.deleteBeforeReplace),
                     retain_on_delete=bool(request.retainOnDelete),
+                    ignore_changes=list(request.ignoreChanges),
+                    additional_secret_outputs=list(request.additionalSecretOutputs),
                 )
             )
         return response

@@ -7,9 +7,6 @@ Secret is rendered from the test password, as the component renders it from its 
 from __future__ import annotations
 
 import contextlib
-import itertools
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +25,7 @@ from components.render.redis import (
     render_auth_secret,
 )
 from components.render.workload import WorkloadManifests, render_workload
+from tests.support import writelog
 from tests.support.podsim import PodNetwork, StatefulSetSim
 from tests.support.polling import wait_until
 
@@ -201,71 +199,42 @@ def redis_ensemble(
         sim.close()
 
 
-@dataclass
-class WriteLog:
-    """What a ContinuousWriter saw: every acknowledged key with the time of its acknowledgement."""
-
-    acked: list[tuple[str, float]]
-    errors: int
-
-    def longest_gap(self) -> float:
-        """The longest time between two consecutive acknowledged writes (seconds)."""
-        times = [t for _, t in self.acked]
-        return max((b - a for a, b in itertools.pairwise(times)), default=0.0)
+class WriteLog(writelog.WriteLog):
+    """What a ContinuousWriter saw (tests/support/writelog.py), checked against the final master."""
 
     def lost(self, pods: RedisPods) -> list[str]:
         """Acknowledged keys the final master does not have."""
         master = pods.current_master()
         assert master is not None, "no master to check the writes against"
-        keys = [key for key, _ in self.acked]
+        keys = self.keys()
         with pods.connect(master) as client:
             values = client.mget(keys) if keys else []
         return [key for key, value in zip(keys, values, strict=True) if value is None]
 
 
-class ContinuousWriter:
+class ContinuousWriter(writelog.ContinuousWriter[WriteLog]):
     """A client writing a new key every few milliseconds through whatever master the Sentinels
-    name, as an application would: on any error it asks again and retries the next key."""
+    name, as an application would: on any error it asks again and goes on with the next key."""
+
+    transient = NOT_YET
+    log_type = WriteLog
 
     def __init__(self, pods: RedisPods) -> None:
+        super().__init__()
         self.pods = pods
-        self._stop = threading.Event()
-        self._log = WriteLog(acked=[], errors=0)
-        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._client: redis.Redis | None = None
 
-    def __enter__(self) -> ContinuousWriter:
-        self._thread.start()
-        wait_until("the first acknowledged write", lambda: self._log.acked, timeout=30)
-        return self
+    def write(self, n: int) -> str:
+        if self._client is None:
+            master = self.pods.current_master()
+            if master is None:
+                raise redis.ConnectionError("no Sentinel names a master")
+            self._client = self.pods.client(master)
+        key = f"continuous:{n}"
+        self._client.set(key, str(n))
+        return key
 
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=30)
-
-    @property
-    def log(self) -> WriteLog:
-        return WriteLog(acked=list(self._log.acked), errors=self._log.errors)
-
-    def _run(self) -> None:
-        client: redis.Redis | None = None
-        n = 0
-        while not self._stop.is_set():
-            try:
-                if client is None:
-                    master = self.pods.current_master()
-                    if master is None:
-                        raise redis.ConnectionError("no Sentinel names a master")
-                    client = self.pods.client(master)
-                key = f"continuous:{n}"
-                client.set(key, str(n))
-                self._log.acked.append((key, time.monotonic()))
-                n += 1
-                time.sleep(0.005)
-            except NOT_YET:
-                self._log.errors += 1
-                if client is not None:
-                    client.close()
-                client = None
-                time.sleep(0.05)
-        if client is not None:
-            client.close()
+    def reset(self) -> None:
+        if self._client is not None:
+            self._client.close()
+        self._client = None

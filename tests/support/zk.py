@@ -1,44 +1,62 @@
 """Helpers that run a rendered ZooKeeperEnsemble on podsim with Debian's ZooKeeper package.
 
-The pods run exactly the StatefulSet and ConfigMap the component registers (rendered by the pure
-renderer); only the image is replaced: `zkServer.sh` on PATH is a shim around the Debian package's
-script (installed by tools/system-deps), as the official image has it on PATH.
+The pods run exactly the StatefulSet and ConfigMaps the component registers (rendered by the pure
+renderer), with the password Secret rendered from a test password; only the image is replaced:
+`zkServer.sh` and `zkCli.sh` on PATH are shims around the Debian package's scripts (installed by
+tools/system-deps), as the official image has both on PATH.
 """
 
 from __future__ import annotations
 
 import contextlib
+import re
 import shutil
 import socket
 import tempfile
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from kazoo.client import KazooClient
+from kazoo.exceptions import KazooException, NodeExistsError
+from kazoo.handlers.threading import KazooTimeoutError
 
 from components.args.zookeeper import CLIENT_PORT, ZooKeeperArgs
 from components.render.workload import WorkloadManifests
-from components.render.zookeeper import render_zookeeper
+from components.render.zookeeper import (
+    ZooKeeperNames,
+    render_admin_secret,
+    render_bootstrap_config_map,
+    render_zookeeper,
+)
+from tests.support import writelog
 from tests.support.podsim import PodNetwork, StatefulSetSim
 from tests.support.polling import wait_until
 
 # Where Debian's `zookeeper` package puts its scripts and jars.
-DEBIAN_ZKSERVER = Path("/usr/share/zookeeper/bin/zkServer.sh")
+DEBIAN_BIN = Path("/usr/share/zookeeper/bin")
+DEBIAN_ZKSERVER = DEBIAN_BIN / "zkServer.sh"
+DEBIAN_ZKCLI = DEBIAN_BIN / "zkCli.sh"
 DEBIAN_JARS = Path("/usr/share/java")
 DEBIAN_CONF = Path("/etc/zookeeper/conf")
 # Debian's zookeeper.jar names no logging backend in its Class-Path, so the server would log nothing;
 # these put slf4j's log4j 1.2 binding next to it (the package's log4j.properties has a CONSOLE appender).
 _LOG_JARS = ("slf4j-log4j12.jar", "log4j-1.2.jar")
-# Small, quick JVMs: five of them share two cores in the tests.
+# Small, quick JVMs: five servers and the scripts' zkCli.sh runs share two cores in the tests.
 _TEST_JVM_FLAGS = "-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:-UsePerfData -Xss512k"
+# The super user's password of every test ensemble (what the component would generate).
+TEST_PASSWORD = "test-super-password"  # noqa: S105 - a test-only password
+# ZooKeeper's transient client errors: the write was not acknowledged (it may or may not have happened).
+NOT_ACKED = (KazooException, KazooTimeoutError)
 
 
 def debian_zookeeper_missing() -> str | None:
     """None when Debian's ZooKeeper package is usable, else why not (for pytest.skip)."""
-    if not DEBIAN_ZKSERVER.is_file():
-        return f"Debian's zookeeper package is not installed ({DEBIAN_ZKSERVER} missing; run tools/system-deps)"
+    for script in (DEBIAN_ZKSERVER, DEBIAN_ZKCLI):
+        if not script.is_file():
+            return f"Debian's zookeeper package is not installed ({script} missing; run tools/system-deps)"
     missing = [jar for jar in ("zookeeper.jar", *_LOG_JARS) if not (DEBIAN_JARS / jar).is_file()]
     if missing:
         return f"Debian ZooKeeper jars missing: {missing}"
@@ -47,26 +65,29 @@ def debian_zookeeper_missing() -> str | None:
     return None
 
 
-def write_zkserver_shim(directory: Path) -> Path:
-    """An executable `zkServer.sh` that runs Debian's real zkServer.sh with console logging.
+def write_shims(directory: Path) -> dict[str, str]:
+    """Executable `zkServer.sh` and `zkCli.sh` that run Debian's real scripts with console logging.
 
     Debian's zkEnv.sh hard-codes CLASSPATH, so the logging jars go in through JVMFLAGS (`-cp` given
-    last wins). Everything else (the config path argument, SERVER_JVMFLAGS with the heap) is what the
-    rendered start.sh passes, untouched.
+    last wins). Everything else (the config path argument, SERVER_JVMFLAGS with the heap and the
+    super user's digest, zkCli.sh's arguments and standard input) is what the rendered scripts pass.
     """
     classpath = ":".join(
         [str(DEBIAN_CONF), str(DEBIAN_JARS / "zookeeper.jar"), *(str(DEBIAN_JARS / j) for j in _LOG_JARS)]
     )
-    shim = directory / "zkServer.sh"
-    shim.write_text(
-        "#!/bin/sh\n"
-        "# Test stand-in for the official image's zkServer.sh: Debian's script, logging to the console.\n"
-        "export JMXDISABLE=true\n"
-        f'export JVMFLAGS="-cp {classpath} -Dzookeeper.root.logger=INFO,CONSOLE {_TEST_JVM_FLAGS} $JVMFLAGS"\n'
-        f'exec {DEBIAN_ZKSERVER} "$@"\n'
-    )
-    shim.chmod(0o755)
-    return shim
+    shims = {}
+    for name, target, level in (("zkServer.sh", DEBIAN_ZKSERVER, "INFO"), ("zkCli.sh", DEBIAN_ZKCLI, "WARN")):
+        shim = directory / name
+        shim.write_text(
+            "#!/bin/sh\n"
+            f"# Test stand-in for the official image's {name}: Debian's script, logging to the console.\n"
+            "export JMXDISABLE=true\n"
+            f'export JVMFLAGS="-cp {classpath} -Dzookeeper.root.logger={level},CONSOLE {_TEST_JVM_FLAGS} $JVMFLAGS"\n'
+            f'exec {target} "$@"\n'
+        )
+        shim.chmod(0o755)
+        shims[name] = str(shim)
+    return shims
 
 
 def four_letter_word(host: str, word: str, *, port: int = CLIENT_PORT, timeout: float = 3.0) -> str:
@@ -88,6 +109,32 @@ def server_mode(host: str) -> str | None:
         if line.startswith("Mode:"):
             return line.split(":", 1)[1].strip()
     return None
+
+
+_SERVER_LINE = re.compile(r"^server\.(\d+)=([^:;]+):\d+:\d+:(participant|observer)")
+
+
+def parse_voters(text: str) -> set[int]:
+    """Server ids listed as voters (participants) in a configuration's server lines."""
+    return {int(m[1]) for line in text.splitlines() if (m := _SERVER_LINE.match(line)) and m[3] == "participant"}
+
+
+@dataclass(frozen=True)
+class Membership:
+    """A configuration as a server serves it (`conf`): its version and its voters."""
+
+    version: int
+    voters: frozenset[int]
+
+
+def membership(host: str) -> Membership | None:
+    """The configuration the server at `host` has committed; None when it does not serve."""
+    answer = four_letter_word(host, "conf")
+    if "membership:" not in answer:
+        return None
+    text = answer.split("membership:", 1)[1]
+    version = re.search(r"^version=([0-9a-f]+)", text, re.M)
+    return Membership(int(version[1], 16) if version else 0, frozenset(parse_voters(text)))
 
 
 def realserver_args(**overrides: Any) -> ZooKeeperArgs:
@@ -118,6 +165,9 @@ class Ensemble:
     manifests: WorkloadManifests
     sim: StatefulSetSim
     clients: list[KazooClient] = field(default_factory=list)
+
+    def server_id(self, i: int) -> int:
+        return i + 1 + self.spec.server_id_offset
 
     def connect(self, ordinals: list[int] | None = None, *, timeout: float = 15.0) -> KazooClient:
         """A started kazoo client on the given members; stopped before the pods go away."""
@@ -157,11 +207,62 @@ class Ensemble:
         try:
             return wait_until(f"ensemble {self.name} members {chosen} serving", formed, timeout=timeout)
         except TimeoutError as exc:
-            logs = "\n".join(f"--- {self.sim.pod_name(i)}:\n{self.log_tail(i)}" for i in chosen)
-            raise TimeoutError(f"{exc}\n{logs}") from None
+            raise TimeoutError(f"{exc}\n{self.logs(chosen)}") from None
+
+    def wait_voters(self, ordinals: list[int], timeout: float = 120.0) -> Membership:
+        """Until every member in `ordinals` serves one configuration whose voters are exactly theirs."""
+        want = frozenset(self.server_id(i) for i in ordinals)
+
+        def agreed() -> Membership | None:
+            seen = {membership(self.ip(i)) for i in ordinals}
+            if len(seen) == 1 and (config := seen.pop()) is not None and config.voters == want:
+                return config
+            return None
+
+        try:
+            return wait_until(f"voters {sorted(want)} agreed by members {ordinals}", agreed, timeout=timeout)
+        except TimeoutError as exc:
+            seen = {i: membership(self.ip(i)) for i in ordinals}
+            raise TimeoutError(f"{exc}; they serve {seen}\n{self.logs(ordinals)}") from None
+
+    def config_history(self, i: int) -> list[Membership]:
+        """Every configuration member i committed, oldest first: ZooKeeper writes each one it
+        activates to `zoo.cfg.dynamic.<version>` on the data volume."""
+        history = []
+        for path in self.sim.pvc_path("data", i).glob("zoo.cfg.dynamic.*"):
+            suffix = path.name.rsplit(".", 1)[1]
+            if re.fullmatch(r"[0-9a-f]+", suffix):
+                history.append(Membership(int(suffix, 16), frozenset(parse_voters(path.read_text()))))
+        return sorted(history, key=lambda m: m.version)
+
+    def scale(self, replicas: int) -> None:
+        """What a changed replica count does: the bootstrap ConfigMap gets the new count (the pod
+        template stays as it is), then the StatefulSet controller with podManagementPolicy Parallel
+        starts every new ordinal at once, or stops every removed one at once, gracefully (preStop
+        within the template's grace period)."""
+        old = self.spec.replicas
+        self.spec = self.spec.model_copy(update={"replicas": replicas})
+        bootstrap = render_bootstrap_config_map(self.name, self.spec)
+        self.sim.set_configmap(bootstrap["metadata"]["name"], bootstrap)
+        if replicas < old:
+            stops = [threading.Thread(target=self.sim.stop, args=(i, None)) for i in range(replicas, old)]
+            for thread in stops:
+                thread.start()
+            for thread in stops:
+                thread.join()
+        self.sim.scale(replicas)
+
+    def prestop_log(self, i: int) -> str:
+        """What member i's preStop said the last time it stopped (kubelet keeps no hook output)."""
+        path = self.sim.pvc_path("data", i) / "statefulkit-prestop.log"
+        return path.read_text() if path.exists() else ""
 
     def log_tail(self, i: int, lines: int = 25) -> str:
         return "\n".join(self.sim.log(i).splitlines()[-lines:])
+
+    def logs(self, ordinals: list[int] | None = None, lines: int = 25) -> str:
+        chosen = range(self.spec.replicas) if ordinals is None else ordinals
+        return "\n".join(f"--- {self.sim.pod_name(i)}:\n{self.log_tail(i, lines)}" for i in chosen)
 
 
 @contextlib.contextmanager
@@ -171,19 +272,23 @@ def run_ensemble(
     """Render the ensemble with the pure renderer and run its pods on `network` (not started yet)."""
     manifests = render_zookeeper(name, spec)
     assert manifests.config_map is not None
+    names = ZooKeeperNames.of(name)
     # podsim's shim wrappers exec the target as the pod's uid (1000): it must sit in a world-readable dir.
     shim_dir = Path(tempfile.mkdtemp(prefix="zkshim-"))
     try:
         shim_dir.chmod(0o755)
-        shim = write_zkserver_shim(shim_dir)
         sim = StatefulSetSim(
             network,
             manifests.stateful_set,
-            {manifests.names.config_map: manifests.config_map},
+            {
+                manifests.names.config_map: manifests.config_map,
+                names.bootstrap_config_map: render_bootstrap_config_map(name, spec),
+            },
+            {names.admin_secret: render_admin_secret(name, spec, TEST_PASSWORD)},
             workdir=workdir,
             namespace=namespace,
             cluster_domain=spec.cluster_domain,
-            path_shims={"zkServer.sh": str(shim)},
+            path_shims=write_shims(shim_dir),
         )
         with sim:
             ensemble = Ensemble(name=name, spec=spec, manifests=manifests, sim=sim)
@@ -193,3 +298,45 @@ def run_ensemble(
                 ensemble.close_clients()
     finally:
         shutil.rmtree(shim_dir, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- a writer under changes
+
+
+class WriteLog(writelog.WriteLog):
+    """What a ZooKeeperWriter saw (tests/support/writelog.py), checked against the ensemble."""
+
+    def lost(self, ensemble: Ensemble, ordinals: list[int]) -> list[str]:
+        """Acknowledged znodes that the ensemble (read through `ordinals`, after a sync) lacks."""
+        client = ensemble.connect(ordinals)
+        client.sync(ZooKeeperWriter.PARENT)
+        present = set(client.get_children(ZooKeeperWriter.PARENT))
+        return [key for key in self.keys() if key.rsplit("/", 1)[1] not in present]
+
+
+class ZooKeeperWriter(writelog.ContinuousWriter[WriteLog]):
+    """Creates one znode after another through a kazoo client, as an application would: a create
+    that fails or times out is not acknowledged, and the next one goes on under a new name (a
+    create that raced a lost connection may have happened; it just does not count)."""
+
+    PARENT = "/statefulkit-writes"
+    transient = (*NOT_ACKED, NodeExistsError)
+    log_type = WriteLog
+
+    def __init__(self, ensemble: Ensemble, ordinals: list[int]) -> None:
+        super().__init__()
+        # Quick reconnects: the gap a client sees is what the test measures.
+        self.client = KazooClient(
+            hosts=ensemble.hosts(ordinals),
+            timeout=10.0,
+            connection_retry={"max_tries": -1, "delay": 0.1, "max_delay": 0.5},
+            command_retry={"max_tries": 0},
+        )
+        ensemble.clients.append(self.client)
+        self.client.start(timeout=15)
+        self.client.ensure_path(self.PARENT)
+
+    def write(self, n: int) -> str:
+        path = f"{self.PARENT}/w-{n:09d}"
+        self.client.create_async(path, str(n).encode()).get(timeout=5)
+        return path
