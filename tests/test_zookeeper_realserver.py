@@ -1,28 +1,44 @@
 """ZooKeeperEnsemble proven with real ZooKeeper servers.
 
-Each test renders the ensemble with the pure renderer (the exact StatefulSet and ConfigMap the
-component registers) and runs its pods with podsim: one network, UTS and mount namespace per pod,
-hostname `<sts>-<i>`, /etc/hosts resolving every member's FQDN, PVC dirs that outlive restarts. The
-rendered start script runs unchanged; only `zkServer.sh` comes from Debian's package through a shim
-(see tests/support/zk.py). Clients are kazoo, connecting to the pod IPs.
+Each test renders the ensemble with the pure renderer (the exact StatefulSet and ConfigMaps the
+component registers, and its password Secret) and runs its pods with podsim: one network, UTS and
+mount namespace per pod, hostname `<sts>-<i>`, /etc/hosts resolving every member's FQDN, PVC dirs
+that outlive restarts, preStop hooks on a graceful stop. The rendered scripts run unchanged; only
+`zkServer.sh` and `zkCli.sh` come from Debian's package through shims (see tests/support/zk.py).
+Clients are kazoo, connecting to the pod IPs.
+
+A graceful stop (`sim.stop`) runs the preStop hook, so the member leaves the voting ensemble; a
+crash (`sim.kill`) leaves it listed, as a lost node would.
 """
 
 from __future__ import annotations
 
+import itertools
+import shutil
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from kazoo.client import KazooClient
-from kazoo.exceptions import KazooException
+from kazoo.exceptions import KazooException, NoAuthError
 from kazoo.handlers.threading import KazooTimeoutError
 
-from components.render.zookeeper import server_lines
 from tests.support.podsim import PodNetwork, PodNotRunningError, netns_unavailable_reason
 from tests.support.polling import wait_until
-from tests.support.zk import Ensemble, debian_zookeeper_missing, realserver_args, run_ensemble, server_mode
+from tests.support.zk import (
+    TEST_PASSWORD,
+    Ensemble,
+    Membership,
+    ZooKeeperWriter,
+    debian_zookeeper_missing,
+    membership,
+    parse_voters,
+    realserver_args,
+    run_ensemble,
+    server_mode,
+)
 
 _UNAVAILABLE = netns_unavailable_reason() or debian_zookeeper_missing()
 pytestmark = [
@@ -61,13 +77,23 @@ def test_three_members_form_one_quorum(network: PodNetwork, tmp_path: Path) -> N
             "ready: Mode: leader",
         ]
 
-        # Identity derived from the hostname; config from the headless Service names, written to the PVC.
+        # Identity derived from the hostname; the membership, by the headless Service names, is the
+        # dynamic file ZooKeeper itself keeps on the PVC (it numbered the founding configuration).
+        config = ensemble.wait_voters([0, 1, 2])
+        assert config.voters == {1, 2, 3} and config.version > 0
         for i in range(3):
             data = sim.pvc_path("data", i)
             assert (data / "myid").read_text() == f"{i + 1}\n"
             written = (data / "zoo.cfg").read_text().splitlines()
-            assert [line for line in written if line.startswith("server.")] == server_lines("zk", spec, "team-a")
-            assert f"zk-{i} is server {i + 1} of 3 in namespace team-a" in sim.log(i)
+            assert "reconfigEnabled=true" in written and "standaloneEnabled=false" in written
+            dynamic = Path(next(line for line in written if line.startswith("dynamicConfigFile=")).split("=", 1)[1])
+            assert dynamic.name == f"zoo.cfg.dynamic.{config.version:x}"
+            servers = sorted(line for line in (data / dynamic.name).read_text().splitlines())
+            assert servers == [
+                f"server.{j + 1}=zk-{j}.zk-headless.team-a.svc.cluster.local:2888:3888:participant;0.0.0.0:2181"
+                for j in range(3)
+            ]
+            assert f"zk-{i} is server {i + 1}; founding a new ensemble of 3 member(s) in namespace team-a" in sim.log(i)
 
         # A write through member 0 is read through member 2.
         writer = ensemble.connect([0])
@@ -85,6 +111,15 @@ def test_three_members_form_one_quorum(network: PodNetwork, tmp_path: Path) -> N
         # Only the whitelisted words are served.
         assert "not in the whitelist" in writer.command(b"stat")
 
+        # Reconfiguration needs the super user (no skipACL): refused to anyone else, allowed to it.
+        with pytest.raises(NoAuthError):
+            writer.reconfig(joining=None, leaving="3", new_members=None)
+        admin = KazooClient(hosts=ensemble.hosts([0]), auth_data=[("digest", f"super:{TEST_PASSWORD}")])
+        ensemble.clients.append(admin)
+        admin.start(timeout=15)
+        data, _ = admin.reconfig(joining=None, leaving=None, new_members=None)  # a no-op change
+        assert parse_voters(data.decode()) == {1, 2, 3}
+
 
 def test_quorum_loss_and_recovery_keep_every_znode(network: PodNetwork, tmp_path: Path) -> None:
     spec = realserver_args()
@@ -97,9 +132,11 @@ def test_quorum_loss_and_recovery_keep_every_znode(network: PodNetwork, tmp_path
         for path, value in written.items():
             client.create(path, value, makepath=True)
 
-        # Lose the leader: the other two elect a new one and keep accepting writes.
+        config = ensemble.wait_voters([0, 1, 2])
+        # Lose the leader (a crash: no preStop, it stays listed): the other two elect a new one
+        # and keep accepting writes.
         first = leader_of(ensemble, [0, 1, 2])
-        sim.stop(first)
+        sim.kill(first)
         rest = [i for i in range(3) if i != first]
         new_modes = ensemble.wait_formed(rest, timeout=60)
         assert sorted(new_modes.values()) == ["follower", "leader"]
@@ -109,7 +146,7 @@ def test_quorum_loss_and_recovery_keep_every_znode(network: PodNetwork, tmp_path
 
         # Lose a second member: no quorum, so no writes, and the survivor reports itself unready.
         second, last = rest
-        sim.stop(second)
+        sim.kill(second)
         wait_until(f"zk-{last} unready without a quorum", lambda: not sim.probe(last, "readiness"), timeout=60)
         assert sim.probe(last, "liveness")  # still alive: liveness must not kill a member that waits for peers
         assert server_mode(ensemble.ip(last)) is None
@@ -131,6 +168,8 @@ def test_quorum_loss_and_recovery_keep_every_znode(network: PodNetwork, tmp_path
         sim.wait_ready(timeout=60)
         for i in (first, second):
             assert f"myid matches: zk-{i} is server {i + 1}" in sim.log(i)
+        # Crashed members were never removed: they rejoined under the same configuration.
+        assert ensemble.wait_voters([0, 1, 2]) == config
         for i in range(3):
             member = ensemble.connect([i])
             member.sync("/orders")
@@ -164,7 +203,7 @@ def test_five_members_survive_two_stopped(network: PodNetwork, tmp_path: Path) -
 
         down = [leader_of(ensemble, list(range(5))), next(i for i in range(5) if modes[i] == "follower")]
         for i in down:
-            sim.stop(i)
+            sim.kill(i)  # failures, not graceful stops: both stay listed and the other three are a quorum of five
         rest = [i for i in range(5) if i not in down]
         assert sorted(ensemble.wait_formed(rest, timeout=60).values()) == ["follower", "follower", "leader"]
         assert all(sim.probe(i, "readiness") for i in rest)
@@ -197,3 +236,124 @@ def test_member_with_another_members_myid_refuses_to_start(network: PodNetwork, 
         assert (data / "myid").read_text() == "3\n"
         assert not sim.is_running(1)
         assert not sim.probe(1, "readiness")
+
+
+# --------------------------------------------------------------------------- membership changes under writes
+
+# A stall of writes longer than this would mean a member left or joined the hard way (a leader lost
+# without handing over is noticed only after syncLimit ticks, 4 s here, then an election).
+MAX_WRITE_GAP = 5.0
+
+
+def one_at_a_time(history: list[Membership]) -> bool:
+    """Each configuration differs from the one before by exactly one voter."""
+    return all(len(a.voters ^ b.voters) == 1 for a, b in itertools.pairwise(history))
+
+
+class Changes:
+    """Applies membership changes to a running ensemble under a continuous writer, and measures each."""
+
+    def __init__(self, ensemble: Ensemble, writer: ZooKeeperWriter) -> None:
+        self.ensemble = ensemble
+        self.writer = writer
+        self.gaps: dict[str, float] = {}
+
+    def apply(self, what: str, change: Callable[[], None], voters: list[int], *, witness: int = 0) -> list[Membership]:
+        """Run `change`, wait until exactly the ordinals `voters` vote and every running pod is Ready
+        (what the StatefulSet controller waits for), and return the configurations the member
+        `witness` (one that stays up throughout) committed meanwhile, the last one included."""
+        before = membership(self.ensemble.ip(witness))
+        assert before is not None, f"zk-{witness} does not serve before {what}"
+        started = time.monotonic()
+        change()
+        after = self.ensemble.wait_voters(voters)
+        self.ensemble.sim.wait_ready(timeout=90)
+        ended = time.monotonic()
+        gap = self.writer.log.longest_gap(started, ended)
+        self.gaps[what] = gap
+        history = [m for m in self.ensemble.config_history(witness) if before.version <= m.version <= after.version]
+        steps = " -> ".join(str(len(m.voters)) for m in history)
+        print(f"{what}: {ended - started:.1f}s, longest write gap {gap:.2f}s, voters by configuration {steps}")
+        assert history[0] == before and history[-1] == after, history
+        assert one_at_a_time(history), history
+        return history
+
+
+def test_membership_follows_the_pods_without_losing_a_write(network: PodNetwork, tmp_path: Path) -> None:
+    """3 -> 5 -> 3 members as the StatefulSet scales them (Parallel: new ordinals start at once,
+    removed ones stop at once, gracefully), a rolling restart of every member, and one member
+    replaced with an empty volume; a client creates znodes all along. Membership changes one voter
+    at a time, every acknowledged write survives, and writes never stall for long."""
+    spec = realserver_args()
+    with run_ensemble(network, "zk", spec, tmp_path) as ensemble:
+        sim = ensemble.sim
+        sim.start_all()
+        ensemble.wait_voters([0, 1, 2])
+        sim.wait_ready(timeout=60)
+        with ZooKeeperWriter(ensemble, [0, 1, 2]) as writer:
+            changes = Changes(ensemble, writer)
+            # Scale-up: both new members sync as non-voting followers and add themselves, one by one.
+            grown = changes.apply("scale 3 -> 5", lambda: ensemble.scale(5), [0, 1, 2, 3, 4])
+            assert [len(m.voters) for m in grown] == [3, 4, 5]
+            assert all("reconfig -add server." in sim.log(i) for i in (3, 4))
+
+            # Scale-down: the removed members' preStop hooks remove them, racing each other.
+            shrunk = changes.apply("scale 5 -> 3", lambda: ensemble.scale(3), [0, 1, 2])
+            assert [len(m.voters) for m in shrunk] == [5, 4, 3]
+            for i, server in ((3, 4), (4, 5)):
+                assert f"removed server {server}" in ensemble.prestop_log(i)
+
+            # A rolling restart, highest ordinal first: each member leaves, restarts, syncs and rejoins
+            # before the next goes, so the ensemble shrinks to two voters and grows back each time.
+            for i in (2, 1, 0):
+                role = server_mode(ensemble.ip(i))
+                others = [j for j in range(3) if j != i]
+
+                def restart(i: int = i, others: list[int] = others) -> None:
+                    sim.stop(i, grace=None)
+                    left = ensemble.wait_voters(others, timeout=10)  # it removed itself before stopping
+                    assert left.voters == {j + 1 for j in others}
+                    assert leader_of(ensemble, others) in others  # a leader among the others, at once
+                    sim.start(i)
+
+                rolled = changes.apply(f"restart zk-{i} ({role})", restart, [0, 1, 2], witness=others[0])
+                assert [len(m.voters) for m in rolled] == [3, 2, 3]
+                assert f"removed server {i + 1}" in ensemble.prestop_log(i)
+                assert f"zk-{i} is server {i + 1}, not in configuration" in sim.log(i)
+
+            # A member whose volume was lost (its node died with it): no preStop, so it is still
+            # listed; it has itself removed through a peer before it joins, so it never votes
+            # with an empty log.
+            victim = leader_of(ensemble, [0, 1, 2])
+            survivor = next(i for i in range(3) if i != victim)
+
+            def replace() -> None:
+                sim.kill(victim)
+                shutil.rmtree(sim.pvc_path("data", victim))
+                sim.start(victim)
+
+            replaced = changes.apply(
+                f"replace zk-{victim} (leader, empty volume)", replace, [0, 1, 2], witness=survivor
+            )
+            assert [len(m.voters) for m in replaced] == [3, 2, 3]
+            assert victim + 1 not in replaced[1].voters
+            log = sim.log(victim)
+            assert f"server {victim + 1} is listed in the ensemble" in log
+            since = log[log.index("the volume was lost") :]
+            assert since.index(f"removed server {victim + 1} through") < since.index("joining the ensemble")
+            time.sleep(1)  # writes after the last change, to see that writing goes on
+
+        written = writer.log
+        lost = written.lost(ensemble, [0, 1, 2])
+        lost_on_replaced = written.lost(ensemble, [victim])
+        print(
+            f"{len(written.acked)} writes acknowledged ({written.errors} not), {len(lost)} lost; longest gap per "
+            "change: " + ", ".join(f"{what} {gap:.2f}s" for what, gap in changes.gaps.items())
+        )
+        assert lost == [] and lost_on_replaced == [], (lost[:10], lost_on_replaced[:10])
+        # The check can fail: a znode the ensemble no longer has is reported.
+        first = written.keys()[0]
+        ensemble.connect([0]).delete(first)
+        assert written.lost(ensemble, [0, 1, 2]) == [first]
+        assert len(written.acked) > 100
+        assert max(changes.gaps.values()) < MAX_WRITE_GAP, changes.gaps
