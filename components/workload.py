@@ -10,12 +10,13 @@ import pulumi_kubernetes as k8s
 
 from components.args.common import coerce
 from components.args.workload import StatefulWorkloadArgs, validate_name
+from components.lifecycle import IMMUTABLE_FIELDS, statefulset_hook, want
 from components.manifest import manifest_kwargs
 from components.render.workload import pod_dns_names, render_workload
 from components.storage import register_storage_class
 
 # Changing these means delete + recreate: Kubernetes rejects an in-place update.
-STATEFULSET_IMMUTABLE = ["spec.selector", "spec.serviceName", "spec.podManagementPolicy", "spec.volumeClaimTemplates"]
+STATEFULSET_IMMUTABLE = [f"spec.{field}" for field in IMMUTABLE_FIELDS]
 
 
 class StatefulWorkload(pulumi.ComponentResource):
@@ -59,6 +60,11 @@ class StatefulWorkload(pulumi.ComponentResource):
                 f"{name}-client", **manifest_kwargs(manifests.client_service), opts=child
             )
 
+        # What the before-delete hook compares the live StatefulSet with (a size-only change grows
+        # the claims in place); the name is explicit, the namespace may still be an Output.
+        pulumi.Output.from_input(args.namespace).apply(
+            lambda ns: want(ns, names.stateful_set, manifests.stateful_set["spec"])
+        )
         depends_on: list[pulumi.Resource] = [self.headless_service]
         depends_on += [r for r in (self.config_map, self.storage_class) if r is not None]
         self.stateful_set = k8s.apps.v1.StatefulSet(
@@ -70,6 +76,8 @@ class StatefulWorkload(pulumi.ComponentResource):
                 replace_on_changes=STATEFULSET_IMMUTABLE,
                 # Explicit names mean the old object must go before its replacement exists.
                 delete_before_replace=True,
+                # Drains the pods before a delete, or grows the claims before a size-only swap.
+                hooks=pulumi.ResourceHookBinding(before_delete=[statefulset_hook()]),
             ),
         )
 

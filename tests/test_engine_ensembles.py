@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from pulumi.runtime import rpc
 
-from tests.support.engine_project import Project
+from tests.support.engine_project import Project, small_ensembles
 from tests.support.kube import Cluster, endpoint_hostnames, is_ready, pv_node
 from tests.support.polling import wait_until
 from tests.support.tokens import SECRET
@@ -37,24 +37,6 @@ IMAGE_V2 = "zookeeper:3.9.5"
 Obj = dict[str, Any]
 
 
-def stack_config(namespace: str) -> dict[str, Any]:
-    """Three of each, sized for the local cluster's 1Gi volumes."""
-    return {
-        "statefulkit:namespace": namespace,
-        "statefulkit:zookeeper": {
-            "replicas": 3,
-            "storage_size": "1Gi",
-            "heap": "128Mi",
-            "resources": {"requests": {"cpu": "50m", "memory": "256Mi"}, "limits": {"memory": "256Mi"}},
-        },
-        "statefulkit:redis": {
-            "replicas": 3,
-            "storage_size": "1Gi",
-            "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "128Mi"}},
-        },
-    }
-
-
 @pytest.fixture(scope="module")
 def cluster(local_cluster: Cluster) -> Cluster:
     local_cluster.uncordon_leftovers(OWNER)  # a node an interrupted run of this module left cordoned
@@ -64,7 +46,7 @@ def cluster(local_cluster: Cluster) -> Cluster:
 @pytest.fixture(scope="module")
 def project(engine: Engine, cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
     namespace = f"sk-engine-{uuid.uuid4().hex[:6]}"
-    project = Project.copy(ROOT, tmp_path_factory.mktemp("project"), engine, "ensembles", stack_config(namespace))
+    project = Project.copy(ROOT, tmp_path_factory.mktemp("project"), engine, "ensembles", small_ensembles(namespace))
     project.set_secret(PASSWORD_KEY, PASSWORD)
     try:
         yield project

@@ -82,11 +82,14 @@ class _ReportingLanguageServer(LanguageServer):
 automation_stack.LanguageServer = _ReportingLanguageServer  # type: ignore[attr-defined]
 
 
-def program_of(main: Path) -> Callable[[], None]:
+def program_of(main: Path, environment: Mapping[str, str]) -> Callable[[], None]:
     """The Pulumi program in `main` (a project's `__main__.py`), as an inline program: the file
-    runs as `__main__` with its directory first on sys.path, as the language host runs it."""
+    runs as `__main__` with its directory first on sys.path, as the language host runs it, and
+    with `environment` in its process environment, as the CLI would hand it to the language host
+    (the components' resource hooks reach the cluster through $KUBECONFIG, as the provider does)."""
 
     def program() -> None:
+        os.environ.update(environment)
         directory = str(main.parent)
         if sys.path[0] != directory:
             sys.path.insert(0, directory)
@@ -136,7 +139,7 @@ class Engine:
         return auto.create_or_select_stack(
             stack_name=stack,
             project_name=name,
-            program=program_of(project_dir / "__main__.py"),
+            program=program_of(project_dir / "__main__.py", {"KUBECONFIG": self.env["KUBECONFIG"]}),
             opts=options,
         )
 
@@ -311,5 +314,6 @@ def preview(stack: auto.Stack, out: Print) -> auto.PreviewResult:
 
 def destroy(stack: auto.Stack, out: Print) -> auto.DestroyResult:
     recover_interrupted(stack, out)
-    result: auto.DestroyResult = _run("destroy", stack.destroy, out)
+    # The program runs: the StatefulSets' before-delete hooks live in it (see components.lifecycle).
+    result: auto.DestroyResult = _run("destroy", stack.destroy, out, run_program=True)
     return result

@@ -19,8 +19,9 @@ WAIT_FOR_ANNOTATION = "pulumi.com/waitFor"
 SKIP_AWAIT_ANNOTATION = "pulumi.com/skipAwait"
 # The provider deletes in the foreground by default: the object stays until the garbage collector
 # has removed its dependents, which costs about a second per object on a busy collector (for a
-# Service, its EndpointSlices). Only the StatefulSet keeps that, so its delete returns once its
-# pods are gone and the Service it depends on is deleted after them; everything else goes at once.
+# Service, its EndpointSlices). Only the StatefulSet keeps that, so its delete returns once the
+# collector has removed its ControllerRevisions (and its claims, under whenDeleted: Delete); its
+# pods are gone before (components.lifecycle).
 DELETE_IN_BACKGROUND = {"pulumi.com/deletionPropagationPolicy": "background"}
 
 

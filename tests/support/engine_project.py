@@ -23,6 +23,25 @@ from tests.support.tokens import NS
 from tools import engine
 
 
+def small_ensembles(namespace: str) -> dict[str, Any]:
+    """Stack config with three ZooKeeper members and three Redis pods, sized for the local
+    cluster's 1Gi volumes."""
+    return {
+        "statefulkit:namespace": namespace,
+        "statefulkit:zookeeper": {
+            "replicas": 3,
+            "storage_size": "1Gi",
+            "heap": "128Mi",
+            "resources": {"requests": {"cpu": "50m", "memory": "256Mi"}, "limits": {"memory": "256Mi"}},
+        },
+        "statefulkit:redis": {
+            "replicas": 3,
+            "storage_size": "1Gi",
+            "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "128Mi"}},
+        },
+    }
+
+
 @dataclass
 class EngineRun:
     """What one engine operation printed (the same text `make up` streams)."""

@@ -317,6 +317,11 @@ class Builder:
             if tool in self.bin_dirs
         ]
         body.append(f"export STATEFULKIT_KUBE_VERSION={self.pins['KUBERNETES_VERSION']}")
+        if "kwok" in self.bin_dirs:
+            # tools/cluster/up builds its kwok config from the module's own stage files.
+            kwok = self.tools["kwok"]
+            source = Path(self.env["GOMODCACHE"]) / f"{kwok.module}@{kwok.version}"
+            body.append(f"export STATEFULKIT_KWOK_SOURCE={shlex.quote(str(source))}")
         tmp = envfile.with_suffix(".tmp")
         tmp.write_text("\n".join(body) + "\n")
         tmp.rename(envfile)
