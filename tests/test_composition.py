@@ -81,7 +81,9 @@ def test_the_namespace_output_reaches_every_namespaced_object(preview: bool) -> 
     assert name.startswith("shop-") and name != "shop"  # the name Pulumi gave it, known only as an Output
     assert namespace.inputs["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
     namespaced = [r for r in d.resources if r.type.startswith("kubernetes:") and r.type not in CLUSTER_SCOPED]
-    assert len(namespaced) == 12  # Secret, Deployment, per ensemble: StatefulSet, 2 Services, PDB, ConfigMap
+    # Secret, Deployment, per ensemble: StatefulSet, 2 Services, PDB, ConfigMap; ZooKeeper's admin
+    # Secret and bootstrap ConfigMap
+    assert len(namespaced) == 14
     for r in namespaced:
         assert r.inputs["metadata"]["namespace"] == name, f"{r.type} {r.name}"
         assert namespace.urn in r.dependencies, f"{r.type} {r.name} does not wait for the Namespace"
@@ -90,7 +92,8 @@ def test_the_namespace_output_reaches_every_namespaced_object(preview: bool) -> 
 def test_redis_reads_the_password_from_the_stacks_secret(preview: bool) -> None:
     result = deploy(preview)
     d = result.deployment
-    secret = d.one(SECRET)  # the stack's own: RedisEnsemble creates none with existing_secret
+    # The stack's own: RedisEnsemble creates none with existing_secret (ZooKeeper's is zk-admin).
+    secret = next(r for r in d.of_type(SECRET) if r.k8s_name != "zk-admin")
     secret_name = result.exports_raw["redis_password_secret"]
     assert secret_name.startswith("redis-password-")
     redis = next(r for r in d.of_type(STS) if r.k8s_name == "cache")

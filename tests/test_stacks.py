@@ -128,9 +128,9 @@ def test_stack_deploys_its_ensembles(preview: bool, stack: str) -> None:
     assert Counter(r.type for r in d.resources) == Counter(
         {
             NS: 1,
-            SECRET: 1,  # redis-auth, from the secret config
+            SECRET: 2,  # redis-auth, from the secret config; zookeeper-admin, generated
             STS: 2,
-            CM: 2,
+            CM: 3,  # one per ensemble, and ZooKeeper's bootstrap count (outside the pod template)
             SVC: 4,  # headless + client per ensemble
             PDB: len(with_pdb),
             SC: int(want.storage_class is not None),

@@ -258,7 +258,9 @@ class Ensemble:
         return path.read_text() if path.exists() else ""
 
     def log_tail(self, i: int, lines: int = 25) -> str:
-        return "\n".join(self.sim.log(i).splitlines()[-lines:])
+        """The last lines of member i's log, without the servers' notes of every four-letter word."""
+        kept = [line for line in self.sim.log(i).splitlines() if "NIOServerCnxn@" not in line]
+        return "\n".join(kept[-lines:])
 
     def logs(self, ordinals: list[int] | None = None, lines: int = 25) -> str:
         chosen = range(self.spec.replicas) if ordinals is None else ordinals
