@@ -791,8 +791,9 @@ def closed_port() -> int:
 
 
 # zkCli.sh stand-in: logs its arguments and standard input, then answers as the next line of
-# zkcli-outcomes says: `busy` (another reconfig runs), `ok` (committed; creates the `committed` file,
-# which the fake server's conf answer follows) or anything else (a failure).
+# zkcli-outcomes says: `busy` (another reconfig runs), `disabled` (an ensemble without reconfig), `ok`
+# (committed; creates the `committed` file, which the fake server's conf answer follows) or anything
+# else (a failure).
 FAKE_ZKCLI = """#!/usr/bin/env bash
 root=@ROOT@
 { printf 'ARGS %s\\n' "$*"; cat; printf 'END\\n'; } >>"$root/zkcli-calls"
@@ -800,6 +801,7 @@ n=$(grep -c '^END$' "$root/zkcli-calls")
 outcome=$(sed -n "${n}p" "$root/zkcli-outcomes" 2>/dev/null)
 case "$outcome" in
 busy) echo "KeeperErrorCode = ReconfigInProgress"; exit 1 ;;
+disabled) echo "KeeperErrorCode = Reconfig is disabled"; exit 1 ;;
 ok) touch "$root/committed"; printf 'Committed new configuration:\\nversion=200000002\\n'; exit 0 ;;
 *) echo "KeeperErrorCode = ConnectionLoss"; exit 1 ;;
 esac
@@ -1034,6 +1036,22 @@ def test_a_membership_zookeeper_recorded_is_kept(pod: FakePod) -> None:
     assert "starts with the membership it recorded" in result.stderr
 
 
+def test_a_static_membership_from_before_reconfig_is_taken_over(pod: FakePod) -> None:
+    """A volume written before membership was dynamic (server lines in zoo.cfg, no role): after the
+    upgrade, a whole-ensemble restart starts from that list instead of waiting for a peer forever."""
+    (pod.data / "myid").write_text("2\n")
+    static = [f"server.{i}=zk-{i - 1}.zk-headless.team-a.svc.cluster.local:2888:3888;2181" for i in (1, 2, 3)]
+    (pod.data / "zoo.cfg").write_text("tickTime=2000\nreconfigEnabled=false\n" + "\n".join(static) + "\n")
+    (pod.data / "version-2").mkdir()
+    (pod.data / "version-2" / "snapshot.100000000").write_text("snapshot")
+    result = start(pod, "zk", ZooKeeperArgs(), "zk-1")
+    assert result.returncode == 0, result.stderr
+    assert membership_of(result) == static
+    written = (pod.data / "zoo.cfg").read_text()
+    assert written.endswith(f"dynamicConfigFile={pod.data / 'zoo.cfg.dynamic.static'}\n")
+    assert not any(line.startswith("server.") for line in written.splitlines())
+
+
 @pytest.mark.parametrize(
     ("hostname", "setup", "fragment"),
     [
@@ -1115,6 +1133,16 @@ def test_prestop_lets_a_join_attempt_end_first(pod: FakePod, four_letter_server:
     assert result.returncode == 0, result.stderr
     assert took >= 1.4
     assert len(pod.zkcli_calls()) == 1
+
+
+def test_prestop_stops_at_once_where_reconfig_is_disabled(pod: FakePod, four_letter_server: FourLetterServer) -> None:
+    """A member of an ensemble from before dynamic membership, during the upgrade's roll: it cannot
+    leave, so it does not spend its whole bound trying."""
+    four_letter_server.answers = {"conf": conf_answer([1, 2, 3])}
+    result, took = prestop(pod, four_letter_server, ["disabled", "ok"])
+    assert result.returncode == 0
+    assert len(pod.zkcli_calls()) == 1 and took < 2
+    assert "reconfiguration is disabled in this ensemble" in (pod.data / "statefulkit-prestop.log").read_text()
 
 
 def test_prestop_keeps_the_last_voter(pod: FakePod, four_letter_server: FourLetterServer) -> None:

@@ -67,16 +67,17 @@ membership() {
   grep -E '^(server\.[0-9]+|version)=' <<<"${answer#*membership:}"
 }
 
-# lists <membership> <id>: whether server <id> votes in that configuration.
-lists() { grep -qE "^server\\.$2=[^;]*:participant(;|\$)" <<<"$1"; }
-voters() { grep -cE '^server\.[0-9]+=[^;]*:participant(;|$)' <<<"$1" || true; }
+# lists <membership> <id>: whether server <id> votes in that configuration (a server line without a
+# role, as a static zoo.cfg has them, is a participant).
+lists() { grep -E "^server\\.$2=" <<<"$1" | grep -qvE ':observer(;|$)'; }
+voters() { grep -E '^server\.[0-9]+=' <<<"$1" | grep -cvE ':observer(;|$)' || true; }
 version_of() { sed -n 's/^version=//p' <<<"$1"; }
 
-# why <zkCli.sh answer>: the line that says why a command failed.
+# why <zkCli.sh answer>: the line that says why a command failed (never the one with the password).
 why() {
   local line
-  line="$(grep -E 'KeeperErrorCode|Insufficient permission|not valid|Exception:' <<<"$1" | tail -n 1)" ||
-    line="$(tail -n 1 <<<"$1")"
+  line="$(grep -v addauth <<<"$1" | grep -E 'KeeperErrorCode|Insufficient permission|not valid|Exception:' |
+    tail -n 1)" || line="$(grep -v addauth <<<"$1" | tail -n 1)"
   printf '%s' "${line:-no answer in time}"
 }
 

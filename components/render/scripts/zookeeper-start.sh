@@ -50,6 +50,12 @@ else
 fi
 rm -f "$LEAVING" "$JOINER_PID"
 
+# Writes $2 to file $1 atomically (a torn membership file would stop ZooKeeper from starting).
+write_file() {
+  printf '%s\n' "$2" >"$1.tmp"
+  mv -f "$1.tmp" "$1"
+}
+
 config="$DATA_DIR/zoo.cfg"
 # ZooKeeper's next membership while a reconfig is under way; meaningless for a member that starts anew.
 pending="$config.dynamic.next"
@@ -59,6 +65,11 @@ recorded=""
 if [[ -f "$config" ]]; then
   recorded="$(sed -n 's/^dynamicConfigFile=//p' "$config" | tail -n 1)"
   [[ -n "$recorded" && -f "$recorded" ]] || recorded=""
+  if [[ -z "$recorded" ]] && grep -q '^server\.' "$config"; then
+    # Written before membership was dynamic: the static server list is the membership it recorded.
+    recorded="$config.dynamic.static"
+    write_file "$recorded" "$(grep '^server\.' "$config")"
+  fi
 fi
 
 # Whether the volumes hold a ZooKeeper history: ZooKeeper writes a snapshot at its first start, and
@@ -103,12 +114,6 @@ current_membership() {
     fi
   done
   [[ -n "$best" ]] && printf '%s\n' "$best"
-}
-
-# Writes $2 to file $1 atomically (a torn membership file would stop ZooKeeper from starting).
-write_file() {
-  printf '%s\n' "$2" >"$1.tmp"
-  mv -f "$1.tmp" "$1"
 }
 
 mode=""
