@@ -14,7 +14,7 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import ClassVar, Generic, TypeVar
+from typing import ClassVar, Generic, Self, TypeVar
 
 from tests.support.polling import wait_until
 
@@ -66,7 +66,7 @@ class ContinuousWriter(ABC, Generic[Log]):
     def reset(self) -> None:
         """Called after a transient error, and once at the end."""
 
-    def __enter__(self) -> ContinuousWriter[Log]:
+    def __enter__(self) -> Self:
         self._thread.start()
         wait_until("the first acknowledged write", lambda: self._acked, timeout=30)
         return self
