@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pulumi
@@ -65,7 +65,9 @@ class StatefulWorkload(pulumi.ComponentResource):
         pulumi.Output.from_input(args.namespace).apply(
             lambda ns: want(ns, names.stateful_set, manifests.stateful_set["spec"])
         )
-        depends_on: list[pulumi.Resource] = [self.headless_service]
+        # What the component was told to wait for, the StatefulSet waits for too (the engine
+        # records dependencies per resource, and the pods are what must not start early).
+        depends_on: list[pulumi.Resource] = [self.headless_service, *_resources(opts)]
         depends_on += [r for r in (self.config_map, self.storage_class) if r is not None]
         self.stateful_set = k8s.apps.v1.StatefulSet(
             names.stateful_set,
@@ -90,3 +92,11 @@ class StatefulWorkload(pulumi.ComponentResource):
         )
         # The children are attributes; only the derived value is a component output.
         self.register_outputs({"pod_dns_names": self.pod_dns_names})
+
+
+def _resources(opts: pulumi.ResourceOptions | None) -> list[pulumi.Resource]:
+    """The Resources listed in `opts.depends_on`. An Output there still orders the StatefulSet
+    through the component, whose URN every child waits for; only the recorded edge is missing."""
+    depends_on = opts.depends_on if opts is not None else None
+    items = depends_on if isinstance(depends_on, Sequence) else [depends_on]
+    return [r for r in items if isinstance(r, pulumi.Resource)]

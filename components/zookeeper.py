@@ -80,9 +80,17 @@ class ZooKeeperEnsemble(pulumi.ComponentResource):
             self.names.bootstrap_config_map, **manifest_kwargs(render_bootstrap_config_map(name, args)), opts=child
         )
 
-        # The Output names make the StatefulSet wait for the Secret and the bootstrap ConfigMap.
-        self.workload_args = zookeeper_workload_args(name, args, secret_name, self.bootstrap_config_map.metadata.name)
-        self.workload = StatefulWorkload(name, self.workload_args, opts=child)
+        # The Secret's Output name makes the StatefulSet wait for it. The bootstrap ConfigMap is only
+        # ordered before the StatefulSet (depends_on, no property dependency): a new replica count
+        # replaces that ConfigMap (the provider replaces a ConfigMap whose data changes; its fixed
+        # name means delete-before-replace), and the engine replaces along with it every resource
+        # whose properties came from it, which would take the whole ensemble down for a scale.
+        self.workload_args = zookeeper_workload_args(name, args, secret_name)
+        self.workload = StatefulWorkload(
+            name,
+            self.workload_args,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.bootstrap_config_map]),
+        )
 
         self.headless_service_name: pulumi.Output[str] = self.workload.headless_service.metadata.name
         client_service = self.workload.client_service

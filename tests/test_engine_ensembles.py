@@ -156,11 +156,13 @@ def test_scaling_through_the_stack_config_adds_ordinals_and_removes_the_highest_
 ) -> None:
     ns = namespace_of(project)
     before = {n: c["metadata"]["uid"] for n, c in claims(cluster, ns).items()}
+    founders = {n: p["metadata"]["uid"] for n, p in wait_ready(cluster, ns, "zookeeper", 3).items()}
     with project.editing() as config:
         config["statefulkit:zookeeper"]["replicas"] = 5
     project.up()
     pods = wait_ready(cluster, ns, "zookeeper", 5)
     assert sorted(pods) == [f"zookeeper-{i}" for i in range(5)]
+    assert {n: pods[n]["metadata"]["uid"] for n in founders} == founders, "a scale-up restarted a member"
     grown = claims(cluster, ns)
     assert {n: grown[n]["metadata"]["uid"] for n in before} == before, "an existing claim was replaced"
     assert {"data-zookeeper-3", "data-zookeeper-4"} <= set(grown)
@@ -174,9 +176,10 @@ def test_scaling_through_the_stack_config_adds_ordinals_and_removes_the_highest_
         final = wait_ready(cluster, ns, "zookeeper", 3)
         deleted = [e.name for e in watch.events[mark:] if e.type == "DELETED"]
     assert sorted(final) == [f"zookeeper-{i}" for i in range(3)]
-    # The highest ordinals go first. (The members that stay are then restarted onto the new
-    # server list, a rolling update of their config: the day-2 membership change avoids that.)
-    assert set(deleted[:2]) == {"zookeeper-3", "zookeeper-4"}, deleted
+    # Only the highest ordinals go; the members that stay are not restarted (the replica count
+    # is outside the pod template, and the StatefulSet is updated in place, not replaced).
+    assert sorted(deleted) == ["zookeeper-3", "zookeeper-4"], deleted
+    assert {n: final[n]["metadata"]["uid"] for n in final} == {n: pods[n]["metadata"]["uid"] for n in final}
     kept = claims(cluster, ns)
     assert {"data-zookeeper-3", "data-zookeeper-4"} <= set(kept), "claims of removed members must stay"
     assert kept["data-zookeeper-4"]["metadata"]["uid"] == grown["data-zookeeper-4"]["metadata"]["uid"]
@@ -300,10 +303,13 @@ def test_the_password_is_only_a_secret_in_the_state(project: Project, engine: En
     # The provider turns stringData into data (base64): a leak could take either form.
     forms = [PASSWORD, base64.b64encode(PASSWORD.encode()).decode()]
     state = exported_state(project.stack())  # `pulumi stack export`
-    (secret,) = [r for r in state["deployment"]["resources"] if r["type"] == SECRET]
+    # Redis's password Secret (the password above) and ZooKeeper's admin Secret (a generated one).
+    secrets = [r for r in state["deployment"]["resources"] if r["type"] == SECRET]
+    assert sorted(r["outputs"]["metadata"]["name"] for r in secrets) == ["redis-auth", "zookeeper-admin"]
     # The provider sends stringData as data; each copy is stored as the SDK's secret envelope.
-    for envelope in (secret["inputs"]["data"], secret["outputs"]["data"], secret["outputs"]["__inputs"]["data"]):
-        assert envelope[rpc._special_sig_key] == rpc._special_secret_sig and envelope["ciphertext"], envelope
+    for secret in secrets:
+        for envelope in (secret["inputs"]["data"], secret["outputs"]["data"], secret["outputs"]["__inputs"]["data"]):
+            assert envelope[rpc._special_sig_key] == rpc._special_secret_sig and envelope["ciphertext"], envelope
     exported = json.dumps(state)
     assert not [form for form in forms if form in exported]
     backend = Path(engine.env["PULUMI_BACKEND_URL"].removeprefix("file://"))

@@ -26,4 +26,4 @@ def test_wheel_ships_the_typed_components_package(tmp_path: Path) -> None:
     assert {"components/__init__.py", "components/workload.py", "components/args/workload.py"} <= names
     assert not any(name.startswith("tests/") for name in names)
     scripts = {f"components/render/scripts/{p.name}" for p in (source / "components/render/scripts").glob("*.sh")}
-    assert len(scripts) == 6 and scripts <= names, sorted(scripts - names)
+    assert len(scripts) == 9 and scripts <= names, sorted(scripts - names)

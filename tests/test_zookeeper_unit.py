@@ -432,10 +432,14 @@ def test_the_admin_secret_is_random_secret_and_kept(preview: bool) -> None:
         if r.type != SECRET:
             assert passwords[0] not in json.dumps(r.inputs, default=str), r.name
     assert passwords[0] not in json.dumps(first.outputs, default=str)
-    # The StatefulSet waits for the Secret and the bootstrap ConfigMap it reads.
+    # The StatefulSet waits for the Secret and the bootstrap ConfigMap it reads, but none of its
+    # properties come from that ConfigMap: a scale replaces it, and must not replace the StatefulSet.
     sts = first.one(STS)
+    bootstrap = config_map(first, "zk-bootstrap").urn
     assert first.one(SECRET).urn in sts.dependencies
-    assert config_map(first, "zk-bootstrap").urn in sts.dependencies
+    assert bootstrap in sts.dependencies
+    assert first.one(SECRET).urn in sts.property_dependencies["spec"]
+    assert not [key for key, urns in sts.property_dependencies.items() if bootstrap in urns]
     assert first.outputs["secret_name"] == first.one(SECRET).k8s_name
 
 
@@ -740,9 +744,11 @@ def test_args_are_frozen() -> None:
 PASSWORD = "s3cret-super-pw"  # noqa: S105 - a test-only password
 
 
-def conf_answer(voters: list[int], version: str = "100000003", observers: tuple[int, ...] = ()) -> str:
-    """What `conf` answers on a serving member: its settings, then the committed membership."""
-    lines = ["clientPort=2181", "serverId=1", "membership: "]
+def conf_answer(
+    voters: list[int], version: str = "100000003", observers: tuple[int, ...] = (), server_id: int = 2
+) -> str:
+    """What `conf` answers on serving member `server_id`: its settings, then the committed membership."""
+    lines = ["clientPort=2181", f"serverId={server_id}", "electionPort=3888", "membership: "]
     for i in sorted([*voters, *observers]):
         role = "observer" if i in observers else "participant"
         lines.append(f"server.{i}=zk-{i - 1}.zk-headless.team-a.svc.cluster.local:2888:3888:{role};0.0.0.0:2181")
@@ -1174,10 +1180,8 @@ def test_prestop_gives_up_within_its_bound(
 # --------------------------------------------------------------------------- the probe script, run by bash
 
 
-def run_probe(port: int, mode: str, data_dir: Path | None = None) -> subprocess.CompletedProcess[str]:
+def run_probe(port: int, mode: str) -> subprocess.CompletedProcess[str]:
     script = re.sub(r"^PORT=\d+$", f"PORT={port}", render_probe_script(), flags=re.M)
-    if data_dir is not None:
-        script = re.sub(r"^DATA_DIR=\S+$", f"DATA_DIR={data_dir}", script, flags=re.M)
     bash = shutil.which("bash")
     assert bash is not None
     return subprocess.run(
@@ -1194,6 +1198,9 @@ SRVR = "Zookeeper version: 3.9.4\nLatency min/avg/max: 0/0.0/0\nZxid: 0x10000000
         (SRVR.format(mode="leader"), conf_answer([1, 2, 3]), True),
         (SRVR.format(mode="follower"), conf_answer([1, 2, 3]), True),
         (SRVR.format(mode="standalone"), conf_answer([2]), True),
+        # The server's own id comes from conf (serverId), not from a fixed guess.
+        (SRVR.format(mode="follower"), conf_answer([1, 3], server_id=3), True),
+        (SRVR.format(mode="follower"), conf_answer([2, 3], server_id=1), False),
         # Synced but not (yet, or no longer) a voter: a joiner before its reconfig -add, a member
         # that removed itself before stopping.
         (SRVR.format(mode="follower"), conf_answer([1, 3]), False),
@@ -1207,14 +1214,14 @@ SRVR = "Zookeeper version: 3.9.4\nLatency min/avg/max: 0/0.0/0\nZxid: 0x10000000
     ],
 )
 def test_readiness_means_serving_as_a_voter(
-    four_letter_server: FourLetterServer, tmp_path: Path, answer: str, conf: str, ready: bool
+    four_letter_server: FourLetterServer, answer: str, conf: str, ready: bool
 ) -> None:
-    (tmp_path / "myid").write_text("2\n")
     four_letter_server.answers = {"srvr": answer, "conf": conf, "ruok": "imok"}
-    result = run_probe(four_letter_server.port, "ready", tmp_path)
+    result = run_probe(four_letter_server.port, "ready")
     assert (result.returncode == 0) is ready, result.stdout
-    if answer.startswith("Zookeeper") and "follower" in answer and not ready:
-        assert "server 2 does not vote" in result.stdout or "conf went unanswered" in result.stdout
+    assert result.stdout.startswith("ready: Mode: " if ready else "not ready: "), result.stdout
+    if not ready and conf.startswith("clientPort") and "Mode: follower" in answer:
+        assert "does not vote in the ensemble's configuration" in result.stdout
 
 
 @pytest.mark.parametrize(("answer", "live"), [("imok", True), ("", False), ("ruok is not executed", False)])

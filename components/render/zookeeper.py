@@ -233,7 +233,7 @@ def render_prestop_script(args: ZooKeeperArgs) -> str:
 
 
 def render_probe_script() -> str:
-    return render_script("zookeeper-probe.sh", PORT=CLIENT_PORT, READ_TIMEOUT=PROBE_READ_TIMEOUT, DATA_DIR=DATA_DIR)
+    return render_script("zookeeper-probe.sh", PORT=CLIENT_PORT, READ_TIMEOUT=PROBE_READ_TIMEOUT)
 
 
 def _probe_command(mode: str) -> list[str]:
@@ -264,20 +264,15 @@ def zookeeper_ports(args: ZooKeeperArgs) -> list[ContainerPort]:
     return ports
 
 
-def zookeeper_workload_args(
-    name: str, args: ZooKeeperArgs, secret_name: Any = None, bootstrap_config_map: Any = None
-) -> StatefulWorkloadArgs:
+def zookeeper_workload_args(name: str, args: ZooKeeperArgs, secret_name: Any = None) -> StatefulWorkloadArgs:
     """The StatefulWorkloadArgs a ZooKeeperEnsemble named `name` builds its StatefulWorkload from.
 
-    `secret_name` and `bootstrap_config_map` override the names of the component-created password
-    Secret and bootstrap ConfigMap (the component passes their Output names, so the StatefulSet waits
-    for both); `secret_name` is ignored with existing_secret."""
+    `secret_name` overrides the name of the component-created password Secret (the component passes
+    its Output name, so the StatefulSet waits for it); it is ignored with existing_secret. The
+    bootstrap ConfigMap goes by its plain name: see ZooKeeperEnsemble for why."""
     claims = [VolumeClaim(name=DATA_CLAIM, size=args.storage_size, mount_path=DATA_DIR)]
     if args.data_log_storage_size is not None:
         claims.append(VolumeClaim(name=DATA_LOG_CLAIM, size=args.data_log_storage_size, mount_path=DATA_LOG_DIR))
-    bootstrap = (
-        bootstrap_config_map if bootstrap_config_map is not None else ZooKeeperNames.of(name).bootstrap_config_map
-    )
     return StatefulWorkloadArgs(
         **args.workload_options(),
         container_name=CONTAINER_NAME,
@@ -286,7 +281,10 @@ def zookeeper_workload_args(
         env=[
             EnvVar(name="POD_NAMESPACE", field_path="metadata.namespace"),
             # By reference, not by value: the count changes with a scale, the pod template must not.
-            EnvVar(name=REPLICAS_ENV, config_map_key_ref=KeyRef(name=bootstrap, key=REPLICAS_KEY)),
+            EnvVar(
+                name=REPLICAS_ENV,
+                config_map_key_ref=KeyRef(name=ZooKeeperNames.of(name).bootstrap_config_map, key=REPLICAS_KEY),
+            ),
             EnvVar(name=PASSWORD_ENV, secret_key_ref=password_ref(name, args, secret_name)),
         ],
         volume_claims=claims,

@@ -32,6 +32,9 @@ class Registered:
     retain_on_delete: bool
     ignore_changes: list[str] = field(default_factory=list)
     additional_secret_outputs: list[str] = field(default_factory=list)
+    # Per top-level input, the URNs its value came from (the engine replaces a dependent along
+    # with a delete-before-replace of any of them).
+    property_dependencies: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def k8s_name(self) -> Any:
@@ -88,6 +91,7 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
                     retain_on_delete=bool(request.retainOnDelete),
                     ignore_changes=list(request.ignoreChanges),
                     additional_secret_outputs=list(request.additionalSecretOutputs),
+                    property_dependencies={key: list(deps.urns) for key, deps in request.propertyDependencies.items()},
                 )
             )
         return response

@@ -3,15 +3,14 @@
 # official image has no nc or curl guarantee.
 #   probe.sh ready  succeeds only while the server serves as a voting member: `srvr` answers Mode:
 #                   leader, follower or standalone (never while it is looking for a leader), and the
-#                   configuration `conf` reports lists this server (its myid) as a participant: a new
-#                   member that has synced but not yet added itself, or one that removed itself
+#                   configuration `conf` reports lists this server (its serverId) as a participant: a
+#                   new member that has synced but not yet added itself, or one that removed itself
 #                   before stopping, is not ready.
 #   probe.sh live   succeeds while the server process answers `ruok` with `imok`, which it also
 #                   does during a leader election, so liveness never kills a member that is voting.
 set -u
 PORT=@@PORT@@
 READ_TIMEOUT=@@READ_TIMEOUT@@
-DATA_DIR=@@DATA_DIR@@
 
 ask() {
   local answer="" line=""
@@ -37,12 +36,14 @@ ready)
     exit 1
   fi
   mode="${BASH_REMATCH[0]}"
-  myid=""
-  IFS= read -r myid 2>/dev/null <"$DATA_DIR/myid"
-  [[ "$myid" =~ ^[0-9]+$ ]] || { echo "not ready: no myid in $DATA_DIR/myid"; exit 1; }
   config="$(ask conf)" || { echo "not ready: conf went unanswered"; exit 1; }
-  if ! grep -qE "^server\.$myid=[^;]*:participant(;|\$)" <<<"$config"; then
-    echo "not ready: serving ($mode), but server $myid does not vote in the ensemble's configuration"
+  if [[ ! "$config" =~ serverId=([0-9]+) ]]; then
+    echo "not ready: conf answered: ${config:-(nothing)}"
+    exit 1
+  fi
+  id="${BASH_REMATCH[1]}"
+  if ! grep -qE "^server\.$id=[^;]*:participant(;|\$)" <<<"$config"; then
+    echo "not ready: serving ($mode), but server $id does not vote in the ensemble's configuration"
     exit 1
   fi
   echo "ready: $mode"
