@@ -25,11 +25,14 @@ The hook reaches the cluster the way the default provider does (see Cluster.conn
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import json
 import os
 import re
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,7 +48,11 @@ HOOK_NAME = "statefulkit-statefulset-before-delete"
 IMMUTABLE_FIELDS = ("selector", "serviceName", "podManagementPolicy", "volumeClaimTemplates")
 RESIZE_TIMEOUT_SECONDS = 600
 TEARDOWN_MARGIN_SECONDS = 60
-POLL_SECONDS = 1.0
+POLL_SECONDS = 0.5
+# The SDK awaits each hook on the program's one event loop, so a hook that blocks it (API calls,
+# waiting for pods) would make the engine's parallel deletes drain one StatefulSet at a time:
+# the hook's work runs in threads of its own, which mostly sleep between polls.
+_threads = ThreadPoolExecutor(max_workers=32, thread_name_prefix="statefulkit-hook")
 
 
 class VolumeGrowthRefusedError(ValueError):
@@ -150,7 +157,13 @@ def statefulset_hook() -> pulumi.ResourceHook:
     return hook
 
 
-def _before_delete(args: pulumi.ResourceHookArgs) -> None:
+async def _before_delete(args: pulumi.ResourceHookArgs) -> None:
+    # copy_context: the thread sees this program run's settings (dry run, stack config).
+    work = contextvars.copy_context().run
+    await asyncio.get_running_loop().run_in_executor(_threads, work, _grow_or_drain, args)
+
+
+def _grow_or_drain(args: pulumi.ResourceHookArgs) -> None:
     namespace, _, name = args.id.partition("/")
     cluster = Cluster.connect()
     live = cluster.statefulset(namespace, name)

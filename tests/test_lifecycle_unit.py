@@ -1,12 +1,17 @@
-"""The pure decisions of components.lifecycle: what a StatefulSet delete means, which claims
-belong to it, how long its pods may take. The cluster side runs in tests/test_engine_day2.py."""
+"""The pure decisions of components.lifecycle (what a StatefulSet delete means, which claims
+belong to it, how long its pods may take) and how its hook runs beside others. The cluster side
+runs in tests/test_engine_day2.py."""
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from typing import Any
 
+import pulumi
 import pytest
 
+from components import lifecycle
 from components.args.workload import StatefulWorkloadArgs
 from components.lifecycle import Growth, VolumeGrowthRefusedError, claim_ordinal, plan_delete, teardown_bound_seconds
 from components.render.workload import render_workload
@@ -88,3 +93,29 @@ def test_the_teardown_bound_counts_every_grace_period_when_pods_stop_one_by_one(
     parallel = spec(pod_management_policy="Parallel", termination_grace_period_seconds=20)
     assert teardown_bound_seconds(ordered) == 3 * 20 + 60
     assert teardown_bound_seconds(parallel) == 20 + 60
+
+
+def test_hooks_of_parallel_deletes_run_at_the_same_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The engine deletes StatefulSets in parallel; the SDK awaits each hook on the program's one
+    event loop. Each call here blocks until the other has started too, so hooks that blocked the
+    loop (drained one StatefulSet at a time) would break the barrier instead."""
+    both_started = threading.Barrier(2, timeout=10)
+    looked_up: list[str] = []
+
+    class Cluster:
+        def statefulset(self, namespace: str, name: str) -> None:
+            both_started.wait()
+            looked_up.append(f"{namespace}/{name}")  # then gone: nothing to drain
+
+    monkeypatch.setattr(lifecycle.Cluster, "connect", classmethod(lambda cls: Cluster()))
+
+    def hook_args(name: str) -> pulumi.ResourceHookArgs:
+        return pulumi.ResourceHookArgs(
+            urn=f"urn:{name}", id=f"ns/{name}", name=name, type="kubernetes:apps/v1:StatefulSet"
+        )
+
+    async def delete_both() -> None:
+        await asyncio.gather(*(lifecycle._before_delete(hook_args(n)) for n in ("zk", "redis")))
+
+    asyncio.run(delete_both())
+    assert sorted(looked_up) == ["ns/redis", "ns/zk"]

@@ -307,8 +307,24 @@ def _inline_up(stack: auto.Stack, out: Print, env: Mapping[str, str]) -> dict[st
     return {str(kind): int(n) for kind, n in (summaries[-1].get("resourceChanges") or {}).items()}
 
 
+# How the API server refuses the provider's preview of a StatefulSet replacement: the provider
+# dry-runs the replacement's create as an apply under the existing name (pulumi-kubernetes#3984).
+STATEFULSET_REPLACEMENT_REFUSED = "updates to statefulset spec for fields other than"
+
+
 def preview(stack: auto.Stack, out: Print) -> auto.PreviewResult:
-    result: auto.PreviewResult = _run("preview", stack.preview, out)
+    try:
+        result: auto.PreviewResult = _run("preview", stack.preview, out)
+    except EngineError as error:
+        if STATEFULSET_REPLACEMENT_REFUSED in str(error.__cause__):
+            out(
+                "[engine] the kubernetes provider cannot preview the replacement of a StatefulSet (a larger "
+                "storage size, or a new selector, serviceName, podManagementPolicy or claim template; "
+                "pulumi/pulumi-kubernetes#3984). `make up` applies it without a preview: the before-delete "
+                "hook grows the claims or drains the pods first, and refuses a smaller size before anything "
+                "changes (as it did in this preview, had the size shrunk)"
+            )
+        raise
     return result
 
 
