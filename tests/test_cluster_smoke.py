@@ -1,16 +1,20 @@
 """The local cluster itself, and what the rendered objects meet there beyond one deploy: node
-capacity, required anti-affinity over the nodes, PodSecurity admission of the rendered pods (and
-of a bad one), a cluster brought back after a stop. Objects are applied with kubectl (server-side
+capacity, required anti-affinity and zone spread over the nodes, PodSecurity admission of the
+rendered pods with and without every pod extension (and of a bad one), a cluster brought back
+after a stop. Objects are applied with kubectl (server-side
 apply of exactly what the components register); deploys through the engine are test_engine_*.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 import pytest
 
-from components import StatefulWorkloadArgs, ZooKeeperArgs
+from components import RedisArgs, StatefulWorkloadArgs, ZooKeeperArgs
+from components.args.extensions import ZONE_KEY as ZONE
+from components.render.redis import build_workload_args
 from components.render.workload import kubernetes_objects, render_workload
 from components.render.zookeeper import render_zookeeper
 from tests.support.kube import Cluster
@@ -40,6 +44,17 @@ def workload_objects(name: str, namespace: str, **overrides: Any) -> list[dict[s
     }
     args.update(overrides)
     return kubernetes_objects(render_workload(name, StatefulWorkloadArgs.model_validate(args)))
+
+
+def pod_of(sts: dict[str, Any], namespace: str, name: str) -> dict[str, Any]:
+    """The pod the StatefulSet controller would create as `name`: the template plus claim volumes."""
+    template_spec = sts["spec"]["template"]["spec"]
+    claims = [
+        {"name": t["metadata"]["name"], "persistentVolumeClaim": {"claimName": f"{t['metadata']['name']}-{name}"}}
+        for t in sts["spec"].get("volumeClaimTemplates", [])
+    ]
+    spec = {**template_spec, "volumes": [*template_spec.get("volumes", []), *claims]}
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": namespace}, "spec": spec}
 
 
 def ready_pods(cluster: Cluster, namespace: str, name: str) -> list[dict[str, Any]]:
@@ -74,14 +89,8 @@ def test_restricted_admission_is_enforced_and_the_rendered_pods_pass_it(cluster:
     with cluster.namespace("pss", RESTRICTED) as ns:
         zk = kubernetes_objects(render_zookeeper("zk", ZooKeeperArgs(namespace=ns)))
         sts = next(o for o in zk if o["kind"] == "StatefulSet")
-        template_spec = sts["spec"]["template"]["spec"]
-        # The pod the StatefulSet controller would create for ordinal 0: template + claim volumes.
-        claims = [
-            {"name": t["metadata"]["name"], "persistentVolumeClaim": {"claimName": f"{t['metadata']['name']}-zk-0"}}
-            for t in sts["spec"]["volumeClaimTemplates"]
-        ]
-        pod_spec: dict[str, Any] = {**template_spec, "volumes": [*template_spec.get("volumes", []), *claims]}
-        pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "zk-0", "namespace": ns}, "spec": pod_spec}
+        pod = pod_of(sts, ns, "zk-0")
+        pod_spec = pod["spec"]
         accepted = cluster.apply([pod], dry_run=True)
         assert accepted.returncode == 0, accepted.stderr
 
@@ -116,3 +125,89 @@ def test_a_stopped_cluster_comes_back_with_nodes_that_run_pods() -> None:
             wait_until("1 Ready pod", lambda: len(ready_pods(cluster, ns, "kv")) == 1, timeout=60)
     finally:
         Cluster.down(name)
+
+
+def test_zone_spread_is_enforced_by_the_scheduler(cluster: Cluster) -> None:
+    """The nodes carry zones a..c. A hard constraint (DoNotSchedule, skew 1) puts 6 members 2 per
+    zone; the same constraint over a label no node carries leaves the pods Pending, so the rendered
+    constraint is what the scheduler obeys (its own defaults only ever prefer)."""
+    hard = [{"when_unsatisfiable": "DoNotSchedule", "max_skew": 1}]
+    with cluster.namespace("zones", RESTRICTED) as ns:
+        objects = workload_objects("zoned", ns, replicas=6, anti_affinity={"mode": "none"}, topology_spread=hard)
+        assert cluster.apply(objects).returncode == 0
+        wait_until("6 Ready pods", lambda: len(ready_pods(cluster, ns, "zoned")) == 6)
+        zone_of = {n["metadata"]["name"]: n["metadata"]["labels"][ZONE] for n in cluster.get("nodes")["items"]}
+        zones = Counter(zone_of[p["spec"]["nodeName"]] for p in ready_pods(cluster, ns, "zoned"))
+        assert sorted(zones.values()) == [2, 2, 2], zones
+
+        racks = [{"topology_key": "example.com/rack", "when_unsatisfiable": "DoNotSchedule"}]
+        objects = workload_objects("racked", ns, replicas=1, topology_spread=racks)
+        assert cluster.apply(objects).returncode == 0
+
+        def unschedulable() -> str | None:
+            pods = cluster.get("pods", namespace=ns, selector="app.kubernetes.io/instance=racked")["items"]
+            conditions = [c for p in pods for c in p.get("status", {}).get("conditions", [])]
+            return next((c["message"] for c in conditions if c.get("reason") == "Unschedulable"), None)
+
+        message = wait_until("racked-0 to be refused by the scheduler", unschedulable, timeout=60)
+        assert "topology spread constraint" in message or "didn't match pod topology spread" in message, message
+
+
+def test_pod_extensions_pass_the_api_server_and_restricted_admission(cluster: Cluster) -> None:
+    """Every escape hatch set at once, on both ensembles: the StatefulSets pass the API server's
+    validation and their pods restricted admission; adding a capability our model refuses is
+    refused by admission too (the control)."""
+    extensions: dict[str, Any] = {
+        "extra_env": {"JAVA_TOOL_OPTIONS": "-Dx=1"},
+        "extra_volumes": [
+            {"name": "certs", "secret": "zk-tls", "default_mode": 0o440},
+            {"name": "extra-config", "config_map": "site-config"},
+            {"name": "scratch", "empty_dir": True},
+        ],
+        "extra_volume_mounts": [{"name": "certs", "mount_path": "/certs", "read_only": True}],
+        "init_containers": [
+            {
+                "name": "prepare",
+                "command": ["sh", "-c", "true"],
+                "volume_mounts": [{"name": "scratch", "mount_path": "/s"}],
+            }
+        ],
+        "sidecars": [{"name": "shipper", "image": "busybox:1.36", "command": ["sleep", "1d"]}],
+        "service_account_name": "ensemble",
+        "image_pull_secrets": ["registry"],
+        "topology_spread": [{"when_unsatisfiable": "DoNotSchedule", "min_domains": 3}],
+        "security": {
+            "seccomp_profile": "Localhost/profiles/ensemble.json",
+            "add_capabilities": ["NET_BIND_SERVICE"],
+            "supplemental_groups": [2000],
+            "fs_group_change_policy": "Always",
+        },
+    }
+    with cluster.namespace("extensions", RESTRICTED) as ns:
+        # Pods may only name a service account that exists (ServiceAccount admission).
+        account = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "ensemble", "namespace": ns}}
+        assert cluster.apply([account]).returncode == 0
+        redis_args = RedisArgs(namespace=ns, existing_secret={"name": "auth", "key": "password"}, **extensions)
+        for name, objects in (
+            ("zk", kubernetes_objects(render_zookeeper("zk", ZooKeeperArgs(namespace=ns, **extensions)))),
+            ("redis", kubernetes_objects(render_workload("redis", build_workload_args("redis", redis_args)))),
+        ):
+            sts = next(o for o in objects if o["kind"] == "StatefulSet")
+            accepted = cluster.apply([sts], dry_run=True)
+            assert accepted.returncode == 0, accepted.stderr
+            pod = pod_of(sts, ns, f"{name}-0")
+            admitted = cluster.apply([pod], dry_run=True)
+            assert admitted.returncode == 0, admitted.stderr
+            containers = [
+                {
+                    **c,
+                    "securityContext": {
+                        **c["securityContext"],
+                        "capabilities": {"drop": ["ALL"], "add": ["NET_ADMIN"]},
+                    },
+                }
+                for c in pod["spec"]["containers"]
+            ]
+            refused = cluster.apply([{**pod, "spec": {**pod["spec"], "containers": containers}}], dry_run=True)
+            assert refused.returncode != 0 and "violates PodSecurity" in refused.stderr, refused.stderr
+            assert "NET_ADMIN" in refused.stderr

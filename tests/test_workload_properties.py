@@ -57,6 +57,56 @@ strategies = st.one_of(
     ),
     st.fixed_dictionaries({"type": st.just("OnDelete")}, optional={"max_unavailable": int_or_percent}),
 )
+spreads = st.lists(
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "topology_key": mostly(
+                st.sampled_from(["topology.kubernetes.io/zone", "kubernetes.io/hostname"]), st.just("")
+            ),
+            "max_skew": mostly(st.integers(1, 3), st.integers(max_value=0)),
+            "when_unsatisfiable": mostly(st.sampled_from(["ScheduleAnyway", "DoNotSchedule"]), st.just("Never")),
+            "min_domains": st.integers(0, 3),
+        },
+    ),
+    max_size=2,
+)
+volume_names = mostly(st.sampled_from(["scratch", "certs", "extra"]), st.sampled_from(["data", "config", "Bad"]))
+extra_volumes = st.lists(
+    st.one_of(
+        st.fixed_dictionaries({"name": volume_names, "empty_dir": st.booleans()}),
+        st.fixed_dictionaries({"name": volume_names, "secret": st.sampled_from(["tls", "Bad_Secret"])}),
+        st.fixed_dictionaries(
+            {"name": volume_names, "config_map": st.just("cm")}, optional={"default_mode": st.integers(-1, 0o1000)}
+        ),
+    ),
+    max_size=2,
+)
+mounts = st.lists(
+    st.fixed_dictionaries(
+        {"name": volume_names, "mount_path": paths},
+        optional={"read_only": st.booleans(), "sub_path": st.sampled_from(["a", "b/c", "/abs", "../up"])},
+    ),
+    max_size=2,
+)
+init_containers = st.lists(
+    st.fixed_dictionaries(
+        {"name": mostly(st.sampled_from(["init", "fix-perms"]), st.just("main"))},
+        optional={"command": st.just(["true"]), "volume_mounts": mounts, "ports": ports},
+    ),
+    max_size=2,
+)
+securities = st.fixed_dictionaries(
+    {},
+    optional={
+        "seccomp_profile": mostly(
+            st.sampled_from(["RuntimeDefault", "Localhost/profiles/zk.json"]), st.just("Unconfined")
+        ),
+        "add_capabilities": mostly(st.just(["NET_BIND_SERVICE"]), st.sampled_from([["NET_ADMIN"], ["SYS_ADMIN"]])),
+        "supplemental_groups": st.lists(st.integers(-1, 3000), max_size=2),
+        "fs_group_change_policy": mostly(st.sampled_from(["OnRootMismatch", "Always"]), st.just("Never")),
+    },
+)
 specs = st.fixed_dictionaries(
     {"image": mostly(st.sampled_from(["zookeeper:3.9.3", "redis:7.4"]), st.sampled_from(["bad image", ""]))},
     optional={
@@ -82,6 +132,13 @@ specs = st.fixed_dictionaries(
         "labels": st.dictionaries(
             mostly(st.sampled_from(["team", "tier"]), st.just("app.kubernetes.io/name")), st.sampled_from(["x", "y"])
         ),
+        "topology_spread": spreads,
+        "extra_volumes": extra_volumes,
+        "extra_volume_mounts": mounts,
+        "init_containers": init_containers,
+        "security": securities,
+        "service_account_name": mostly(st.just("zk-reader"), st.just("Bad SA")),
+        "image_pull_secrets": st.lists(mostly(st.just("registry"), st.just("Bad!")), max_size=1),
     },
 )
 
@@ -153,12 +210,31 @@ def check_rendered(name: str, spec: StatefulWorkloadArgs) -> None:
     assert len({p["name"] for p in port_list}) == len(port_list)
     assert all(len(p["name"]) <= 15 and 1 <= p["containerPort"] <= 65535 for p in port_list)
 
-    # Restricted pod security.
+    # Restricted pod security, whatever the overrides, in every container (init containers too).
     assert pod["securityContext"]["runAsNonRoot"] is True
-    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
-    for container in pod["containers"]:
+    assert pod["securityContext"]["seccompProfile"]["type"] in ("RuntimeDefault", "Localhost")
+    assert all(gid >= 1 for gid in pod["securityContext"].get("supplementalGroups", []))
+    for container in [*pod["containers"], *pod.get("initContainers", [])]:
         assert container["securityContext"]["allowPrivilegeEscalation"] is False
         assert container["securityContext"]["capabilities"]["drop"] == ["ALL"]
+        assert set(container["securityContext"]["capabilities"].get("add", [])) <= {"NET_BIND_SERVICE"}
+    assert all(not (c.get("ports") or c.get("readinessProbe")) for c in pod.get("initContainers", []))
+
+    # Spread constraints count exactly the workload's pods, one per key and mode.
+    constraints = pod.get("topologySpreadConstraints", [])
+    assert len(constraints) == len(spec.topology_spread)
+    assert all(c["labelSelector"]["matchLabels"] == selector and c["maxSkew"] >= 1 for c in constraints)
+    assert len({(c["topologyKey"], c["whenUnsatisfiable"]) for c in constraints}) == len(constraints)
+    assert all(c["whenUnsatisfiable"] == "DoNotSchedule" for c in constraints if "minDomains" in c)
+
+    # Every mount names a pod volume (a claim template or a volume of the pod), at a unique path.
+    volumes = {v["name"] for v in pod.get("volumes", [])} | {t["metadata"]["name"] for t in templates}
+    assert len(volumes) == len(pod.get("volumes", [])) + len(templates)
+    for container in [*pod["containers"], *pod.get("initContainers", [])]:
+        named = [m["mountPath"] for m in container.get("volumeMounts", [])]
+        assert len(named) == len(set(named))
+        assert {m["name"] for m in container.get("volumeMounts", [])} <= volumes
+        assert all(not m.get("subPath", "a").startswith("/") for m in container.get("volumeMounts", []))
 
     retention = sts_spec["persistentVolumeClaimRetentionPolicy"]
     assert retention == {"whenDeleted": spec.pvc_retention.when_deleted, "whenScaled": spec.pvc_retention.when_scaled}

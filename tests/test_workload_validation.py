@@ -11,10 +11,12 @@ from components import (
     DisruptionBudget,
     OnDelete,
     RedisArgs,
+    RedisEnsemble,
     RollingUpdate,
     StatefulWorkload,
     StatefulWorkloadArgs,
     ZooKeeperArgs,
+    ZooKeeperEnsemble,
 )
 from components.args.workload import validate_name
 from tests.support.pulumi_mocks import run_failing_program
@@ -158,6 +160,82 @@ BAD_ARGS: list[tuple[str, dict[str, Any], list[str]]] = [
     ("client service without ports", {"ports": [], "client_service": True}, ["client_service", "no ports"]),
     ("sidecar name clash", {"sidecars": [{"name": "main"}]}, ["sidecars", "main", "duplicate container"]),
     ("image with spaces", {"image": "my image"}, ["image", "my image", "pattern"]),
+    # Pod extensions (components/args/extensions.py), shared by every Args model.
+    (
+        "spread min_domains without DoNotSchedule",
+        {"topology_spread": [{"min_domains": 2}]},
+        ["topology_spread.0", "min_domains=2", "ScheduleAnyway", "only with DoNotSchedule"],
+    ),
+    (
+        "spread twice on one key",
+        {"topology_spread": [{}, {"max_skew": 2}]},
+        ["topology_spread", "topology.kubernetes.io/zone", "ScheduleAnyway", "one constraint per topology_key"],
+    ),
+    ("spread skew zero", {"topology_spread": [{"max_skew": 0}]}, ["topology_spread.0.max_skew", "0", "greater than"]),
+    (
+        "volume with two sources",
+        {"extra_volumes": [{"name": "x", "secret": "s", "empty_dir": True}]},
+        ["extra volume 'x'", "exactly one of config_map, secret, empty_dir, persistent_volume_claim"],
+    ),
+    (
+        "volume named like a claim",
+        {"volume_claims": [CLAIM], "extra_volumes": [{"name": "data", "empty_dir": True}]},
+        ["extra_volumes", "'data'", "already name the workload's own volumes"],
+    ),
+    (
+        "mount of an unknown volume",
+        {"extra_volume_mounts": [{"name": "certs", "mount_path": "/certs"}]},
+        ["extra_volume_mounts", "'certs'", "name no volume of extra_volumes"],
+    ),
+    (
+        "mount over a claim",
+        {
+            "volume_claims": [CLAIM],
+            "extra_volumes": [{"name": "scratch", "empty_dir": True}],
+            "extra_volume_mounts": [{"name": "scratch", "mount_path": "/data"}],
+        },
+        ["container 'main'", "/data", "used twice"],
+    ),
+    (
+        "sub_path escaping the volume",
+        {
+            "extra_volumes": [{"name": "scratch", "empty_dir": True}],
+            "extra_volume_mounts": [{"name": "scratch", "mount_path": "/s", "sub_path": "../etc"}],
+        },
+        ["sub_path", "../etc", "relative path inside the volume"],
+    ),
+    (
+        "init container with a probe",
+        {"init_containers": [{"name": "init", "readiness_probe": {"tcp_port": 1}}]},
+        ["init_containers", "'init'", "readiness_probe", "no probes, ports or pre_stop"],
+    ),
+    (
+        "init container named like the main one",
+        {"init_containers": [{"name": "main"}]},
+        ["init_containers", "main", "duplicate container"],
+    ),
+    (
+        "sidecar mount of an unknown volume",
+        {"sidecars": [{"name": "backup", "volume_mounts": [{"name": "bucket", "mount_path": "/b"}]}]},
+        ["volume_mounts of container 'backup'", "'bucket'", "name no volume"],
+    ),
+    (
+        "unconfined seccomp",
+        {"security": {"seccomp_profile": "Unconfined"}},
+        ["security.seccomp_profile", "Unconfined", "restricted Pod Security Standard"],
+    ),
+    (
+        "capability beyond NET_BIND_SERVICE",
+        {"security": {"add_capabilities": ["NET_ADMIN"]}},
+        ["security.add_capabilities", "NET_ADMIN", "restricted Pod Security Standard allows adding only"],
+    ),
+    (
+        "root supplemental group",
+        {"security": {"supplemental_groups": [0]}},
+        ["security.supplemental_groups", "[0]", "at least 1"],
+    ),
+    ("bad service account", {"service_account_name": "Bad SA"}, ["service_account_name", "Bad SA"]),
+    ("bad pull secret", {"image_pull_secrets": ["Bad!"]}, ["image_pull_secrets.0", "Bad!"]),
 ]
 
 
@@ -225,3 +303,31 @@ def test_defaults_are_already_validated_values(model: type[BaseModel], required:
     for field in type(built).model_fields:
         assert getattr(built, field) == getattr(revalidated, field), field
         assert type(getattr(built, field)) is type(getattr(revalidated, field)), field
+
+
+@pytest.mark.parametrize(
+    ("model", "bad", "fragments"),
+    [
+        (
+            ZooKeeperArgs,
+            {"extra_env": {"BOOTSTRAP_REPLICAS": "9"}},
+            ["env of container", "BOOTSTRAP_REPLICAS", "extra_env"],
+        ),
+        (RedisArgs, {"extra_env": {"REDIS_PASSWORD": "x"}}, ["env of container", "REDIS_PASSWORD", "extra_env"]),
+        (ZooKeeperArgs, {"security": {"add_capabilities": ["SYS_ADMIN"]}}, ["security.add_capabilities", "SYS_ADMIN"]),
+        (RedisArgs, {"topology_spread": [{"min_domains": 3}]}, ["min_domains=3", "only with DoNotSchedule"]),
+    ],
+)
+def test_ensembles_refuse_bad_extensions_before_anything_is_registered(
+    preview: bool, model: type[BaseModel], bad: dict[str, Any], fragments: list[str]
+) -> None:
+    """The ensembles take the same pod extensions; a clash with what they render is refused too."""
+    component = ZooKeeperEnsemble if model is ZooKeeperArgs else RedisEnsemble
+    args = {"namespace": "ns", **bad}
+    if model is RedisArgs:
+        args["existing_secret"] = {"name": "redis-auth", "key": "password"}
+    error, registered = run_failing_program(lambda: component("ens", args), preview=preview)
+    assert isinstance(error, ValidationError), error
+    for fragment in fragments:
+        assert fragment in str(error), f"{fragment!r} missing from:\n{error}"
+    assert registered == []

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import warnings
+from collections import Counter
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar, TypeVar
@@ -69,6 +70,11 @@ class StrictModel(BaseModel):
 
 
 Model = TypeVar("Model", bound=BaseModel)
+
+
+def duplicates(values: list[Any]) -> list[Any]:
+    """The values that occur more than once, each once, in order of first appearance."""
+    return [value for value, count in Counter(values).items() if count > 1]
 
 
 def coerce(model: type[Model], args: Model | Mapping[str, Any]) -> Model:

@@ -15,13 +15,15 @@ from components.args.common import (
     DnsSubdomain,
     LabelKey,
     LabelValue,
-    StrictModel,
     at_least,
     blocks_every_disruption,
 )
+from components.args.extensions import PodExtensions
 from components.args.parts import (
     AntiAffinity,
+    Container,
     DisruptionBudget,
+    EnvList,
     NameInput,
     OnDelete,
     PvcRetentionPolicy,
@@ -35,7 +37,7 @@ from components.args.parts import (
 SELECTOR_KEYS = ("app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/component")
 
 
-class WorkloadOptions(StrictModel):
+class WorkloadOptions(PodExtensions):
     """Placement, identity, rollout, disruption and storage options of a StatefulSet and its pods.
 
     Subclasses may change a default (an ensemble's image, its replica count, Redis's UID), never
@@ -80,6 +82,12 @@ class WorkloadOptions(StrictModel):
     fs_group: Annotated[int, at_least("fs_group", 0)] = Field(
         1000, description="Group owning the volumes. Default 1000."
     )
+    sidecars: list[Container] = Field(default_factory=list, description="Extra containers per pod. Default [].")
+    init_containers: list[Container] = Field(
+        default_factory=list,
+        description="Run to completion, in order, before the pod's containers start; no probes, ports or "
+        "pre_stop. Default [].",
+    )
 
     @field_validator("labels")
     @classmethod
@@ -95,6 +103,7 @@ class WorkloadOptions(StrictModel):
     @model_validator(mode="after")
     def _shared_rules(self) -> WorkloadOptions:
         check_partition(self.update_strategy, self.replicas)
+        check_added_containers(self)
         if isinstance(self.disruption_budget, DisruptionBudget):
             check_not_blocking(self.disruption_budget, self.replicas)
         created = self.create_storage_class
@@ -113,6 +122,35 @@ class WorkloadOptions(StrictModel):
         if self.disruption_budget == "auto":
             return DisruptionBudget(max_unavailable=1) if self.replicas >= 2 else None
         return self.disruption_budget
+
+
+class EnsembleOptions(WorkloadOptions):
+    """ZooKeeperArgs and RedisArgs: the ensemble renders its main container, a user adds to it."""
+
+    extra_env: EnvList = Field(
+        default_factory=list,
+        description="Added to the main container's environment, list of EnvVar or {name: value}; a variable "
+        "the ensemble sets itself is refused. Default [].",
+    )
+
+
+def check_added_containers(options: WorkloadOptions) -> None:
+    """Init containers run to completion: nothing may probe, reach or stop them. Every container's
+    own mounts name an extra volume."""
+    for container in options.init_containers:
+        kept = [f for f in ("readiness_probe", "liveness_probe", "startup_probe", "pre_stop") if getattr(container, f)]
+        if kept or container.ports:
+            raise ValueError(
+                f"init_containers: {container.name!r} sets {kept + ['ports'] * bool(container.ports)}; an init "
+                "container runs to completion before the others start, so it takes no probes, ports or pre_stop"
+            )
+    volumes = [v.name for v in options.extra_volumes]
+    for container in [*options.sidecars, *options.init_containers]:
+        unknown = [m.name for m in container.volume_mounts if m.name not in volumes]
+        if unknown:
+            raise ValueError(
+                f"volume_mounts of container {container.name!r}: {unknown} name no volume of extra_volumes ({volumes})"
+            )
 
 
 def check_partition(strategy: RollingUpdate | OnDelete, replicas: int) -> None:

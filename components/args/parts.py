@@ -27,6 +27,7 @@ from components.args.common import (
     is_output_like,
     parse_quantity,
 )
+from components.args.extensions import VolumeMount
 
 _ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
 
@@ -267,7 +268,7 @@ class Toleration(StrictModel):
 
 
 class Container(StrictModel):
-    """A sidecar: a second process in every pod (Redis runs Sentinel this way)."""
+    """A sidecar (a second process in every pod; Redis runs Sentinel this way) or an init container."""
 
     name: DnsLabel = Field(description="Container name. Required.")
     image: str | None = Field(None, min_length=1, description="Default: the workload's image.")
@@ -284,6 +285,9 @@ class Container(StrictModel):
         min_length=1,
         description="Command run in the container before it is stopped (its time counts against the grace "
         "period). Default unset.",
+    )
+    volume_mounts: list[VolumeMount] = Field(
+        default_factory=list, description="Mounts of extra volumes, beyond the claims and config. Default []."
     )
 
 

@@ -16,7 +16,7 @@ import pulumi
 from pydantic import AfterValidator, ConfigDict, Field, PlainValidator, model_validator
 
 from components.args.common import StorageSize, StrictModel, at_least, is_output_like, parse_quantity
-from components.args.options import WorkloadOptions
+from components.args.options import EnsembleOptions
 from components.args.parts import KeyRef, Resources
 
 # The official image, pinned. Debian-based: sh, redis-cli, coreutils (timeout, od) and awk.
@@ -208,8 +208,8 @@ class SentinelSettings(StrictModel):
         return self
 
 
-class RedisArgs(WorkloadOptions):
-    """Everything RedisEnsemble renders from: the shared options (WorkloadOptions) and Redis's own.
+class RedisArgs(EnsembleOptions):
+    """Everything RedisEnsemble renders from: the shared options (EnsembleOptions) and Redis's own.
     Pods always start in Parallel: after a full outage every node must come back to find the last
     master. Defaults are the safe ones (ARCHITECTURE.md)."""
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import re
-from collections import Counter
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from pydantic import Field, model_validator
 
-from components.args.common import AbsolutePath, DnsLabel, LabelValue, StrictModel, WorkloadName
+from components.args.common import AbsolutePath, DnsLabel, LabelValue, StrictModel, WorkloadName, duplicates
 from components.args.options import WorkloadOptions
 from components.args.parts import (
     ClientService,
@@ -21,6 +20,8 @@ from components.args.parts import (
     VolumeClaim,
 )
 
+# The pod volume of config_files (components/render/pod.py mounts it).
+CONFIG_VOLUME = "config"
 _CONFIG_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
 
 
@@ -46,7 +47,6 @@ class StatefulWorkloadArgs(WorkloadOptions):
     pre_stop: list[str] | None = Field(
         None, min_length=1, description="Main container: command run before it is stopped. Default unset."
     )
-    sidecars: list[Container] = Field(default_factory=list, description="Extra containers per pod. Default [].")
     config_files: dict[str, str] = Field(
         default_factory=dict, description="Files rendered into the `<name>-config` ConfigMap. Default {}."
     )
@@ -80,26 +80,34 @@ class StatefulWorkloadArgs(WorkloadOptions):
             liveness_probe=self.liveness_probe,
             startup_probe=self.startup_probe,
             pre_stop=self.pre_stop,
+            volume_mounts=self.extra_volume_mounts,
         )
         return [main, *self.sidecars]
 
 
-def _duplicates(values: list[Any]) -> list[Any]:
-    return [value for value, count in Counter(values).items() if count > 1]
-
-
 def _check_mounts(args: StatefulWorkloadArgs) -> None:
-    names = _duplicates([claim.name for claim in args.volume_claims])
+    names = duplicates([claim.name for claim in args.volume_claims])
     if names:
         raise ValueError(f"volume_claims: duplicate claim name(s) {names}; each claim name must be unique")
+    taken = [claim.name for claim in args.volume_claims] + [CONFIG_VOLUME] * bool(args.config_files)
+    clash = [v.name for v in args.extra_volumes if v.name in taken]
+    if clash:
+        raise ValueError(f"extra_volumes: {clash} already name the workload's own volumes ({taken})")
     paths = [claim.mount_path for claim in args.volume_claims]
     if args.config_files:
         paths.append(args.config_mount_path)
-    dup_paths = _duplicates(paths)
+    dup_paths = duplicates(paths)
     if dup_paths:
         raise ValueError(
             f"volume_claims/config_mount_path: duplicate mount path(s) {dup_paths}; each volume needs its own path"
         )
+    for container in [*args.all_containers(), *args.init_containers]:
+        dup_paths = duplicates(paths + [m.mount_path for m in container.volume_mounts])
+        if dup_paths:
+            raise ValueError(
+                f"volume mounts of container {container.name!r}: mount path(s) {dup_paths} used twice (the claims "
+                "and config files are mounted in every container)"
+            )
     bad_keys = [key for key in args.config_files if not _CONFIG_KEY.match(key) or len(key) > 253]
     if bad_keys:
         raise ValueError(f"config_files: key(s) {bad_keys} are not valid ConfigMap keys ([-._a-zA-Z0-9]+)")
@@ -107,23 +115,27 @@ def _check_mounts(args: StatefulWorkloadArgs) -> None:
 
 def _check_containers(args: StatefulWorkloadArgs) -> None:
     containers = args.all_containers()
-    dup_containers = _duplicates([c.name for c in containers])
+    dup_containers = duplicates([c.name for c in [*containers, *args.init_containers]])
     if dup_containers:
         raise ValueError(
-            f"sidecars: duplicate container name(s) {dup_containers} (the main one is {args.container_name!r})"
+            f"sidecars/init_containers: duplicate container name(s) {dup_containers} (the main one is "
+            f"{args.container_name!r})"
         )
     ports = [p for c in containers for p in c.ports]
-    dup_names = _duplicates([p.name for p in ports])
+    dup_names = duplicates([p.name for p in ports])
     if dup_names:
         raise ValueError(f"ports: duplicate port name(s) {dup_names}; port names must be unique in a pod")
-    dup_numbers = _duplicates([(p.container_port, p.protocol) for p in ports])
+    dup_numbers = duplicates([(p.container_port, p.protocol) for p in ports])
     if dup_numbers:
         raise ValueError(f"ports: port number(s) {dup_numbers} declared twice in one pod")
     port_names = {p.name for p in ports}
     for container in containers:
-        dup_env = _duplicates([e.name for e in container.env])
+        dup_env = duplicates([e.name for e in container.env])
         if dup_env:
-            raise ValueError(f"env of container {container.name!r}: duplicate variable(s) {dup_env}")
+            raise ValueError(
+                f"env of container {container.name!r}: duplicate variable(s) {dup_env} (an ensemble's extra_env "
+                "may not set a variable the ensemble sets itself)"
+            )
         for kind in ("readiness_probe", "liveness_probe", "startup_probe"):
             probe: Probe | None = getattr(container, kind)
             if probe is None:

@@ -13,7 +13,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import Field, field_validator, model_validator
 
 from components.args.common import Quantity, StorageSize, at_least, parse_quantity, scaled_count
-from components.args.options import WorkloadOptions
+from components.args.options import EnsembleOptions
 from components.args.parts import DisruptionBudget, KeyRef, PodManagementPolicy, Resources, RollingUpdate
 
 # The official image (Docker Official Images `zookeeper`, Ubuntu-based, bash, uid 1000, zkServer.sh on PATH).
@@ -72,11 +72,12 @@ SyncLimit = Annotated[
 ]
 
 
-class ZooKeeperArgs(WorkloadOptions):
+class ZooKeeperArgs(EnsembleOptions):
     """Everything a ZooKeeperEnsemble renders from. Defaults give a 3-member, quorum-safe ensemble.
 
-    The shared options (namespace, rollout, disruption budget, claims' StorageClass, ...) are
-    WorkloadOptions'; the rules here are ZooKeeper's (odd sizes, a budget that keeps the quorum)."""
+    The shared options (namespace, rollout, disruption budget, claims' StorageClass, pod
+    extensions, ...) are WorkloadOptions' and EnsembleOptions'; the rules here are ZooKeeper's
+    (odd sizes, a budget that keeps the quorum)."""
 
     renamed_fields: ClassVar[dict[str, str]] = {"storage_class": "create_storage_class"}
 

@@ -251,17 +251,16 @@ def build_workload_args(name: str, args: RedisArgs, secret_name: Any = None) -> 
         **_probes("sentinel", args.discovery_timeout_seconds + args.sentinel.down_after_seconds + 30),
     )
     return StatefulWorkloadArgs(
-        **args.workload_options(),
+        **{**args.workload_options(), "sidecars": [sentinel, *args.sidecars]},
         container_name=REDIS_CONTAINER,
         ports=[{"name": "redis", "container_port": REDIS_PORT}],
         command=["sh", f"{CONFIG_DIR}/{REDIS_START}"],
-        env=env,
+        env=[*env, *args.extra_env],
         resources=args.resources,
         # Redis-start waits for the Sentinels, longer while they disagree (a failover is running).
         **_probes("redis", args.discovery_timeout_seconds + args.sentinel.failover_timeout_seconds),
         # A master hands its role over before it stops (prestop.sh; no-op on a replica).
         pre_stop=["sh", f"{CONFIG_DIR}/{PRESTOP_SH}"] if args.master_handoff_seconds else None,
-        sidecars=[sentinel],
         volume_claims=[VolumeClaim(name=DATA_VOLUME, size=args.storage_size, mount_path=DATA_DIR)],
         # Role selection goes through the Sentinels, so pods need not start in order; after a full
         # outage all of them come back at once and find the last master from the saved state.

@@ -286,6 +286,7 @@ def zookeeper_workload_args(name: str, args: ZooKeeperArgs, secret_name: Any = N
                 config_map_key_ref=KeyRef(name=ZooKeeperNames.of(name).bootstrap_config_map, key=REPLICAS_KEY),
             ),
             EnvVar(name=PASSWORD_ENV, secret_key_ref=password_ref(name, args, secret_name)),
+            *args.extra_env,
         ],
         volume_claims=claims,
         pod_management_policy=args.pod_management_policy,

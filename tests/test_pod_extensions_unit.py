@@ -1,0 +1,131 @@
+"""The pod extensions every Args model shares (components/args/extensions.py), as rendered: what a
+user adds lands in the pod exactly once, next to what the workload or ensemble renders itself,
+and the defaults add only the zone spread."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from components import RedisArgs, StatefulWorkloadArgs, ZooKeeperArgs
+from components.render.redis import build_workload_args
+from components.render.workload import render_workload
+from components.render.zookeeper import zookeeper_workload_args
+
+EXTENSIONS: dict[str, Any] = {
+    "extra_volumes": [
+        {"name": "certs", "secret": "tls", "default_mode": 0o440},
+        {"name": "site", "config_map": "site-config"},
+        {"name": "scratch", "empty_dir": True},
+        {"name": "shared", "persistent_volume_claim": "shared-claim"},
+    ],
+    "extra_volume_mounts": [{"name": "certs", "mount_path": "/certs", "read_only": True, "sub_path": "server"}],
+    "init_containers": [
+        {"name": "prepare", "command": ["true"], "volume_mounts": [{"name": "scratch", "mount_path": "/s"}]}
+    ],
+    "sidecars": [
+        {"name": "shipper", "image": "busybox:1.36", "volume_mounts": [{"name": "site", "mount_path": "/site"}]}
+    ],
+    "service_account_name": "ensemble",
+    "automount_service_account_token": True,
+    "image_pull_secrets": ["registry"],
+    "topology_spread": [
+        {"when_unsatisfiable": "DoNotSchedule", "min_domains": 3},
+        {"topology_key": "kubernetes.io/hostname", "max_skew": 2},
+    ],
+    "security": {
+        "seccomp_profile": "Localhost/profiles/ensemble.json",
+        "add_capabilities": ["NET_BIND_SERVICE"],
+        "supplemental_groups": [2000],
+        "fs_group_change_policy": "Always",
+    },
+}
+
+
+def pod_of(args: StatefulWorkloadArgs, name: str = "ens") -> dict[str, Any]:
+    pod: dict[str, Any] = render_workload(name, args).stateful_set["spec"]["template"]["spec"]
+    return pod
+
+
+def by_name(items: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {item["name"]: item for item in items}
+
+
+def test_the_defaults_add_only_a_zone_preference() -> None:
+    pod = pod_of(StatefulWorkloadArgs(image="app:1", replicas=3))
+    selector = render_workload("ens", StatefulWorkloadArgs(image="app:1")).stateful_set["spec"]["selector"]
+    assert pod["topologySpreadConstraints"] == [
+        {
+            "maxSkew": 1,
+            "topologyKey": "topology.kubernetes.io/zone",
+            "whenUnsatisfiable": "ScheduleAnyway",
+            "labelSelector": selector,
+        }
+    ]
+    for absent in ("initContainers", "serviceAccountName", "imagePullSecrets", "volumes"):
+        assert absent not in pod
+    assert pod["automountServiceAccountToken"] is False
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert "supplementalGroups" not in pod["securityContext"]
+    assert pod["containers"][0]["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    assert pod_of(StatefulWorkloadArgs(image="app:1", topology_spread=[])).get("topologySpreadConstraints") is None
+
+
+def test_every_extension_is_rendered_once_where_it_belongs() -> None:
+    args = StatefulWorkloadArgs(
+        image="app:1",
+        volume_claims=[{"name": "data", "size": "1Gi", "mount_path": "/data"}],
+        config_files={"app.cfg": "x=1\n"},
+        **EXTENSIONS,
+    )
+    pod = pod_of(args)
+    volumes = by_name(pod["volumes"])
+    assert list(volumes) == ["config", "certs", "site", "scratch", "shared"]
+    assert volumes["certs"] == {"name": "certs", "secret": {"secretName": "tls", "defaultMode": 0o440}}
+    assert volumes["site"] == {"name": "site", "configMap": {"name": "site-config"}}
+    assert volumes["scratch"] == {"name": "scratch", "emptyDir": {}}
+    assert volumes["shared"] == {"name": "shared", "persistentVolumeClaim": {"claimName": "shared-claim"}}
+
+    main, shipper = pod["containers"]
+    own = [{"name": "data", "mountPath": "/data"}, {"name": "config", "mountPath": "/config", "readOnly": True}]
+    assert main["volumeMounts"] == [
+        *own,
+        {"name": "certs", "mountPath": "/certs", "readOnly": True, "subPath": "server"},
+    ]
+    assert shipper["volumeMounts"] == [*own, {"name": "site", "mountPath": "/site"}]
+    (prepare,) = pod["initContainers"]
+    assert prepare["name"] == "prepare" and prepare["image"] == "app:1" and prepare["command"] == ["true"]
+    assert prepare["volumeMounts"] == [*own, {"name": "scratch", "mountPath": "/s"}]
+
+    assert pod["serviceAccountName"] == "ensemble"
+    assert pod["automountServiceAccountToken"] is True
+    assert pod["imagePullSecrets"] == [{"name": "registry"}]
+    assert pod["securityContext"]["seccompProfile"] == {
+        "type": "Localhost",
+        "localhostProfile": "profiles/ensemble.json",
+    }
+    assert pod["securityContext"]["supplementalGroups"] == [2000]
+    assert pod["securityContext"]["fsGroupChangePolicy"] == "Always"
+    for container in [main, shipper, prepare]:
+        assert container["securityContext"]["capabilities"] == {"drop": ["ALL"], "add": ["NET_BIND_SERVICE"]}
+        assert container["securityContext"]["allowPrivilegeEscalation"] is False
+    zone, host = pod["topologySpreadConstraints"]
+    assert zone["whenUnsatisfiable"] == "DoNotSchedule" and zone["minDomains"] == 3
+    assert host["topologyKey"] == "kubernetes.io/hostname" and host["maxSkew"] == 2 and "minDomains" not in host
+
+
+def test_ensembles_add_the_extensions_to_what_they_render() -> None:
+    zk = pod_of(zookeeper_workload_args("zk", ZooKeeperArgs(extra_env={"JVMFLAGS_EXTRA": "-Dx=1"}, **EXTENSIONS)))
+    (server, shipper) = zk["containers"]
+    env = [e["name"] for e in server["env"]]
+    assert env[-1] == "JVMFLAGS_EXTRA" and len(env) == len(set(env)) > 1  # after the ensemble's own
+    assert shipper["name"] == "shipper"
+    assert [v["name"] for v in zk["volumes"]] == ["config", "certs", "site", "scratch", "shared"]
+    assert zk["serviceAccountName"] == "ensemble" and zk["initContainers"][0]["name"] == "prepare"
+
+    redis_args = RedisArgs(existing_secret={"name": "auth", "key": "password"}, extra_env={"TZ": "UTC"}, **EXTENSIONS)
+    redis = pod_of(build_workload_args("redis", redis_args), "redis")
+    # Sentinel stays the first sidecar; the user's follow.
+    assert [c["name"] for c in redis["containers"]] == ["redis", "sentinel", "shipper"]
+    assert redis["containers"][0]["env"][-1] == {"name": "TZ", "value": "UTC"}
+    assert all(e["name"] != "TZ" for e in redis["containers"][1]["env"])  # extra_env is the main container's
+    assert redis["topologySpreadConstraints"][0]["minDomains"] == 3
