@@ -6,8 +6,11 @@ runs every container as a process with the pod's hostname, /etc/hosts, env and v
 
 from __future__ import annotations
 
+import re
 import shutil
+import subprocess
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +18,7 @@ import pulumi
 import pytest
 import redis
 
-from components.args.redis import REDIS_PORT, RedisArgs, SentinelSettings
+from components.args.redis import EXPORTER_PORT, REDIS_PORT, RedisArgs, SentinelSettings
 from tests.support.podsim import PodNetwork, netns_unavailable_reason
 from tests.support.polling import wait_until
 from tests.support.redis_pods import NOT_YET, ContinuousWriter, RedisPods, WriteLog, redis_ensemble
@@ -33,7 +36,8 @@ def _missing() -> str | None:
     reason = netns_unavailable_reason()
     if reason:
         return reason
-    missing = [tool for tool in ("redis-server", "redis-cli", "timeout", "od") if shutil.which(tool) is None]
+    tools = ("redis-server", "redis-cli", "timeout", "od", "prometheus-redis-exporter")
+    missing = [tool for tool in tools if shutil.which(tool) is None]
     return f"needs {missing} on PATH (tools/system-deps installs them)" if missing else None
 
 
@@ -379,3 +383,61 @@ def test_a_scale_down_leaves_no_stale_sentinel_or_replica_counted(network: PodNe
         with smaller.connect(master, sentinel=True) as sentinel:
             peers = sentinel.execute_command("SENTINEL", "SENTINELS", smaller.spec.master_name)
         assert len(peers) == 2, peers
+
+
+def scrape(host: str, port: int = EXPORTER_PORT) -> str:
+    with urllib.request.urlopen(f"http://{host}:{port}/metrics", timeout=5) as response:
+        body: bytes = response.read()
+    return body.decode()
+
+
+def sample(metrics: str, name: str, **labels: str) -> float | None:
+    """The value of the first sample of `name` carrying at least `labels`."""
+    for line in metrics.splitlines():
+        found = re.fullmatch(rf"{name}(?:\{{(.*)\}})? (\S+)", line)
+        if found and all(f'{k}="{v}"' in (found.group(1) or "") for k, v in labels.items()):
+            return float(found.group(2))
+    return None
+
+
+def test_the_exporter_serves_real_metrics_of_its_own_redis_with_the_password(
+    network: PodNetwork, tmp_path: Path
+) -> None:
+    """Debian's redis_exporter in each pod, configured only by what the component renders: it logs in
+    with the Secret's password (redis_up 1) and reports this pod's own server (role, keys written,
+    maxmemory read through the renamed CONFIG command). The control: the same exporter with a wrong
+    password reports redis_up 0."""
+    spec = make_spec(metrics={}, maxmemory="64mb", maxmemory_policy="allkeys-lru")
+    with redis_ensemble(network, tmp_path, "cache", spec, PASSWORD) as pods:
+        master = pods.current_master()
+        assert master is not None
+        with pods.connect(master) as client:
+            for i in range(25):
+                client.set(f"key-{i}", i)
+        pods.wait_replication(master, 2)
+        replica = next(i for i in range(3) if i != master)
+
+        def scraped(i: int) -> str | None:
+            text = scrape(pods.sim.pod_ip(i))
+            return text if sample(text, "redis_db_keys", db="db0") == 25 else None
+
+        on_master = wait_until("the master's exporter to count 25 keys", lambda: scraped(master), tolerate=(OSError,))
+        on_replica = wait_until("a replica's exporter to count 25 keys", lambda: scraped(replica), tolerate=(OSError,))
+        assert sample(on_master, "redis_up") == 1
+        assert sample(on_master, "redis_instance_info", role="master") == 1
+        assert sample(on_master, "redis_connected_slaves") == 2
+        assert sample(on_replica, "redis_instance_info", role="slave") == 1
+        assert sample(on_master, "redis_config_maxmemory") == 64 * 1024 * 1024  # via SK_CONFIG GET
+
+        wrong = subprocess.Popen(
+            ["prometheus-redis-exporter", "-web.listen-address", "127.0.0.1:19121"],
+            env={"REDIS_ADDR": f"redis://{pods.sim.pod_ip(master)}:{REDIS_PORT}", "REDIS_PASSWORD": "wrong"},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            refused = wait_until("the control exporter", lambda: scrape("127.0.0.1", 19121), tolerate=(OSError,))
+        finally:
+            wrong.terminate()
+            wrong.wait(timeout=10)
+        assert sample(refused, "redis_up") == 0

@@ -190,6 +190,32 @@ def test_containers_ports_commands_and_env(preview: bool) -> None:
     assert redis["readinessProbe"]["periodSeconds"] == 5
 
 
+def test_the_exporter_sidecar_logs_in_like_a_client_and_never_gates_readiness(preview: bool) -> None:
+    d = deploy(preview, metrics={"check_keys": ["session:*", "queue"], "include_system_metrics": True})
+    by_name = containers(d)
+    assert list(by_name) == ["redis", "sentinel", "metrics"]
+    exporter = by_name["metrics"]
+    assert exporter["image"] == "oliver006/redis_exporter:v1.67.0"
+    assert "command" not in exporter  # the image's own entrypoint
+    assert exporter["ports"] == [{"name": "metrics", "containerPort": 9121, "protocol": "TCP"}]
+    assert env_of(exporter) == {
+        "REDIS_ADDR": "redis://localhost:6379",
+        "REDIS_EXPORTER_WEB_LISTEN_ADDRESS": ":9121",
+        "REDIS_EXPORTER_CONFIG_COMMAND": "SK_CONFIG",  # CONFIG is renamed by default
+        "REDIS_PASSWORD": {"secretKeyRef": {"name": "cache-auth", "key": "password"}},
+        "REDIS_EXPORTER_INCL_SYSTEM_METRICS": "true",
+        "REDIS_EXPORTER_CHECK_KEYS": "session:*,queue",
+    }
+    assert "readinessProbe" not in exporter and "livenessProbe" not in exporter
+    assert exporter["resources"] == {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"memory": "128Mi"}}
+    assert exporter["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    headless = next(r for r in d.of_type(SVC) if r.k8s_name == "cache-headless")
+    assert {"name": "metrics", "port": 9121, "targetPort": "metrics", "protocol": "TCP"} in headless.inputs["spec"][
+        "ports"
+    ]
+    assert "metrics" not in containers(deploy(preview))
+
+
 def test_overrides_reach_the_pods(preview: bool) -> None:
     d = deploy(
         preview,
@@ -590,6 +616,20 @@ def test_unknown_field_is_refused() -> None:
     assert "sentinels" in rejected(args(sentinels=3))
 
 
+@pytest.mark.parametrize(
+    ("metrics", "fragments"),
+    [
+        ({"port": 26379}, ["metrics.port", "26379", "taken by Redis or Sentinel"]),
+        ({"check_keys": ["a,b"]}, ["metrics.check_keys", "a,b", "no ','"]),
+        ({"image": "bad image"}, ["metrics.image", "pattern"]),
+    ],
+)
+def test_bad_exporter_settings_are_refused(metrics: dict[str, Any], fragments: list[str]) -> None:
+    message = rejected(args(metrics=metrics))
+    for fragment in fragments:
+        assert fragment in message, message
+
+
 def test_errors_never_show_the_raw_input() -> None:
     with pytest.raises(ValidationError) as info:
         RedisArgs.model_validate({"password": "hunter2-plain", "replicas": 2})
@@ -607,9 +647,10 @@ def test_errors_never_show_the_raw_input() -> None:
     allow_small=st.booleans(),
     maxmemory=st.none() | st.integers(min_value=0, max_value=2**34),
     policy=st.sampled_from([*MAXMEMORY_POLICIES, "lru", "allkeys"]),
+    exporter_port=st.none() | st.sampled_from([0, 6379, 9121, 26379, 9400, 65536]),
 )
-def test_redis_args_accepts_exactly_the_valid_combinations(
-    replicas: int, quorum: int | None, allow_small: bool, maxmemory: int | None, policy: str
+def test_redis_args_accepts_exactly_the_valid_combinations(  # noqa: PLR0917 - one per hypothesis strategy
+    replicas: int, quorum: int | None, allow_small: bool, maxmemory: int | None, policy: str, exporter_port: int | None
 ) -> None:
     valid = (
         replicas >= 1
@@ -617,6 +658,7 @@ def test_redis_args_accepts_exactly_the_valid_combinations(
         and (quorum is None or 1 <= quorum <= replicas)
         and (maxmemory is None or maxmemory >= 2**20)
         and policy in MAXMEMORY_POLICIES
+        and (exporter_port is None or exporter_port in (9121, 9400))
     )
     raw = args(
         replicas=replicas,
@@ -624,6 +666,7 @@ def test_redis_args_accepts_exactly_the_valid_combinations(
         allow_small_sentinel_quorum=allow_small,
         maxmemory=maxmemory,
         maxmemory_policy=policy,
+        metrics=None if exporter_port is None else {"port": exporter_port},
     )
     if not valid:
         with pytest.raises(ValidationError):
@@ -638,6 +681,9 @@ def test_redis_args_accepts_exactly_the_valid_combinations(
     manifests = render_workload("cache", build_workload_args("cache", spec))
     assert manifests.stateful_set["spec"]["replicas"] == replicas
     assert (manifests.pdb is None) == (replicas < 2)
+    pod = manifests.stateful_set["spec"]["template"]["spec"]
+    ports = [p["containerPort"] for c in pod["containers"] if c["name"] == "metrics" for p in c["ports"]]
+    assert ports == ([] if exporter_port is None else [exporter_port])
     conf = render_config_files("cache", spec)["redis.conf"]
     assert (f"maxmemory {maxmemory}\n" in conf) == (maxmemory is not None)
     assert f"maxmemory-policy {policy}\n" in conf

@@ -13,9 +13,9 @@ from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Literal, get_args
 
 import pulumi
-from pydantic import AfterValidator, ConfigDict, Field, PlainValidator, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, PlainValidator, field_validator, model_validator
 
-from components.args.common import StorageSize, StrictModel, at_least, is_output_like, parse_quantity
+from components.args.common import PortNumber, StorageSize, StrictModel, at_least, is_output_like, parse_quantity
 from components.args.options import EnsembleOptions
 from components.args.parts import KeyRef, Resources
 
@@ -23,6 +23,9 @@ from components.args.parts import KeyRef, Resources
 REDIS_IMAGE = "redis:8.10.2"
 REDIS_PORT = 6379
 SENTINEL_PORT = 26379
+# A maintained exporter (github.com/oliver006/redis_exporter); tests run Debian's build of it.
+EXPORTER_IMAGE = "oliver006/redis_exporter:v1.67.0"
+EXPORTER_PORT = 9121
 
 MaxmemoryPolicy = Literal[
     "noeviction",
@@ -208,6 +211,38 @@ class SentinelSettings(StrictModel):
         return self
 
 
+class RedisExporter(StrictModel):
+    """A Prometheus exporter sidecar (oliver006/redis_exporter) scraping this pod's Redis over
+    localhost, with the ensemble's password; its /metrics serves on `port`."""
+
+    image: str = Field(EXPORTER_IMAGE, min_length=1, pattern=r"^\S+$", description=f"Default {EXPORTER_IMAGE!r}.")
+    port: PortNumber = Field(EXPORTER_PORT, description=f"Port of /metrics. Default {EXPORTER_PORT}.")
+    include_system_metrics: bool = Field(False, description="Host memory and similar. Default false.")
+    check_keys: list[str] = Field(
+        default_factory=list,
+        description="Key patterns whose values or lengths are exported (each scan costs the server). Default [].",
+    )
+    resources: Resources | None = Field(
+        default_factory=lambda: Resources(requests={"cpu": "10m", "memory": "32Mi"}, limits={"memory": "128Mi"}),
+        description="Default: requests 10m CPU, 32Mi; limit 128Mi.",
+    )
+
+    @field_validator("check_keys")
+    @classmethod
+    def _one_pattern_each(cls, value: list[str]) -> list[str]:
+        bad = [pattern for pattern in value if not pattern or "," in pattern]
+        if bad:
+            raise ValueError(f"check_keys: {bad} are not key patterns (non-empty, no ',': the exporter splits on it)")
+        return value
+
+    @field_validator("port")
+    @classmethod
+    def _not_a_redis_port(cls, value: int) -> int:
+        if value in (REDIS_PORT, SENTINEL_PORT):
+            raise ValueError(f"port={value} is taken by Redis or Sentinel in the same pod; use another (default 9121)")
+        return value
+
+
 class RedisArgs(EnsembleOptions):
     """Everything RedisEnsemble renders from: the shared options (EnsembleOptions) and Redis's own.
     Pods always start in Parallel: after a full outage every node must come back to find the last
@@ -236,6 +271,9 @@ class RedisArgs(EnsembleOptions):
     )
 
     sentinel: SentinelSettings = Field(default_factory=SentinelSettings, description="Default SentinelSettings().")
+    metrics: RedisExporter | None = Field(
+        None, description="RedisExporter(...) adds the exporter sidecar (and its port to the pods). Default None."
+    )
 
     storage_size: StorageSize = Field("8Gi", description="PVC size per pod. Default '8Gi'.")
     appendonly: bool = Field(True, description="AOF persistence on the volume. Default true.")

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from components.args.parts import ClientService, Container, EnvVar, KeyRef, PodManagementPolicy, Probe, VolumeClaim
-from components.args.redis import REDIS_PORT, SENTINEL_COMMANDS, SENTINEL_PORT, RedisArgs
+from components.args.redis import REDIS_PORT, SENTINEL_COMMANDS, SENTINEL_PORT, RedisArgs, RedisExporter
 from components.args.workload import StatefulWorkloadArgs
 from components.render.pod import Manifest
 from components.render.shell import render_script
@@ -34,6 +34,7 @@ DATA_DIR = "/data"
 CONFIG_DIR = "/config"
 REDIS_CONTAINER = "redis"
 SENTINEL_CONTAINER = "sentinel"
+EXPORTER_CONTAINER = "metrics"
 PASSWORD_ENV = "REDIS_PASSWORD"  # noqa: S105 - a variable name, not a password
 PASSWORD_KEY = "password"  # noqa: S105 - the Secret key name
 APP_NAME = "redis"
@@ -234,6 +235,30 @@ def _probes(role: str, liveness_delay_seconds: int) -> dict[str, Probe]:
     }
 
 
+def _exporter(exporter: RedisExporter, args: RedisArgs, password: KeyRef | None) -> Container:
+    """The exporter scrapes its own pod's Redis over localhost, as the ensemble's clients log in."""
+    env = [
+        EnvVar(name="REDIS_ADDR", value=f"redis://localhost:{REDIS_PORT}"),
+        EnvVar(name="REDIS_EXPORTER_WEB_LISTEN_ADDRESS", value=f":{exporter.port}"),
+        # CONFIG is renamed by default (renamed_commands); the exporter reads maxmemory etc. through it.
+        EnvVar(name="REDIS_EXPORTER_CONFIG_COMMAND", value=args.renamed_commands.get("CONFIG", "CONFIG") or "CONFIG"),
+    ]
+    if password is not None:
+        env.append(EnvVar(name="REDIS_PASSWORD", secret_key_ref=password))
+    if exporter.include_system_metrics:
+        env.append(EnvVar(name="REDIS_EXPORTER_INCL_SYSTEM_METRICS", value="true"))
+    if exporter.check_keys:
+        env.append(EnvVar(name="REDIS_EXPORTER_CHECK_KEYS", value=",".join(exporter.check_keys)))
+    return Container(
+        name=EXPORTER_CONTAINER,
+        image=exporter.image,
+        env=env,
+        ports=[{"name": "metrics", "container_port": exporter.port}],
+        resources=exporter.resources,
+        # No probe: a failing exporter must not take Redis out of its Services or hold a rollout.
+    )
+
+
 def build_workload_args(name: str, args: RedisArgs, secret_name: Any = None) -> StatefulWorkloadArgs:
     """The StatefulWorkloadArgs RedisEnsemble hands its child StatefulWorkload.
 
@@ -250,8 +275,9 @@ def build_workload_args(name: str, args: RedisArgs, secret_name: Any = None) -> 
         # Sentinel-start may wait for this pod's Redis and for the master before Sentinel runs.
         **_probes("sentinel", args.discovery_timeout_seconds + args.sentinel.down_after_seconds + 30),
     )
+    exporter = [] if args.metrics is None else [_exporter(args.metrics, args, password_ref(name, args, secret_name))]
     return StatefulWorkloadArgs(
-        **{**args.workload_options(), "sidecars": [sentinel, *args.sidecars]},
+        **{**args.workload_options(), "sidecars": [sentinel, *exporter, *args.sidecars]},
         container_name=REDIS_CONTAINER,
         ports=[{"name": "redis", "container_port": REDIS_PORT}],
         command=["sh", f"{CONFIG_DIR}/{REDIS_START}"],

@@ -7,6 +7,8 @@ Secret is rendered from the test password, as the component renders it from its 
 from __future__ import annotations
 
 import contextlib
+import copy
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +20,7 @@ from redis.retry import Retry
 
 from components.args.redis import REDIS_PORT, SENTINEL_PORT, RedisArgs
 from components.render.redis import (
+    EXPORTER_CONTAINER,
     REDIS_CONTAINER,
     SENTINEL_CONTAINER,
     RedisNames,
@@ -170,12 +173,26 @@ def render_for_sim(name: str, spec: RedisArgs, password: str | None) -> tuple[Wo
     return manifests, secrets
 
 
+# What the exporter image runs (its ENTRYPOINT, which the sim does not have): Debian's build.
+IMAGE_ENTRYPOINTS = {EXPORTER_CONTAINER: ["prometheus-redis-exporter"]}
+
+
+def with_entrypoints(manifests: WorkloadManifests) -> WorkloadManifests:
+    """The StatefulSet with a command for each container that relies on its image's ENTRYPOINT."""
+    sts = copy.deepcopy(manifests.stateful_set)
+    for container in sts["spec"]["template"]["spec"]["containers"]:
+        if not container.get("command") and container["name"] in IMAGE_ENTRYPOINTS:
+            container["command"] = IMAGE_ENTRYPOINTS[container["name"]]
+    return dataclasses.replace(manifests, stateful_set=sts)
+
+
 @contextlib.contextmanager
 def redis_ensemble(
     network: PodNetwork, workdir: Path, name: str, spec: RedisArgs, password: str | None
 ) -> Iterator[RedisPods]:
     """Start every pod at once (podManagementPolicy Parallel) and wait until all are Ready."""
     manifests, secrets = render_for_sim(name, spec, password)
+    manifests = with_entrypoints(manifests)
     assert manifests.config_map is not None
     namespace = spec.namespace if isinstance(spec.namespace, str) else "default"
     sim = StatefulSetSim(
