@@ -12,6 +12,7 @@ import contextlib
 import re
 import shutil
 import socket
+import subprocess
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -35,6 +36,7 @@ from tests.support import writelog
 from tests.support.podsim import PodNetwork, StatefulSetSim
 from tests.support.polling import wait_until
 
+ROOT = Path(__file__).resolve().parents[2]
 # Where Debian's `zookeeper` package puts its scripts and jars.
 DEBIAN_BIN = Path("/usr/share/zookeeper/bin")
 DEBIAN_ZKSERVER = DEBIAN_BIN / "zkServer.sh"
@@ -44,6 +46,9 @@ DEBIAN_CONF = Path("/etc/zookeeper/conf")
 # Debian's zookeeper.jar names no logging backend in its Class-Path, so the server would log nothing;
 # these put slf4j's log4j 1.2 binding next to it (the package's log4j.properties has a CONSOLE appender).
 _LOG_JARS = ("slf4j-log4j12.jar", "log4j-1.2.jar")
+_JETTY_JARS = tuple(f"jetty9-{m}.jar" for m in ("server", "servlet", "http", "io", "util", "security")) + (
+    "servlet-api.jar",
+)
 # Small, quick JVMs: five servers and the scripts' zkCli.sh runs share two cores in the tests.
 _TEST_JVM_FLAGS = "-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:-UsePerfData -Xss512k"
 # The super user's password of every test ensemble (what the component would generate).
@@ -65,6 +70,19 @@ def debian_zookeeper_missing() -> str | None:
     return None
 
 
+def metrics_provider_jars(directory: Path) -> list[Path]:
+    """ZooKeeper's Prometheus provider (fetched by tools/zookeeper-metrics-jars, as the official image
+    ships it), copied into `directory` for the pods' user to read, and the Debian Jetty it serves
+    /metrics with."""
+    fetched = subprocess.run(
+        [str(ROOT / "tools/zookeeper-metrics-jars")], capture_output=True, text=True, check=True, timeout=600
+    )
+    provider = [Path(shutil.copy(jar, directory)) for jar in sorted(Path(fetched.stdout.strip()).glob("*.jar"))]
+    for jar in provider:
+        jar.chmod(0o644)
+    return [*provider, *(DEBIAN_JARS / jar for jar in _JETTY_JARS)]
+
+
 def write_shims(directory: Path) -> dict[str, str]:
     """Executable `zkServer.sh` and `zkCli.sh` that run Debian's real scripts with console logging.
 
@@ -72,9 +90,8 @@ def write_shims(directory: Path) -> dict[str, str]:
     last wins). Everything else (the config path argument, SERVER_JVMFLAGS with the heap and the
     super user's digest, zkCli.sh's arguments and standard input) is what the rendered scripts pass.
     """
-    classpath = ":".join(
-        [str(DEBIAN_CONF), str(DEBIAN_JARS / "zookeeper.jar"), *(str(DEBIAN_JARS / j) for j in _LOG_JARS)]
-    )
+    jars = [DEBIAN_JARS / "zookeeper.jar", *(DEBIAN_JARS / j for j in _LOG_JARS), *metrics_provider_jars(directory)]
+    classpath = ":".join([str(DEBIAN_CONF), *map(str, jars)])
     shims = {}
     for name, target, level in (("zkServer.sh", DEBIAN_ZKSERVER, "INFO"), ("zkCli.sh", DEBIAN_ZKCLI, "WARN")):
         shim = directory / name
@@ -138,11 +155,7 @@ def membership(host: str) -> Membership | None:
 
 
 def realserver_args(**overrides: Any) -> ZooKeeperArgs:
-    """Production defaults, scaled down for a 2-core test machine.
-
-    metrics=False only because Debian's package does not ship zookeeper-prometheus-metrics (the
-    official image does): with the provider class missing, ZooKeeper 3.8 exits "Invalid config".
-    """
+    """Production defaults (the metrics provider included), scaled down for a 2-core test machine."""
     values: dict[str, Any] = {
         "heap": "128Mi",
         "resources": {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"memory": "512Mi"}},
@@ -150,7 +163,6 @@ def realserver_args(**overrides: Any) -> ZooKeeperArgs:
         "init_limit": 10,
         "sync_limit": 4,
         "storage_size": "1Gi",
-        "metrics": False,
     }
     values.update(overrides)
     return ZooKeeperArgs.model_validate(values)
