@@ -20,6 +20,7 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -27,7 +28,7 @@ from kazoo.client import KazooClient
 from kazoo.exceptions import KazooException, NoAuthError
 from kazoo.handlers.threading import KazooTimeoutError
 
-from components.render.zookeeper import METRICS_PORT
+from components.args.zookeeper import METRICS_PORT
 from tests.support.podsim import PodNetwork, PodNotRunningError, netns_unavailable_reason
 from tests.support.polling import wait_until
 from tests.support.zk import (
@@ -392,7 +393,7 @@ def test_every_member_serves_prometheus_metrics_of_its_own_server(network: PodNe
             return text if sample(text, "znode_count") == before + 20 else None
 
         for i in range(3):
-            text = wait_until(f"zk-{i} to count 20 more znodes", lambda i=i: counted(i), tolerate=(OSError,))
+            text: str = wait_until(f"zk-{i} to count 20 more znodes", partial(counted, i), tolerate=(OSError,))
             assert sample(text, "quorum_size") == 3, i
             assert "jvm_info{" in text
         leaders = [i for i in range(3) if sample(scrape(ensemble.ip(i)), "learners") is not None]

@@ -46,9 +46,8 @@ DEBIAN_CONF = Path("/etc/zookeeper/conf")
 # Debian's zookeeper.jar names no logging backend in its Class-Path, so the server would log nothing;
 # these put slf4j's log4j 1.2 binding next to it (the package's log4j.properties has a CONSOLE appender).
 _LOG_JARS = ("slf4j-log4j12.jar", "log4j-1.2.jar")
-_JETTY_JARS = tuple(f"jetty9-{m}.jar" for m in ("server", "servlet", "http", "io", "util", "security")) + (
-    "servlet-api.jar",
-)
+# What the provider serves /metrics with (Debian's Jetty 9 and servlet API).
+_JETTY_JARS = (*(f"jetty9-{m}.jar" for m in ("server", "servlet", "http", "io", "util", "security")), "servlet-api.jar")
 # Small, quick JVMs: five servers and the scripts' zkCli.sh runs share two cores in the tests.
 _TEST_JVM_FLAGS = "-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:-UsePerfData -Xss512k"
 # The super user's password of every test ensemble (what the component would generate).
