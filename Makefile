@@ -26,18 +26,21 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 
 venv: $(STAMP)
 
-# Debian packages for the real-server tests (ZooKeeper, Redis, Sentinel, the exporter, iproute2), and
-# ZooKeeper's Prometheus provider from Maven Central (Debian does not package it).
+# Debian packages for the real-server tests (ZooKeeper, Redis, Sentinel, the exporter, iproute2),
+# ZooKeeper's Prometheus provider from Maven Central (Debian does not package it), and the
+# NetworkPolicy analyzer the cluster tests evaluate the rendered policies with.
 deps:
 	tools/system-deps
 	tools/zookeeper-metrics-jars >/dev/null
+	tools/network-policy-analyzer >/dev/null
 
 # The ensembles' shell scripts source common.sh inside the pod (SC1091; its variables, SC2153), and it
 # defines what the others use (SC2034).
 SCRIPTS := components/render/scripts
 lint: venv deps
 	shellcheck -e SC1091,SC2153 $(filter-out $(SCRIPTS)/%-common.sh,$(wildcard $(SCRIPTS)/*.sh)) \
-	  tools/cluster/up tools/cluster/down tools/system-deps tools/zookeeper-metrics-jars .ci/run
+	  tools/cluster/up tools/cluster/down tools/system-deps tools/zookeeper-metrics-jars \
+	  tools/network-policy-analyzer .ci/run
 	shellcheck -e SC2034 $(SCRIPTS)/redis-common.sh $(SCRIPTS)/zookeeper-common.sh
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

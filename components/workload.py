@@ -86,6 +86,11 @@ class StatefulWorkload(pulumi.ComponentResource):
         self.pdb: k8s.policy.v1.PodDisruptionBudget | None = None
         if manifests.pdb is not None:
             self.pdb = k8s.policy.v1.PodDisruptionBudget(f"{name}-pdb", **manifest_kwargs(manifests.pdb), opts=child)
+        self.network_policy: k8s.networking.v1.NetworkPolicy | None = None
+        if manifests.network_policy is not None:
+            self.network_policy = k8s.networking.v1.NetworkPolicy(
+                f"{name}-network-policy", **manifest_kwargs(manifests.network_policy), opts=child
+            )
 
         self.pod_dns_names = pulumi.Output.from_input(args.namespace).apply(
             lambda ns: pod_dns_names(names, args.replicas, ns, args.cluster_domain)

@@ -81,9 +81,9 @@ def test_the_namespace_output_reaches_every_namespaced_object(preview: bool) -> 
     assert name.startswith("shop-") and name != "shop"  # the name Pulumi gave it, known only as an Output
     assert namespace.inputs["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
     namespaced = [r for r in d.resources if r.type.startswith("kubernetes:") and r.type not in CLUSTER_SCOPED]
-    # Secret, Deployment, per ensemble: StatefulSet, 2 Services, PDB, ConfigMap; ZooKeeper's admin
-    # Secret and bootstrap ConfigMap
-    assert len(namespaced) == 14
+    # Secret, Deployment, per ensemble: StatefulSet, 2 Services, PDB, ConfigMap, NetworkPolicy;
+    # ZooKeeper's admin Secret and bootstrap ConfigMap
+    assert len(namespaced) == 16
     for r in namespaced:
         assert r.inputs["metadata"]["namespace"] == name, f"{r.type} {r.name}"
         assert namespace.urn in r.dependencies, f"{r.type} {r.name} does not wait for the Namespace"

@@ -56,7 +56,7 @@ def test_make_up_then_make_down_deploys_and_removes_the_dev_stack(
     up = subprocess.run(["make", "up"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False)
     assert up.returncode == 0, up.stdout + up.stderr
     assert 'zookeeper_connect_string  : "zookeeper-0.zookeeper-headless.statefulkit-dev.svc' in up.stdout
-    assert "+ 17 created" in up.stdout
+    assert "+ 19 created" in up.stdout
     pods = local_cluster.pods(DEV_NAMESPACE)
     assert sorted(p["metadata"]["name"] for p in pods) == ["redis-0", "zookeeper-0"]
     claims = local_cluster.get("pvc", namespace=DEV_NAMESPACE)["items"]
@@ -64,11 +64,11 @@ def test_make_up_then_make_down_deploys_and_removes_the_dev_stack(
     assert len(volumes) == 2
 
     again = subprocess.run(["make", "up"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False)
-    assert again.returncode == 0 and "[engine] no changes: 17 resources unchanged" in again.stdout, again.stdout
+    assert again.returncode == 0 and "[engine] no changes: 19 resources unchanged" in again.stdout, again.stdout
 
     down = subprocess.run(["make", "down"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False)
     assert down.returncode == 0, down.stdout + down.stderr
-    assert "- 17 deleted" in down.stdout
+    assert "- 19 deleted" in down.stdout
     # The dev stack does not retain its namespace, so its claims go with it; the volumes stay
     # (the class's reclaim policy is Retain), holding the data until an admin recycles them.
     assert local_cluster.kubectl("get", "namespace", DEV_NAMESPACE, check=False).returncode != 0
@@ -117,7 +117,7 @@ def test_the_staging_and_prod_stack_files_preview_cleanly_against_the_api_server
     result, printed = project.preview()
     assert "error" not in printed.text.lower(), printed.text
     creates = (result.change_summary or {}).get("create")  # type: ignore[call-overload]
-    assert creates and creates >= 17, result.change_summary
+    assert creates and creates >= 19, result.change_summary
 
 
 # 10 -----------------------------------------------------------------------------------------

@@ -117,5 +117,11 @@ def test_hooks_of_parallel_deletes_run_at_the_same_time(monkeypatch: pytest.Monk
     async def delete_both() -> None:
         await asyncio.gather(*(lifecycle._before_delete(hook_args(n)) for n in ("zk", "redis")))
 
-    asyncio.run(delete_both())
+    # A loop of its own, never made current: asyncio.run would leave the main thread without one,
+    # and the Pulumi runtime of later tests asks for it.
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(delete_both())
+    finally:
+        loop.close()
     assert sorted(looked_up) == ["ns/redis", "ns/zk"]

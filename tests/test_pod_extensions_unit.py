@@ -1,6 +1,7 @@
 """The pod extensions every Args model shares (components/args/extensions.py), as rendered: what a
-user adds lands in the pod exactly once, next to what the workload or ensemble renders itself,
-and the defaults add only the zone spread."""
+user adds lands in the pod exactly once, next to what the workload or ensemble renders itself;
+the defaults add only the zone spread and a NetworkPolicy (whose meaning
+tests/test_cluster_network_policy.py checks with an evaluator)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 from components import RedisArgs, StatefulWorkloadArgs, ZooKeeperArgs
 from components.render.redis import build_workload_args
 from components.render.workload import render_workload
-from components.render.zookeeper import zookeeper_workload_args
+from components.render.zookeeper import render_zookeeper, zookeeper_workload_args
 
 EXTENSIONS: dict[str, Any] = {
     "extra_volumes": [
@@ -129,3 +130,33 @@ def test_ensembles_add_the_extensions_to_what_they_render() -> None:
     assert redis["containers"][0]["env"][-1] == {"name": "TZ", "value": "UTC"}
     assert all(e["name"] != "TZ" for e in redis["containers"][1]["env"])  # extra_env is the main container's
     assert redis["topologySpreadConstraints"][0]["minDomains"] == 3
+
+
+def test_the_default_network_policy_admits_members_and_same_namespace_clients_only() -> None:
+    manifests = render_zookeeper("zk", ZooKeeperArgs(namespace="data"))
+    policy = manifests.network_policy
+    assert policy is not None and policy["metadata"]["name"] == "zk" and policy["metadata"]["namespace"] == "data"
+    selector = manifests.stateful_set["spec"]["selector"]
+    tcp = lambda *ports: [{"port": p, "protocol": "TCP"} for p in ports]  # noqa: E731
+    assert policy["spec"] == {
+        "podSelector": selector,
+        "policyTypes": ["Ingress"],
+        "ingress": [
+            {"from": [{"podSelector": selector}], "ports": tcp(2181, 2888, 3888)},  # members; not 8080, 7000
+            {"from": [{"podSelector": {}}], "ports": tcp(2181)},  # any pod of the namespace
+        ],
+    }
+    # Sources: a team's namespaces (any pod), one labelled pod anywhere, every namespace.
+    sources = [{"namespace_labels": {"team": "apps"}}, {"namespace_labels": {}, "pod_labels": {"app": "web"}}]
+    custom = render_zookeeper("zk", ZooKeeperArgs(network_policy={"clients": sources, "metrics": [{}]}))
+    assert custom.network_policy is not None
+    rules = custom.network_policy["spec"]["ingress"]
+    assert rules[1]["from"] == [
+        {"namespaceSelector": {"matchLabels": {"team": "apps"}}},
+        {"namespaceSelector": {}, "podSelector": {"matchLabels": {"app": "web"}}},
+    ]
+    assert rules[2] == {"from": [{"podSelector": {}}], "ports": tcp(7000)}
+    assert render_zookeeper("zk", ZooKeeperArgs(network_policy=None)).network_policy is None
+    # No client or metrics source: only the members get in.
+    closed = render_zookeeper("zk", ZooKeeperArgs(network_policy={"clients": []})).network_policy
+    assert closed is not None and len(closed["spec"]["ingress"]) == 1

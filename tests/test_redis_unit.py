@@ -27,7 +27,7 @@ from components.render.redis import build_workload_args, render_config_files, re
 from components.render.workload import render_workload
 from tests.support import pulumi_mocks
 from tests.support.pulumi_mocks import SECRET_SIG, Deployment, run_program
-from tests.support.tokens import CM, PDB, REDIS, SECRET, STS, SVC, WORKLOAD
+from tests.support.tokens import CM, NETPOL, PDB, REDIS, SECRET, STS, SVC, WORKLOAD
 
 PASSWORD = "Pl41n-T3xt-N3v3r!"  # noqa: S105 - test-only password
 SIG_KEY = rpc._special_sig_key
@@ -91,10 +91,10 @@ def test_component_and_children(preview: bool) -> None:
     secret = d.one(SECRET)
     assert component.name == "cache"
     assert workload.parent == component.urn and secret.parent == component.urn
-    for typ in (STS, CM, PDB):
+    for typ in (STS, CM, PDB, NETPOL):
         assert d.one(typ).parent == workload.urn
     assert {r.parent for r in d.of_type(SVC)} == {workload.urn}
-    assert sorted(r.type for r in d.resources) == sorted([REDIS, WORKLOAD, SECRET, STS, SVC, SVC, PDB, CM])
+    assert sorted(r.type for r in d.resources) == sorted([REDIS, WORKLOAD, SECRET, STS, SVC, SVC, PDB, CM, NETPOL])
     # The StatefulSet waits for the password Secret (its env references the Secret's Output name).
     assert secret.urn in d.one(STS).dependencies
 

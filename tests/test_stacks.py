@@ -28,7 +28,7 @@ from tests.support.stack_config import (
     run_stack,
     stack_values,
 )
-from tests.support.tokens import CM, NS, PDB, REDIS, SC, SECRET, STS, SVC, WORKLOAD, ZOOKEEPER
+from tests.support.tokens import CM, NETPOL, NS, PDB, REDIS, SC, SECRET, STS, SVC, WORKLOAD, ZOOKEEPER
 from tools.engine import project_settings
 
 PASSWORD = "St4ck-Pa55w0rd-N0t-Pl41n"  # noqa: S105 - test-only password
@@ -133,6 +133,7 @@ def test_stack_deploys_its_ensembles(preview: bool, stack: str) -> None:
             CM: 3,  # one per ensemble, and ZooKeeper's bootstrap count (outside the pod template)
             SVC: 4,  # headless + client per ensemble
             PDB: len(with_pdb),
+            NETPOL: 2,  # one per ensemble
             SC: int(want.storage_class is not None),
             ZOOKEEPER: 1,
             REDIS: 1,

@@ -107,6 +107,18 @@ securities = st.fixed_dictionaries(
         "fs_group_change_policy": mostly(st.sampled_from(["OnRootMismatch", "Always"]), st.just("Never")),
     },
 )
+label_maps = st.dictionaries(
+    mostly(st.sampled_from(["team", "app"]), st.just("bad key!")),
+    mostly(st.just("x"), st.just("bad value!")),
+    max_size=1,
+)
+sources = st.fixed_dictionaries({}, optional={"namespace_labels": label_maps, "pod_labels": label_maps})
+policies = st.one_of(
+    st.none(),
+    st.fixed_dictionaries(
+        {}, optional={"clients": st.lists(sources, max_size=2), "metrics": st.lists(sources, max_size=2)}
+    ),
+)
 specs = st.fixed_dictionaries(
     {"image": mostly(st.sampled_from(["zookeeper:3.9.3", "redis:7.4"]), st.sampled_from(["bad image", ""]))},
     optional={
@@ -139,6 +151,7 @@ specs = st.fixed_dictionaries(
         "security": securities,
         "service_account_name": mostly(st.just("zk-reader"), st.just("Bad SA")),
         "image_pull_secrets": st.lists(mostly(st.just("registry"), st.just("Bad!")), max_size=1),
+        "network_policy": policies,
     },
 )
 
@@ -235,6 +248,15 @@ def check_rendered(name: str, spec: StatefulWorkloadArgs) -> None:
         assert len(named) == len(set(named))
         assert {m["name"] for m in container.get("volumeMounts", [])} <= volumes
         assert all(not m.get("subPath", "a").startswith("/") for m in container.get("volumeMounts", []))
+
+    # The NetworkPolicy covers exactly the pods and opens only declared ports.
+    assert (m.network_policy is None) == (spec.network_policy is None)
+    if m.network_policy is not None:
+        assert m.network_policy["spec"]["podSelector"]["matchLabels"] == selector
+        declared = {p["containerPort"] for p in port_list}
+        opened = {p["port"] for rule in m.network_policy["spec"]["ingress"] for p in rule["ports"]}
+        assert opened <= declared
+        assert all(rule["from"] for rule in m.network_policy["spec"]["ingress"])
 
     retention = sts_spec["persistentVolumeClaimRetentionPolicy"]
     assert retention == {"whenDeleted": spec.pvc_retention.when_deleted, "whenScaled": spec.pvc_retention.when_scaled}

@@ -22,7 +22,7 @@ from components import (
 )
 from components.render.shell import render_script
 from tests.support.pulumi_mocks import Deployment, Registered, run_program
-from tests.support.tokens import CM, PDB, SC, STS, SVC, WORKLOAD
+from tests.support.tokens import CM, NETPOL, PDB, SC, STS, SVC, WORKLOAD
 
 SELECTOR_KEYS = {"app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/component"}
 
@@ -314,8 +314,8 @@ def test_every_child_has_the_component_as_parent_and_outputs_are_registered(prev
     )
     component = d.one(WORKLOAD)
     children = [r for r in d.resources if r is not component]
-    assert {r.type for r in children} == {STS, SVC, PDB, SC, CM}
-    assert len(children) == 6
+    assert {r.type for r in children} == {STS, SVC, PDB, SC, CM, NETPOL}
+    assert len(children) == 7
     for child in children:
         assert child.parent == component.urn, child.name
     assert component.urn in d.outputs_registered
@@ -371,7 +371,7 @@ def test_typed_args_and_dict_args_render_identically(preview: bool) -> None:
         return sorted((r.type, r.name, r.inputs) for r in run_program(program(args), preview=preview).resources)
 
     inputs_typed, inputs_dict = registered(typed), registered(as_dict)
-    assert len(inputs_typed) == 5
+    assert len(inputs_typed) == 6
     assert inputs_typed == inputs_dict
 
 

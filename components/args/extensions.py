@@ -1,7 +1,7 @@
 """What a user adds to the pods of any workload or ensemble: zone spread, extra volumes and
-mounts, init containers, the service account, pull secrets and security settings that stay
-within the `restricted` Pod Security Standard (a setting that would break it is refused here,
-naming the rule, before anything reaches a cluster)."""
+mounts, the service account, pull secrets, security settings that stay within the `restricted`
+Pod Security Standard (a setting that would break it is refused here, naming the rule, before
+anything reaches a cluster), and who may connect to them (the NetworkPolicy)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,15 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from components.args.common import AbsolutePath, DnsLabel, DnsSubdomain, LabelKey, StrictModel, duplicates
+from components.args.common import (
+    AbsolutePath,
+    DnsLabel,
+    DnsSubdomain,
+    LabelKey,
+    LabelValue,
+    StrictModel,
+    duplicates,
+)
 
 ZONE_KEY = "topology.kubernetes.io/zone"
 # The only capability the restricted standard lets a container add.
@@ -127,6 +135,27 @@ class PodSecurity(StrictModel):
         return value
 
 
+class TrafficSource(StrictModel):
+    """Pods a NetworkPolicy lets in: those with `pod_labels` (None: any pod) in the namespaces with
+    `namespace_labels` (None: the workload's own namespace; {}: every namespace)."""
+
+    namespace_labels: dict[LabelKey, LabelValue] | None = Field(None, description="Default None: this namespace.")
+    pod_labels: dict[LabelKey, LabelValue] | None = Field(None, description="Default None: any pod.")
+
+
+class NetworkPolicyArgs(StrictModel):
+    """An ingress NetworkPolicy over the workload's pods: members reach each other on every port
+    but `pod` ones, clients reach the `clients` ports, metrics sources the `metrics` ports; nothing
+    else gets in (egress is not restricted)."""
+
+    clients: list[TrafficSource] = Field(
+        default_factory=lambda: [TrafficSource()], description="Default: any pod of the same namespace."
+    )
+    metrics: list[TrafficSource] = Field(
+        default_factory=list, description="Default []: no scraper; name your Prometheus here."
+    )
+
+
 class PodExtensions(StrictModel):
     """The pod-level fields every Args model shares (see WorkloadOptions)."""
 
@@ -145,6 +174,10 @@ class PodExtensions(StrictModel):
     )
     image_pull_secrets: list[DnsSubdomain] = Field(default_factory=list, description="Secret names. Default [].")
     security: PodSecurity = Field(default_factory=PodSecurity, description="Default: the restricted baseline.")
+    network_policy: NetworkPolicyArgs | None = Field(
+        default_factory=NetworkPolicyArgs,
+        description="Default: members and same-namespace clients only. None: no NetworkPolicy.",
+    )
 
     @field_validator("topology_spread")
     @classmethod

@@ -170,6 +170,11 @@ class ContainerPort(StrictModel):
     name: PortName = Field(description="IANA_SVC_NAME, at most 15 characters. Required.")
     container_port: PortNumber = Field(description="Port the process listens on. Required.")
     protocol: Literal["TCP", "UDP", "SCTP"] = Field("TCP", description="Default TCP.")
+    reachable_by: Literal["clients", "peers", "metrics", "pod"] = Field(
+        "clients",
+        description="Who the NetworkPolicy lets in: clients (and the members), only the members (peers), "
+        "the metrics sources, or nobody from outside the pod. Default clients.",
+    )
 
 
 def _from_mapping(value_field: str) -> BeforeValidator:

@@ -253,7 +253,7 @@ def _exporter(exporter: RedisExporter, args: RedisArgs, password: KeyRef | None)
         name=EXPORTER_CONTAINER,
         image=exporter.image,
         env=env,
-        ports=[{"name": "metrics", "container_port": exporter.port}],
+        ports=[{"name": "metrics", "container_port": exporter.port, "reachable_by": "metrics"}],
         resources=exporter.resources,
         # No probe: a failing exporter must not take Redis out of its Services or hold a rollout.
     )

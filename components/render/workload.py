@@ -12,6 +12,7 @@ from typing import Any
 
 from components.args.parts import ClientService, OnDelete, RollingUpdate, StorageClassArgs
 from components.args.workload import StatefulWorkloadArgs
+from components.render.network_policy import render_network_policy
 from components.render.pod import Manifest, render_pod_spec
 
 CONFIG_HASH_ANNOTATION = "statefulkit.io/config-hash"
@@ -34,6 +35,7 @@ class WorkloadNames:
     client_service: str
     pdb: str
     config_map: str
+    network_policy: str
 
     @classmethod
     def of(cls, name: str) -> WorkloadNames:
@@ -43,6 +45,7 @@ class WorkloadNames:
             client_service=name,
             pdb=name,
             config_map=f"{name}-config",
+            network_policy=name,
         )
 
 
@@ -55,6 +58,7 @@ class WorkloadManifests:
     pdb: Manifest | None
     storage_class: Manifest | None
     config_map: Manifest | None
+    network_policy: Manifest | None = None
 
 
 _API_KINDS = {
@@ -64,6 +68,7 @@ _API_KINDS = {
     "client_service": ("v1", "Service"),
     "stateful_set": ("apps/v1", "StatefulSet"),
     "pdb": ("policy/v1", "PodDisruptionBudget"),
+    "network_policy": ("networking.k8s.io/v1", "NetworkPolicy"),
 }
 
 
@@ -245,6 +250,11 @@ def render_workload(name: str, args: StatefulWorkloadArgs) -> WorkloadManifests:
 
     created = args.create_storage_class
     storage_class = None if created is None else render_storage_class(created, labels)
+    policy_spec = render_network_policy(args, selector)
+    network_policy = None
+    if policy_spec is not None:
+        metadata = _metadata(names.network_policy, args, labels, annotations=DELETE_IN_BACKGROUND)
+        network_policy = {"metadata": metadata, "spec": policy_spec}
 
     return WorkloadManifests(
         names=names,
@@ -254,4 +264,5 @@ def render_workload(name: str, args: StatefulWorkloadArgs) -> WorkloadManifests:
         pdb=pdb,
         storage_class=storage_class,
         config_map=config_map,
+        network_policy=network_policy,
     )

@@ -254,13 +254,14 @@ def render_config_files(name: str, args: ZooKeeperArgs) -> dict[str, str]:
 def zookeeper_ports(args: ZooKeeperArgs) -> list[ContainerPort]:
     ports = [
         ContainerPort(name="client", container_port=CLIENT_PORT),
-        ContainerPort(name="quorum", container_port=QUORUM_PORT),
-        ContainerPort(name="election", container_port=ELECTION_PORT),
+        ContainerPort(name="quorum", container_port=QUORUM_PORT, reachable_by="peers"),
+        ContainerPort(name="election", container_port=ELECTION_PORT, reachable_by="peers"),
     ]
     if args.admin_server:
-        ports.append(ContainerPort(name="admin", container_port=ADMIN_PORT))
+        # The AdminServer can reconfigure and dump the ensemble: nobody outside the pod reaches it.
+        ports.append(ContainerPort(name="admin", container_port=ADMIN_PORT, reachable_by="pod"))
     if args.metrics:
-        ports.append(ContainerPort(name="metrics", container_port=METRICS_PORT))
+        ports.append(ContainerPort(name="metrics", container_port=METRICS_PORT, reachable_by="metrics"))
     return ports
 
 
