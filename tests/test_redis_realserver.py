@@ -18,7 +18,8 @@ import pulumi
 import pytest
 import redis
 
-from components.args.redis import EXPORTER_PORT, REDIS_PORT, RedisArgs, SentinelSettings
+from components.args.redis import EXPORTER_PORT, REDIS_PORT, SENTINEL_PORT, RedisArgs, SentinelSettings
+from tests.support.certs import make_ca, make_leaf, tls_secret
 from tests.support.podsim import PodNetwork, netns_unavailable_reason
 from tests.support.polling import wait_until
 from tests.support.redis_pods import NOT_YET, ContinuousWriter, RedisPods, WriteLog, redis_ensemble
@@ -441,3 +442,48 @@ def test_the_exporter_serves_real_metrics_of_its_own_redis_with_the_password(
             wrong.terminate()
             wrong.wait(timeout=10)
         assert sample(refused, "redis_up") == 0
+
+
+def test_replication_failover_and_clients_go_over_tls_and_a_wrong_ca_is_refused(
+    network: PodNetwork, tmp_path: Path
+) -> None:
+    """TLS from a Secret (as cert-manager's CA issuer writes it): redis-py over TLS, replication and
+    Sentinel's monitoring and failover over TLS with no plaintext port, the exporter over TLS; a
+    plaintext client and a client trusting another CA are refused."""
+    ca, other_ca = make_ca(tmp_path / "pki", "ensemble-ca"), make_ca(tmp_path / "pki", "other-ca")
+    zone = "cache-headless.default.svc.cluster.local"
+    server = make_leaf(tmp_path / "pki", ca, "cache", [f"*.{zone}", zone, "localhost"], ["127.0.0.1"])
+    secret = tls_secret(ca, server)
+    client_tls = {"ssl": True, "ssl_ca_certs": str(ca.cert), "ssl_check_hostname": False}
+    spec = make_spec(tls={"secret_name": "cache-tls"}, metrics={})
+    with redis_ensemble(
+        network, tmp_path / "run", "cache", spec, PASSWORD, extra_secrets={"cache-tls": secret}, client_tls=client_tls
+    ) as pods:
+        master = pods.current_master()
+        assert master is not None
+        with pods.connect(master) as client:
+            for i in range(10):
+                client.set(f"k{i}", i)
+            assert client.info("server")["redis_version"]
+        pods.wait_replication(master, 2)
+        assert pods.replication(master)["connected_slaves"] == 2
+        # Nothing listens in plaintext on the Redis or Sentinel port.
+        for port in (REDIS_PORT, SENTINEL_PORT):
+            with pytest.raises(redis.ConnectionError):
+                redis.Redis(host=pods.sim.pod_ip(master), port=port, password=PASSWORD, socket_timeout=3).ping()
+        # A client that trusts another CA does not get a session.
+        with pytest.raises(redis.ConnectionError, match="certificate verify failed"):
+            pods.client(master, ssl_ca_certs=str(other_ca.cert)).ping()
+
+        def logged_in() -> str | None:
+            text = scrape(pods.sim.pod_ip(master))
+            return text if sample(text, "redis_up") == 1 else None
+
+        metrics = wait_until("the exporter to log in over TLS", logged_in, tolerate=(OSError,))
+        assert sample(metrics, "redis_db_keys", db="db0") == 10
+
+        new, elapsed = fail_over(pods, master)  # Sentinels see the master go, over TLS, and agree
+        assert new != master
+        with pods.connect(new) as client:
+            assert client.get("k9") == "9"
+        print(f"\nTLS failover: {elapsed:.2f}s")

@@ -27,7 +27,7 @@ from components.render.redis import build_workload_args, render_config_files, re
 from components.render.workload import render_workload
 from tests.support import pulumi_mocks
 from tests.support.pulumi_mocks import SECRET_SIG, Deployment, run_program
-from tests.support.tokens import CM, NETPOL, PDB, REDIS, SECRET, STS, SVC, WORKLOAD
+from tests.support.tokens import CERTIFICATE, CM, NETPOL, PDB, REDIS, SECRET, STS, SVC, WORKLOAD
 
 PASSWORD = "Pl41n-T3xt-N3v3r!"  # noqa: S105 - test-only password
 SIG_KEY = rpc._special_sig_key
@@ -214,6 +214,47 @@ def test_the_exporter_sidecar_logs_in_like_a_client_and_never_gates_readiness(pr
         "ports"
     ]
     assert "metrics" not in containers(deploy(preview))
+
+
+def test_tls_from_a_secret_replaces_plaintext_everywhere(preview: bool) -> None:
+    d = deploy(preview, tls={"secret_name": "cache-certs", "client_certificates": True}, metrics={})
+    conf = files(d)
+    for text, port in ((conf["redis.conf"], 6379), (conf["sentinel.conf"], 26379)):
+        assert f"port 0\ntls-port {port}\n" in text
+        for line in ("tls-cert-file /tls/tls.crt", "tls-key-file /tls/tls.key", "tls-ca-cert-file /tls/ca.crt"):
+            assert line in text
+        assert "tls-replication yes" in text and "tls-auth-clients yes" in text
+    assert "TLS_DIR=/tls\n" in conf["common.sh"]
+    assert "-----BEGIN" not in "".join(conf.values())  # no key or certificate in the ConfigMap
+    pod = sts(d)["template"]["spec"]
+    assert {"name": "tls", "secret": {"secretName": "cache-certs", "defaultMode": 0o440}} in pod["volumes"]
+    mount = {"name": "tls", "mountPath": "/tls", "readOnly": True}
+    for container in pod["containers"]:
+        assert mount in container["volumeMounts"], container["name"]
+    exporter = env_of(containers(d)["metrics"])
+    assert exporter["REDIS_ADDR"] == "rediss://localhost:6379"
+    assert exporter["REDIS_EXPORTER_TLS_CA_CERT_FILE"] == "/tls/ca.crt"
+    assert not [r for r in d.resources if r.type == CERTIFICATE]  # the Secret exists: no Certificate
+    plain = files(deploy(preview))
+    assert "port 6379\n" in plain["redis.conf"] and "tls-" not in plain["redis.conf"] + plain["sentinel.conf"]
+    assert "TLS_DIR=''\n" in plain["common.sh"]
+
+
+def test_tls_from_cert_manager_creates_a_certificate_the_pods_wait_for(preview: bool) -> None:
+    d = deploy(preview, namespace="shop", tls={"issuer_ref": {"name": "ca-issuer", "kind": "ClusterIssuer"}})
+    (certificate,) = [r for r in d.resources if r.type == CERTIFICATE]
+    assert certificate.inputs["apiVersion"] == "cert-manager.io/v1" and certificate.inputs["kind"] == "Certificate"
+    assert certificate.inputs["metadata"]["name"] == "cache-tls"
+    spec = certificate.inputs["spec"]
+    assert spec["secretName"] == "cache-tls"
+    assert spec["issuerRef"] == {"name": "ca-issuer", "kind": "ClusterIssuer", "group": "cert-manager.io"}
+    assert spec["dnsNames"][:2] == ["*.cache-headless.shop.svc.cluster.local", "cache-headless.shop.svc.cluster.local"]
+    assert "cache.shop.svc.cluster.local" in spec["dnsNames"] and "localhost" in spec["dnsNames"]
+    assert spec["ipAddresses"] == ["127.0.0.1"] and "client auth" in spec["usages"]
+    assert certificate.urn in d.one(STS).dependencies
+    assert {"name": "tls", "secret": {"secretName": "cache-tls", "defaultMode": 0o440}} in sts(d)["template"]["spec"][
+        "volumes"
+    ]
 
 
 def test_overrides_reach_the_pods(preview: bool) -> None:
@@ -614,6 +655,21 @@ def test_bad_component_name_is_refused_before_registration() -> None:
 
 def test_unknown_field_is_refused() -> None:
     assert "sentinels" in rejected(args(sentinels=3))
+
+
+@pytest.mark.parametrize(
+    ("tls", "fragments"),
+    [
+        ({}, ["tls", "neither of secret_name and issuer_ref set"]),
+        ({"secret_name": "s", "issuer_ref": {"name": "i"}}, ["tls", "both of secret_name and issuer_ref"]),
+        ({"issuer_ref": {"name": "i", "kind": "Vault"}}, ["tls.issuer_ref.kind", "Issuer", "ClusterIssuer"]),
+        ({"secret_name": "Bad_Name"}, ["tls.secret_name", "Bad_Name"]),
+    ],
+)
+def test_bad_tls_settings_are_refused(tls: dict[str, Any], fragments: list[str]) -> None:
+    message = rejected(args(tls=tls))
+    for fragment in fragments:
+        assert fragment in message, message
 
 
 @pytest.mark.parametrize(

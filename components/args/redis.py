@@ -18,6 +18,7 @@ from pydantic import AfterValidator, ConfigDict, Field, PlainValidator, field_va
 from components.args.common import PortNumber, StorageSize, StrictModel, at_least, is_output_like, parse_quantity
 from components.args.options import EnsembleOptions
 from components.args.parts import KeyRef, Resources
+from components.args.tls import TlsArgs
 
 # The official image, pinned. Debian-based: sh, redis-cli, coreutils (timeout, od) and awk.
 REDIS_IMAGE = "redis:8.10.2"
@@ -271,6 +272,11 @@ class RedisArgs(EnsembleOptions):
     )
 
     sentinel: SentinelSettings = Field(default_factory=SentinelSettings, description="Default SentinelSettings().")
+    tls: TlsArgs | None = Field(
+        None,
+        description="TlsArgs(...): Redis and Sentinel speak only TLS on 6379 and 26379, replication and "
+        "Sentinel links included (no plaintext port). Default None: plaintext.",
+    )
     metrics: RedisExporter | None = Field(
         None, description="RedisExporter(...) adds the exporter sidecar (and its port to the pods). Default None."
     )

@@ -22,8 +22,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from components.args.extensions import ExtraVolume, VolumeMount
 from components.args.parts import ClientService, Container, EnvVar, KeyRef, PodManagementPolicy, Probe, VolumeClaim
 from components.args.redis import REDIS_PORT, SENTINEL_COMMANDS, SENTINEL_PORT, RedisArgs, RedisExporter
+from components.args.tls import TLS_DIR, TLS_VOLUME, TlsArgs
 from components.args.workload import StatefulWorkloadArgs
 from components.render.pod import Manifest
 from components.render.shell import render_script
@@ -116,7 +118,7 @@ def render_redis_conf(args: RedisArgs) -> str:
     lines = [
         "# statefulkit RedisEnsemble: static settings. The start script copies this file to the data",
         "# volume and appends replica-announce-ip, replicaof and the password lines (from the Secret).",
-        f"port {REDIS_PORT}",
+        *_listen(REDIS_PORT, args.tls),
         "bind * -::*",
         # Auth (or an explicit auth=False) replaces protected mode; pods must reach each other.
         "protected-mode no",
@@ -141,6 +143,21 @@ def render_redis_conf(args: RedisArgs) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _listen(port: int, tls: TlsArgs | None) -> list[str]:
+    """Plaintext on `port`, or TLS only there, replication (and Sentinel's links) included."""
+    if tls is None:
+        return [f"port {port}"]
+    return [
+        "port 0",
+        f"tls-port {port}",
+        f"tls-cert-file {TLS_DIR}/tls.crt",
+        f"tls-key-file {TLS_DIR}/tls.key",
+        f"tls-ca-cert-file {TLS_DIR}/ca.crt",
+        "tls-replication yes",
+        f"tls-auth-clients {'yes' if tls.client_certificates else 'optional'}",
+    ]
+
+
 def render_sentinel_conf(args: RedisArgs) -> str:
     """sentinel.conf template: @SELF@ and @MASTER@ are filled in per pod by sentinel-start.sh."""
     master = args.master_name
@@ -149,7 +166,7 @@ def render_sentinel_conf(args: RedisArgs) -> str:
         "# statefulkit RedisEnsemble: Sentinel template. sentinel-start.sh fills in @SELF@ (this pod's",
         "# FQDN) and @MASTER@ (the current master's FQDN), adds the password lines and keeps the",
         "# identity and epochs Sentinel saved on the data volume.",
-        f"port {SENTINEL_PORT}",
+        *_listen(SENTINEL_PORT, args.tls),
         "bind * -::*",
         "protected-mode no",
         "daemonize no",
@@ -187,6 +204,7 @@ def render_common_sh(name: str, args: RedisArgs) -> str:
         DATA_DIR=DATA_DIR,
         CONFIG_DIR=CONFIG_DIR,
         AUTH=1 if args.auth else 0,
+        TLS_DIR=TLS_DIR if args.tls is not None else "",
         DISCOVERY_TIMEOUT=args.discovery_timeout_seconds,
         DOWN_AFTER_SECONDS=args.sentinel.down_after_seconds,
         HANDOFF_SECONDS=args.master_handoff_seconds,
@@ -235,16 +253,25 @@ def _probes(role: str, liveness_delay_seconds: int) -> dict[str, Probe]:
     }
 
 
+def _tls_mounts(args: RedisArgs) -> list[VolumeMount]:
+    """The certificate Secret, read-only at /tls, in every container that talks to Redis."""
+    return [] if args.tls is None else [VolumeMount(name=TLS_VOLUME, mount_path=TLS_DIR, read_only=True)]
+
+
 def _exporter(exporter: RedisExporter, args: RedisArgs, password: KeyRef | None) -> Container:
     """The exporter scrapes its own pod's Redis over localhost, as the ensemble's clients log in."""
+    scheme = "redis" if args.tls is None else "rediss"
     env = [
-        EnvVar(name="REDIS_ADDR", value=f"redis://localhost:{REDIS_PORT}"),
+        EnvVar(name="REDIS_ADDR", value=f"{scheme}://localhost:{REDIS_PORT}"),
         EnvVar(name="REDIS_EXPORTER_WEB_LISTEN_ADDRESS", value=f":{exporter.port}"),
         # CONFIG is renamed by default (renamed_commands); the exporter reads maxmemory etc. through it.
         EnvVar(name="REDIS_EXPORTER_CONFIG_COMMAND", value=args.renamed_commands.get("CONFIG", "CONFIG") or "CONFIG"),
     ]
     if password is not None:
         env.append(EnvVar(name="REDIS_PASSWORD", secret_key_ref=password))
+    if args.tls is not None:
+        for variable, file in (("CA_CERT", "ca.crt"), ("CLIENT_CERT", "tls.crt"), ("CLIENT_KEY", "tls.key")):
+            env.append(EnvVar(name=f"REDIS_EXPORTER_TLS_{variable}_FILE", value=f"{TLS_DIR}/{file}"))
     if exporter.include_system_metrics:
         env.append(EnvVar(name="REDIS_EXPORTER_INCL_SYSTEM_METRICS", value="true"))
     if exporter.check_keys:
@@ -253,6 +280,7 @@ def _exporter(exporter: RedisExporter, args: RedisArgs, password: KeyRef | None)
         name=EXPORTER_CONTAINER,
         image=exporter.image,
         env=env,
+        volume_mounts=_tls_mounts(args),
         ports=[{"name": "metrics", "container_port": exporter.port, "reachable_by": "metrics"}],
         resources=exporter.resources,
         # No probe: a failing exporter must not take Redis out of its Services or hold a rollout.
@@ -268,6 +296,7 @@ def build_workload_args(name: str, args: RedisArgs, secret_name: Any = None) -> 
     env = _env(password_ref(name, args, secret_name))
     sentinel = Container(
         name=SENTINEL_CONTAINER,
+        volume_mounts=_tls_mounts(args),
         command=["sh", f"{CONFIG_DIR}/{SENTINEL_START}"],
         env=env,
         ports=[{"name": "sentinel", "container_port": SENTINEL_PORT}],
@@ -276,8 +305,14 @@ def build_workload_args(name: str, args: RedisArgs, secret_name: Any = None) -> 
         **_probes("sentinel", args.discovery_timeout_seconds + args.sentinel.down_after_seconds + 30),
     )
     exporter = [] if args.metrics is None else [_exporter(args.metrics, args, password_ref(name, args, secret_name))]
+    options = args.workload_options()
+    options["sidecars"] = [sentinel, *exporter, *args.sidecars]
+    if args.tls is not None:
+        tls_volume = ExtraVolume(name=TLS_VOLUME, secret=args.tls.secret(name), default_mode=0o440)
+        options["extra_volumes"] = [*args.extra_volumes, tls_volume]
+        options["extra_volume_mounts"] = [*args.extra_volume_mounts, *_tls_mounts(args)]
     return StatefulWorkloadArgs(
-        **{**args.workload_options(), "sidecars": [sentinel, *exporter, *args.sidecars]},
+        **options,
         container_name=REDIS_CONTAINER,
         ports=[{"name": "redis", "container_port": REDIS_PORT}],
         command=["sh", f"{CONFIG_DIR}/{REDIS_START}"],

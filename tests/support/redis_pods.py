@@ -10,7 +10,7 @@ import contextlib
 import copy
 import dataclasses
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,8 @@ class RedisPods:
     password: str | None
     manifests: WorkloadManifests
     sim: StatefulSetSim
+    # redis-py's TLS settings (ssl=True, CA, client certificate) when the ensemble speaks TLS.
+    tls: dict[str, Any] = field(default_factory=dict)
 
     # -- addressing
 
@@ -68,7 +70,7 @@ class RedisPods:
             # No client-side retries: an AuthenticationError is a ConnectionError that redis-py would
             # retry with backoff, and wait_until does the polling.
             retry=Retry(NoBackoff(), 0),
-            **kw,
+            **{**self.tls, **kw},
         )
 
     @contextlib.contextmanager
@@ -153,7 +155,9 @@ class RedisPods:
         assert manifests.config_map is not None
         self.sim.set_configmap(manifests.names.config_map, manifests.config_map)
         self.sim.scale(replicas, grace=None)
-        return RedisPods(name=self.name, spec=spec, password=self.password, manifests=manifests, sim=self.sim)
+        return RedisPods(
+            name=self.name, spec=spec, password=self.password, manifests=manifests, sim=self.sim, tls=self.tls
+        )
 
     def logs(self) -> str:
         parts = []
@@ -188,10 +192,19 @@ def with_entrypoints(manifests: WorkloadManifests) -> WorkloadManifests:
 
 @contextlib.contextmanager
 def redis_ensemble(
-    network: PodNetwork, workdir: Path, name: str, spec: RedisArgs, password: str | None
+    network: PodNetwork,
+    workdir: Path,
+    name: str,
+    spec: RedisArgs,
+    password: str | None,
+    *,
+    extra_secrets: dict[str, dict[str, str]] | None = None,
+    client_tls: dict[str, Any] | None = None,
 ) -> Iterator[RedisPods]:
-    """Start every pod at once (podManagementPolicy Parallel) and wait until all are Ready."""
+    """Start every pod at once (podManagementPolicy Parallel) and wait until all are Ready.
+    `extra_secrets` are further Secrets by name (stringData), e.g. a TLS certificate."""
     manifests, secrets = render_for_sim(name, spec, password)
+    secrets |= extra_secrets or {}
     manifests = with_entrypoints(manifests)
     assert manifests.config_map is not None
     namespace = spec.namespace if isinstance(spec.namespace, str) else "default"
@@ -204,7 +217,7 @@ def redis_ensemble(
         namespace=namespace,
         cluster_domain=spec.cluster_domain,
     )
-    pods = RedisPods(name=name, spec=spec, password=password, manifests=manifests, sim=sim)
+    pods = RedisPods(name=name, spec=spec, password=password, manifests=manifests, sim=sim, tls=client_tls or {})
     try:
         sim.start_all()
         pods.wait_ready()

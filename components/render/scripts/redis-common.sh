@@ -11,6 +11,7 @@ SENTINEL_PORT=@@SENTINEL_PORT@@
 DATA_DIR=@@DATA_DIR@@
 CONFIG_DIR=@@CONFIG_DIR@@
 AUTH=@@AUTH@@
+TLS_DIR=@@TLS_DIR@@
 DISCOVERY_TIMEOUT=@@DISCOVERY_TIMEOUT@@
 DOWN_AFTER_SECONDS=@@DOWN_AFTER_SECONDS@@
 HANDOFF_SECONDS=@@HANDOFF_SECONDS@@
@@ -36,7 +37,16 @@ if [ "$AUTH" = 1 ]; then
   export REDISCLI_AUTH
 fi
 
-cli() { timeout 3 redis-cli --no-auth-warning "$@"; }
+# With TLS (TLS_DIR set) every connection is TLS, presenting this pod's certificate: the servers
+# may require one (client_certificates).
+if [ -n "$TLS_DIR" ]; then
+  cli() {
+    timeout 3 redis-cli --no-auth-warning --tls --cacert "$TLS_DIR/ca.crt" --cert "$TLS_DIR/tls.crt" \
+      --key "$TLS_DIR/tls.key" "$@"
+  }
+else
+  cli() { timeout 3 redis-cli --no-auth-warning "$@"; }
+fi
 
 # A redis.conf string holding $1 with every byte hex-escaped: any password survives quoting.
 conf_quote() {
