@@ -10,8 +10,8 @@ import pulumi_kubernetes as k8s
 
 from components.args.common import coerce
 from components.args.redis import RedisArgs
-from components.args.tls import certificate_secret
 from components.args.workload import validate_name
+from components.certificate import register_certificate
 from components.render.redis import (
     RedisNames,
     build_workload_args,
@@ -19,7 +19,6 @@ from components.render.redis import (
     render_auth_secret,
     sentinel_addresses,
 )
-from components.render.tls import CERTIFICATE_API, render_certificate
 from components.workload import StatefulWorkload
 
 
@@ -64,22 +63,16 @@ class RedisEnsemble(pulumi.ComponentResource):
             # The Output name makes the StatefulSet wait for the Secret.
             secret_name = self.secret.metadata.name
 
-        # The certificate's Secret is written by cert-manager: the pods mount it by name and start
-        # once it exists (kubelet retries the mount), after the Certificate is registered.
-        self.certificate: k8s.apiextensions.CustomResource | None = None
-        if args.tls is not None and args.tls.issuer_ref is not None:
-            tls, names = args.tls, self.names
-            services = [names.headless_service, names.sentinel_service]
-            self.certificate = k8s.apiextensions.CustomResource(
-                f"{name}-tls",
-                api_version=CERTIFICATE_API[0],
-                kind=CERTIFICATE_API[1],
-                metadata={"name": certificate_secret(name), "namespace": args.namespace, "labels": dict(args.labels)},
-                spec=pulumi.Output.from_input(args.namespace).apply(
-                    lambda ns: render_certificate(name, tls, ns, services, args.cluster_domain)
-                ),
-                opts=child,
-            )
+        services = [self.names.headless_service, self.names.sentinel_service]
+        self.certificate = register_certificate(
+            name,
+            args.tls,
+            namespace=args.namespace,
+            services=services,
+            cluster_domain=args.cluster_domain,
+            labels=args.labels,
+            opts=child,
+        )
         depends_on = [] if self.certificate is None else [self.certificate]
         self.workload = StatefulWorkload(
             name,

@@ -12,6 +12,7 @@ import pulumi_kubernetes as k8s
 from components.args.common import coerce
 from components.args.workload import validate_name
 from components.args.zookeeper import ZooKeeperArgs
+from components.certificate import register_certificate
 from components.manifest import manifest_kwargs
 from components.render.workload import WorkloadNames, pod_dns_names
 from components.render.zookeeper import (
@@ -86,10 +87,19 @@ class ZooKeeperEnsemble(pulumi.ComponentResource):
         # name means delete-before-replace), and the engine replaces along with it every resource
         # whose properties came from it, which would take the whole ensemble down for a scale.
         self.workload_args = zookeeper_workload_args(name, args, secret_name)
-        self.workload = StatefulWorkload(
+        names = WorkloadNames.of(name)
+        self.certificate = register_certificate(
             name,
-            self.workload_args,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.bootstrap_config_map]),
+            args.tls,
+            namespace=args.namespace,
+            services=[names.headless_service, names.client_service],
+            cluster_domain=args.cluster_domain,
+            labels=args.labels,
+            opts=child,
+        )
+        ordered_after = [self.bootstrap_config_map, *([self.certificate] if self.certificate else [])]
+        self.workload = StatefulWorkload(
+            name, self.workload_args, opts=pulumi.ResourceOptions(parent=self, depends_on=ordered_after)
         )
 
         self.headless_service_name: pulumi.Output[str] = self.workload.headless_service.metadata.name
@@ -101,7 +111,6 @@ class ZooKeeperEnsemble(pulumi.ComponentResource):
             if self.secret is not None
             else pulumi.Output.from_input(args.existing_secret.name)  # type: ignore[union-attr]
         )
-        names = WorkloadNames.of(name)
         namespace = pulumi.Output.from_input(args.namespace)
         self.pod_dns_names = namespace.apply(lambda ns: pod_dns_names(names, args.replicas, ns, args.cluster_domain))
         self.connect_string = namespace.apply(lambda ns: connect_string(name, args, ns))

@@ -16,6 +16,7 @@ from __future__ import annotations
 import itertools
 import re
 import shutil
+import subprocess
 import time
 import urllib.request
 import uuid
@@ -28,7 +29,8 @@ from kazoo.client import KazooClient
 from kazoo.exceptions import KazooException, NoAuthError
 from kazoo.handlers.threading import KazooTimeoutError
 
-from components.args.zookeeper import METRICS_PORT
+from components.args.zookeeper import ELECTION_PORT, METRICS_PORT, QUORUM_PORT, SECURE_CLIENT_PORT
+from tests.support.certs import KeyPair, make_ca, make_leaf, tls_secret
 from tests.support.podsim import PodNetwork, PodNotRunningError, netns_unavailable_reason
 from tests.support.polling import wait_until
 from tests.support.zk import (
@@ -398,3 +400,52 @@ def test_every_member_serves_prometheus_metrics_of_its_own_server(network: PodNe
             assert "jvm_info{" in text
         leaders = [i for i in range(3) if sample(scrape(ensemble.ip(i)), "learners") is not None]
         assert leaders == [leader_of(ensemble, [0, 1, 2])], leaders  # only the leader counts learners
+
+
+def test_the_quorum_and_clients_speak_tls_and_a_wrong_ca_is_refused(network: PodNetwork, tmp_path: Path) -> None:
+    """TLS from a Secret (as cert-manager's CA issuer writes it): the members form their quorum over
+    mutual-TLS links (sslQuorum), a kazoo client writes through the TLS port 2281, and a plaintext
+    client or one trusting another CA gets no session on 2281."""
+    ca, other_ca = make_ca(tmp_path / "pki", "ensemble-ca"), make_ca(tmp_path / "pki", "other-ca")
+    zone = "zk-headless.default.svc.cluster.local"
+    server = make_leaf(tmp_path / "pki", ca, "zk", [f"*.{zone}", zone, "localhost"], ["127.0.0.1"])
+    spec = realserver_args(tls={"secret_name": "zk-tls"})
+    secrets = {"zk-tls": tls_secret(ca, server)}
+    with run_ensemble(network, "zk", spec, tmp_path / "run", extra_secrets=secrets) as ensemble:
+        ensemble.sim.start_all()
+        ensemble.wait_voters([0, 1, 2])
+        hosts = ",".join(f"{ensemble.ip(i)}:{SECURE_CLIENT_PORT}" for i in range(3))
+
+        def client(trusted: Path) -> KazooClient:
+            tls = KazooClient(hosts=hosts, use_ssl=True, ca=str(trusted), verify_certs=True, timeout=5.0)
+            ensemble.clients.append(tls)
+            return tls
+
+        secure = client(ca.cert)
+        secure.start(timeout=15)
+        secure.create("/over-tls", b"sealed")
+        assert secure.get("/over-tls")[0] == b"sealed"
+        # The quorum and election ports present the ensemble's certificate (verified against its CA),
+        # and want one back whose name matches the caller's address: the members' certificate, shown
+        # from the test host's address, is refused (mutual TLS with hostname verification).
+        for port in (QUORUM_PORT, ELECTION_PORT):  # the quorum port listens on the leader only
+            handshakes = [tls_handshake(ensemble.ip(i), port, ca.cert, server) for i in range(3)]
+            verified = [h for h in handshakes if "Verification: OK" in h and "subject=CN = zk" in h]
+            assert verified and all("alert certificate unknown" in h for h in verified), handshakes
+        with pytest.raises(KazooTimeoutError):
+            client(other_ca.cert).start(timeout=5)
+        plain = KazooClient(hosts=hosts, timeout=5.0)
+        ensemble.clients.append(plain)
+        with pytest.raises(KazooTimeoutError):
+            plain.start(timeout=5)
+        # The members' own scripts keep the plaintext port (the NetworkPolicy admits only members).
+        assert server_mode(ensemble.ip(0)) in {"leader", "follower"}
+
+
+def tls_handshake(host: str, port: int, ca: Path, identity: KeyPair) -> str:
+    """What `openssl s_client` reports for a TLS handshake with host:port, trusting `ca` and
+    presenting `identity`."""
+    command = ["openssl", "s_client", "-connect", f"{host}:{port}", "-CAfile", str(ca)]
+    command += ["-cert", str(identity.cert), "-key", str(identity.key)]
+    ran = subprocess.run(command, input="", capture_output=True, text=True, timeout=15, check=False)
+    return ran.stdout + ran.stderr

@@ -44,7 +44,7 @@ from components.render.zookeeper import (
 from components.workload import StatefulWorkload
 from components.zookeeper import ZooKeeperEnsemble
 from tests.support.pulumi_mocks import SECRET_SIG, Deployment, Registered, run_failing_program, run_program
-from tests.support.tokens import CM, PDB, SC, SECRET, STS, SVC, WORKLOAD, ZOOKEEPER
+from tests.support.tokens import CERTIFICATE, CM, NETPOL, PDB, SC, SECRET, STS, SVC, WORKLOAD, ZOOKEEPER
 
 FQDN = "{sts}-{i}.{sts}-headless.{ns}.svc.{domain}"
 
@@ -196,6 +196,50 @@ def test_services(preview: bool) -> None:
     assert client["ports"] == [{"name": "client", "port": 2181, "targetPort": "client", "protocol": "TCP"}]
     assert client["selector"] == headless["selector"] == sts_spec(d)["selector"]["matchLabels"]
     assert "publishNotReadyAddresses" not in client
+
+
+def test_tls_adds_a_tls_client_port_and_quorum_tls_and_keeps_plaintext_to_members(preview: bool) -> None:
+    d = deploy(preview, namespace="data", tls={"secret_name": "zk-certs", "client_certificates": True})
+    base = config_data(d)["zoo-base.cfg"]
+    for line in (
+        "secureClientPort=2281",
+        "serverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory",
+        "sslQuorum=true",
+        "ssl.keyStore.location=/tls-keystore/keystore.pem",
+        "ssl.quorum.keyStore.type=PEM",
+        "ssl.quorum.trustStore.location=/tls/ca.crt",
+        "ssl.clientAuth=need",
+    ):
+        assert f"\n{line}\n" in base, line
+    assert "-----BEGIN" not in "".join(config_data(d).values())  # no key or certificate in the ConfigMap
+    assert "TLS_KEYSTORE=/tls-keystore/keystore.pem" in config_data(d)["start.sh"]
+    pod = sts_spec(d)["template"]["spec"]
+    assert {"name": "tls", "secret": {"secretName": "zk-certs", "defaultMode": 0o440}} in pod["volumes"]
+    assert {"name": "tls-keystore", "emptyDir": {"medium": "Memory"}} in pod["volumes"]
+    mounts = container(d)["volumeMounts"]
+    assert {"name": "tls", "mountPath": "/tls", "readOnly": True} in mounts
+    assert {"name": "tls-keystore", "mountPath": "/tls-keystore"} in mounts
+    client = service(d, "zk").inputs["spec"]
+    assert client["ports"] == [
+        {"name": "secure-client", "port": 2281, "targetPort": "secure-client", "protocol": "TCP"}
+    ]
+    assert d.outputs["connect"].startswith("zk-0.zk-headless.data.svc.cluster.local:2281,")
+    policy = d.one(NETPOL).inputs["spec"]["ingress"]
+    assert [p["port"] for p in policy[0]["ports"]] == [2181, 2888, 3888, 2281]  # members
+    assert [p["port"] for p in policy[1]["ports"]] == [2281]  # clients: TLS only
+    plain = config_data(deploy(preview))
+    assert "ssl" not in plain["zoo-base.cfg"] and "secureClientPort" not in plain["zoo-base.cfg"]
+    assert "TLS_KEYSTORE=''" in plain["start.sh"]
+
+
+def test_tls_from_cert_manager_names_every_member_and_service(preview: bool) -> None:
+    d = deploy(preview, namespace="data", tls={"issuer_ref": {"name": "ca"}})
+    (certificate,) = d.of_type(CERTIFICATE)
+    spec = certificate.inputs["spec"]
+    assert spec["secretName"] == "zk-tls" and spec["issuerRef"]["kind"] == "Issuer"
+    assert "*.zk-headless.data.svc.cluster.local" in spec["dnsNames"]
+    assert "zk.data.svc.cluster.local" in spec["dnsNames"] and "zk" in spec["dnsNames"]
+    assert certificate.urn in d.one(STS).dependencies
 
 
 def test_client_service_type_and_annotations(preview: bool) -> None:

@@ -61,6 +61,7 @@ class ExtraVolume(StrictModel):
     config_map: DnsSubdomain | None = Field(None, description="Name of a ConfigMap to mount.")
     secret: DnsSubdomain | None = Field(None, description="Name of a Secret to mount.")
     empty_dir: bool = Field(False, description="A scratch directory that lives as long as the pod.")
+    memory: bool = Field(False, description="With empty_dir: in memory (tmpfs), never on a disk. Default false.")
     persistent_volume_claim: DnsSubdomain | None = Field(None, description="Name of an existing claim.")
     default_mode: int | None = Field(None, ge=0, le=0o777, description="File mode (config_map, secret). Default unset.")
 
@@ -71,6 +72,8 @@ class ExtraVolume(StrictModel):
             raise ValueError(
                 f"extra volume {self.name!r}: set exactly one of config_map, secret, empty_dir, persistent_volume_claim"
             )
+        if self.memory and not self.empty_dir:
+            raise ValueError(f"extra volume {self.name!r}: memory applies only to empty_dir")
         if self.default_mode is not None and self.config_map is None and self.secret is None:
             raise ValueError(f"extra volume {self.name!r}: default_mode applies only to config_map and secret")
         return self

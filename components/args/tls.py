@@ -15,6 +15,10 @@ from components.args.common import DnsSubdomain, StrictModel
 
 TLS_DIR = "/tls"
 TLS_VOLUME = "tls"
+# Where a member that needs key and chain in one file (ZooKeeper's PEM key store) assembles it: a
+# memory-backed emptyDir, so the key is never written to a disk.
+TLS_KEYSTORE_VOLUME = "tls-keystore"
+TLS_KEYSTORE = "/tls-keystore/keystore.pem"
 
 
 class IssuerRef(StrictModel):

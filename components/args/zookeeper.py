@@ -15,6 +15,7 @@ from pydantic import Field, field_validator, model_validator
 from components.args.common import Quantity, StorageSize, at_least, parse_quantity, scaled_count
 from components.args.options import EnsembleOptions
 from components.args.parts import DisruptionBudget, KeyRef, PodManagementPolicy, Resources, RollingUpdate
+from components.args.tls import TlsArgs
 
 # The official image (Docker Official Images `zookeeper`, Ubuntu-based, bash, uid 1000, zkServer.sh on PATH).
 DEFAULT_IMAGE = "zookeeper:3.9.4"
@@ -23,6 +24,7 @@ QUORUM_PORT = 2888
 ELECTION_PORT = 3888
 ADMIN_PORT = 8080
 METRICS_PORT = 7000
+SECURE_CLIENT_PORT = 2281
 # ZooKeeper server ids must lie in 1..255 (254 with TTL nodes / extended types).
 MAX_SERVER_ID = 255
 MIN_HEAP_MIB = 32
@@ -136,6 +138,12 @@ class ZooKeeperArgs(EnsembleOptions):
         min_length=1,
         description="4lw.commands.whitelist; must contain srvr, ruok and conf (the probes and the membership "
         "scripts use them). Default [srvr, ruok, mntr, conf, isro].",
+    )
+    tls: TlsArgs | None = Field(
+        None,
+        description="TlsArgs(...): quorum and election links over TLS, and a TLS client port 2281 for "
+        "clients; the plaintext 2181 then serves only the members' own scripts (the NetworkPolicy "
+        "admits members only). Default None: plaintext.",
     )
     admin_server: bool = Field(True, description="Jetty AdminServer on port 8080. Default true.")
     metrics: bool = Field(

@@ -84,7 +84,7 @@ def _volume(volume: ExtraVolume) -> Manifest:
         return {"name": volume.name, "secret": {"secretName": volume.secret, **mode}}
     if volume.persistent_volume_claim is not None:
         return {"name": volume.name, "persistentVolumeClaim": {"claimName": volume.persistent_volume_claim}}
-    return {"name": volume.name, "emptyDir": {}}
+    return {"name": volume.name, "emptyDir": {"medium": "Memory"} if volume.memory else {}}
 
 
 def _spread(constraint: TopologySpread, selector: dict[str, str]) -> Manifest:

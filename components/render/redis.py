@@ -22,13 +22,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from components.args.extensions import ExtraVolume, VolumeMount
+from components.args.extensions import VolumeMount
 from components.args.parts import ClientService, Container, EnvVar, KeyRef, PodManagementPolicy, Probe, VolumeClaim
 from components.args.redis import REDIS_PORT, SENTINEL_COMMANDS, SENTINEL_PORT, RedisArgs, RedisExporter
-from components.args.tls import TLS_DIR, TLS_VOLUME, TlsArgs
+from components.args.tls import TLS_DIR, TlsArgs
 from components.args.workload import StatefulWorkloadArgs
 from components.render.pod import Manifest
 from components.render.shell import render_script
+from components.render.tls import tls_mounts, tls_volumes
 from components.render.workload import DELETE_IN_BACKGROUND, WorkloadNames, pod_dns_names
 
 DATA_VOLUME = "data"
@@ -255,7 +256,7 @@ def _probes(role: str, liveness_delay_seconds: int) -> dict[str, Probe]:
 
 def _tls_mounts(args: RedisArgs) -> list[VolumeMount]:
     """The certificate Secret, read-only at /tls, in every container that talks to Redis."""
-    return [] if args.tls is None else [VolumeMount(name=TLS_VOLUME, mount_path=TLS_DIR, read_only=True)]
+    return [] if args.tls is None else tls_mounts()
 
 
 def _exporter(exporter: RedisExporter, args: RedisArgs, password: KeyRef | None) -> Container:
@@ -308,8 +309,7 @@ def build_workload_args(name: str, args: RedisArgs, secret_name: Any = None) -> 
     options = args.workload_options()
     options["sidecars"] = [sentinel, *exporter, *args.sidecars]
     if args.tls is not None:
-        tls_volume = ExtraVolume(name=TLS_VOLUME, secret=args.tls.secret(name), default_mode=0o440)
-        options["extra_volumes"] = [*args.extra_volumes, tls_volume]
+        options["extra_volumes"] = [*args.extra_volumes, *tls_volumes(name, args.tls)]
         options["extra_volume_mounts"] = [*args.extra_volume_mounts, *_tls_mounts(args)]
     return StatefulWorkloadArgs(
         **options,

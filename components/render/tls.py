@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from components.args.tls import TlsArgs, certificate_secret
+from components.args.extensions import ExtraVolume, VolumeMount
+from components.args.tls import TLS_DIR, TLS_KEYSTORE, TLS_KEYSTORE_VOLUME, TLS_VOLUME, TlsArgs, certificate_secret
 from components.render.pod import Manifest
 
 CERTIFICATE_API = ("cert-manager.io/v1", "Certificate")
@@ -27,3 +28,19 @@ def render_certificate(name: str, tls: TlsArgs, namespace: str, services: list[s
         "usages": ["server auth", "client auth", "digital signature", "key encipherment"],
         "privateKey": {"algorithm": "ECDSA", "size": 256, "rotationPolicy": "Always"},
     }
+
+
+def tls_volumes(name: str, tls: TlsArgs, *, keystore: bool = False) -> list[ExtraVolume]:
+    """The certificate Secret (group-readable: the pods run with their fsGroup), and with `keystore`
+    the memory-backed directory start scripts assemble a key store in."""
+    volumes = [ExtraVolume(name=TLS_VOLUME, secret=tls.secret(name), default_mode=0o440)]
+    if keystore:
+        volumes.append(ExtraVolume(name=TLS_KEYSTORE_VOLUME, empty_dir=True, memory=True))
+    return volumes
+
+
+def tls_mounts(*, keystore: bool = False) -> list[VolumeMount]:
+    mounts = [VolumeMount(name=TLS_VOLUME, mount_path=TLS_DIR, read_only=True)]
+    if keystore:
+        mounts.append(VolumeMount(name=TLS_KEYSTORE_VOLUME, mount_path=TLS_KEYSTORE.rsplit("/", 1)[0]))
+    return mounts

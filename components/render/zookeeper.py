@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from components.args.parts import ClientService, ContainerPort, EnvVar, KeyRef, Probe, VolumeClaim
+from components.args.tls import TLS_DIR, TLS_KEYSTORE, TlsArgs
 from components.args.workload import StatefulWorkloadArgs
 from components.args.zookeeper import (
     ADMIN_PORT,
@@ -35,10 +36,12 @@ from components.args.zookeeper import (
     ELECTION_PORT,
     METRICS_PORT,
     QUORUM_PORT,
+    SECURE_CLIENT_PORT,
     ZooKeeperArgs,
 )
 from components.render.pod import Manifest
 from components.render.shell import render_script
+from components.render.tls import tls_mounts, tls_volumes
 from components.render.workload import (
     DELETE_IN_BACKGROUND,
     WorkloadManifests,
@@ -106,7 +109,8 @@ def server_lines(name: str, args: ZooKeeperArgs, namespace: str) -> list[str]:
 def connect_string(name: str, args: ZooKeeperArgs, namespace: str) -> str:
     """`host:2181,...` over every member's FQDN, for clients that want the whole ensemble."""
     hosts = pod_dns_names(WorkloadNames.of(name), args.replicas, namespace, args.cluster_domain)
-    return ",".join(f"{host}:{CLIENT_PORT}" for host in hosts)
+    port = CLIENT_PORT if args.tls is None else SECURE_CLIENT_PORT
+    return ",".join(f"{host}:{port}" for host in hosts)
 
 
 def _labels(name: str, args: ZooKeeperArgs) -> dict[str, str]:
@@ -192,10 +196,32 @@ def render_base_config(name: str, args: ZooKeeperArgs) -> str:
             f"metricsProvider.httpPort={METRICS_PORT}",
             "metricsProvider.exportJvmInfo=true",
         ]
+    if args.tls is not None:
+        lines += _tls_config(args.tls)
     if args.extra_config:
         lines.append("# extra_config")
         lines += [f"{key}={value}" for key, value in sorted(args.extra_config.items())]
     return "\n".join(lines) + "\n"
+
+
+def _tls_config(tls: TlsArgs) -> list[str]:
+    """TLS client port (Netty) and quorum TLS, both from the PEM key store start.sh assembles from
+    the certificate Secret (ZooKeeper reads the key and its chain from one file)."""
+    stores = []
+    for prefix in ("ssl", "ssl.quorum"):
+        stores += [
+            f"{prefix}.keyStore.location={TLS_KEYSTORE}",
+            f"{prefix}.keyStore.type=PEM",
+            f"{prefix}.trustStore.location={TLS_DIR}/ca.crt",
+            f"{prefix}.trustStore.type=PEM",
+        ]
+    return [
+        f"secureClientPort={SECURE_CLIENT_PORT}",
+        "serverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory",
+        "sslQuorum=true",
+        *stores,
+        f"ssl.clientAuth={'need' if tls.client_certificates else 'none'}",
+    ]
 
 
 def render_common_script(name: str, args: ZooKeeperArgs) -> str:
@@ -222,6 +248,8 @@ def render_start_script(args: ZooKeeperArgs) -> str:
     return render_script(
         "zookeeper-start.sh",
         BASE_CONFIG=BASE_CONFIG_FILE,
+        TLS_DIR=TLS_DIR if args.tls is not None else "",
+        TLS_KEYSTORE=TLS_KEYSTORE if args.tls is not None else "",
         HEAP_MIB=args.heap_mib,
         JVM_FLAGS=" ".join(args.jvm_flags),
         BOOTSTRAP_WAIT=args.bootstrap_wait_seconds,
@@ -252,11 +280,15 @@ def render_config_files(name: str, args: ZooKeeperArgs) -> dict[str, str]:
 
 
 def zookeeper_ports(args: ZooKeeperArgs) -> list[ContainerPort]:
+    # With TLS, clients get the TLS port; the plaintext one stays for the members' own scripts.
+    plaintext_for = "peers" if args.tls is not None else "clients"
     ports = [
-        ContainerPort(name="client", container_port=CLIENT_PORT),
+        ContainerPort(name="client", container_port=CLIENT_PORT, reachable_by=plaintext_for),
         ContainerPort(name="quorum", container_port=QUORUM_PORT, reachable_by="peers"),
         ContainerPort(name="election", container_port=ELECTION_PORT, reachable_by="peers"),
     ]
+    if args.tls is not None:
+        ports.append(ContainerPort(name="secure-client", container_port=SECURE_CLIENT_PORT))
     if args.admin_server:
         # The AdminServer can reconfigure and dump the ensemble: nobody outside the pod reaches it.
         ports.append(ContainerPort(name="admin", container_port=ADMIN_PORT, reachable_by="pod"))
@@ -274,8 +306,12 @@ def zookeeper_workload_args(name: str, args: ZooKeeperArgs, secret_name: Any = N
     claims = [VolumeClaim(name=DATA_CLAIM, size=args.storage_size, mount_path=DATA_DIR)]
     if args.data_log_storage_size is not None:
         claims.append(VolumeClaim(name=DATA_LOG_CLAIM, size=args.data_log_storage_size, mount_path=DATA_LOG_DIR))
+    options = args.workload_options()
+    if args.tls is not None:
+        options["extra_volumes"] = [*args.extra_volumes, *tls_volumes(name, args.tls, keystore=True)]
+        options["extra_volume_mounts"] = [*args.extra_volume_mounts, *tls_mounts(keystore=True)]
     return StatefulWorkloadArgs(
-        **args.workload_options(),
+        **options,
         container_name=CONTAINER_NAME,
         ports=zookeeper_ports(args),
         command=["bash", f"{CONFIG_DIR}/{START_SCRIPT_FILE}"],
@@ -316,7 +352,9 @@ def zookeeper_workload_args(name: str, args: ZooKeeperArgs, secret_name: Any = N
         # Members must resolve each other before any of them is Ready (no quorum without peers).
         publish_not_ready_addresses=True,
         client_service=ClientService(
-            port_names=["client"], type=args.client_service_type, annotations=args.client_service_annotations
+            port_names=["client" if args.tls is None else "secure-client"],
+            type=args.client_service_type,
+            annotations=args.client_service_annotations,
         ),
     )
 

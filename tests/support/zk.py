@@ -46,8 +46,9 @@ DEBIAN_CONF = Path("/etc/zookeeper/conf")
 # Debian's zookeeper.jar names no logging backend in its Class-Path, so the server would log nothing;
 # these put slf4j's log4j 1.2 binding next to it (the package's log4j.properties has a CONSOLE appender).
 _LOG_JARS = ("slf4j-log4j12.jar", "log4j-1.2.jar")
-# What the provider serves /metrics with (Debian's Jetty 9 and servlet API).
-_JETTY_JARS = (*(f"jetty9-{m}.jar" for m in ("server", "servlet", "http", "io", "util", "security")), "servlet-api.jar")
+# On the official image's class path, missing from the Class-Path of Debian's zookeeper.jar: the
+# servlet API the metrics provider serves /metrics with, and Netty's codecs the TLS client port uses.
+_IMAGE_JARS = ("servlet-api.jar", "netty-codec.jar")
 # Small, quick JVMs: five servers and the scripts' zkCli.sh runs share two cores in the tests.
 _TEST_JVM_FLAGS = "-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:-UsePerfData -Xss512k"
 # The super user's password of every test ensemble (what the component would generate).
@@ -71,15 +72,15 @@ def debian_zookeeper_missing() -> str | None:
 
 def metrics_provider_jars(directory: Path) -> list[Path]:
     """ZooKeeper's Prometheus provider (fetched by tools/zookeeper-metrics-jars, as the official image
-    ships it), copied into `directory` for the pods' user to read, and the Debian Jetty it serves
-    /metrics with."""
+    ships it), copied into `directory` for the pods' user to read, and the Debian jars the official
+    image has on its class path beyond zookeeper.jar's own."""
     fetched = subprocess.run(
         [str(ROOT / "tools/zookeeper-metrics-jars")], capture_output=True, text=True, check=True, timeout=600
     )
     provider = [Path(shutil.copy(jar, directory)) for jar in sorted(Path(fetched.stdout.strip()).glob("*.jar"))]
     for jar in provider:
         jar.chmod(0o644)
-    return [*provider, *(DEBIAN_JARS / jar for jar in _JETTY_JARS)]
+    return [*provider, *(DEBIAN_JARS / jar for jar in _IMAGE_JARS)]
 
 
 def write_shims(directory: Path) -> dict[str, str]:
@@ -280,9 +281,16 @@ class Ensemble:
 
 @contextlib.contextmanager
 def run_ensemble(
-    network: PodNetwork, name: str, spec: ZooKeeperArgs, workdir: Path, *, namespace: str = "default"
+    network: PodNetwork,
+    name: str,
+    spec: ZooKeeperArgs,
+    workdir: Path,
+    *,
+    namespace: str = "default",
+    extra_secrets: dict[str, dict[str, str]] | None = None,
 ) -> Iterator[Ensemble]:
-    """Render the ensemble with the pure renderer and run its pods on `network` (not started yet)."""
+    """Render the ensemble with the pure renderer and run its pods on `network` (not started yet).
+    `extra_secrets` are further Secrets by name (stringData), e.g. a TLS certificate."""
     manifests = render_zookeeper(name, spec)
     assert manifests.config_map is not None
     names = ZooKeeperNames.of(name)
@@ -297,7 +305,7 @@ def run_ensemble(
                 manifests.names.config_map: manifests.config_map,
                 names.bootstrap_config_map: render_bootstrap_config_map(name, spec),
             },
-            {names.admin_secret: render_admin_secret(name, spec, TEST_PASSWORD)},
+            {names.admin_secret: render_admin_secret(name, spec, TEST_PASSWORD), **(extra_secrets or {})},
             workdir=workdir,
             namespace=namespace,
             cluster_domain=spec.cluster_domain,

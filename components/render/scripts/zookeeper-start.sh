@@ -18,6 +18,8 @@ set -euo pipefail
 
 # --- rendered constants
 BASE_CONFIG=@@BASE_CONFIG@@
+TLS_DIR=@@TLS_DIR@@
+TLS_KEYSTORE=@@TLS_KEYSTORE@@
 HEAP_MIB=@@HEAP_MIB@@
 JVM_FLAGS=@@JVM_FLAGS@@
 BOOTSTRAP_WAIT=@@BOOTSTRAP_WAIT@@
@@ -191,6 +193,14 @@ bootstrap)
   log "$HOST is server $MYID; founding a new ensemble of $bootstrap_replicas member(s) in namespace $NAMESPACE"
   ;;
 esac
+
+# ZooKeeper's PEM key store is one file: the key, then its chain, assembled in memory at each start
+# (so a renewed certificate is picked up by the next restart).
+if [[ -n "$TLS_KEYSTORE" ]]; then
+  (umask 077 && cat "$TLS_DIR/tls.key" "$TLS_DIR/tls.crt" >"$TLS_KEYSTORE.tmp") ||
+    die "cannot assemble $TLS_KEYSTORE from $TLS_DIR (is the certificate Secret mounted, with tls.key and tls.crt?)"
+  mv -f "$TLS_KEYSTORE.tmp" "$TLS_KEYSTORE"
+fi
 
 {
   cat "$CONFIG_DIR/$BASE_CONFIG"
