@@ -97,7 +97,7 @@ class PodSecurity(StrictModel):
     """Security settings beyond the fixed restricted baseline (non-root, no privilege escalation,
     all capabilities dropped, RuntimeDefault seccomp); every value here keeps the pod restricted."""
 
-    seccomp_profile: Literal["RuntimeDefault"] | str = Field(
+    seccomp_profile: str = Field(
         "RuntimeDefault",
         description="RuntimeDefault, or 'Localhost/<profile path on the node>'. Default RuntimeDefault.",
     )

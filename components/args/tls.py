@@ -30,8 +30,9 @@ class IssuerRef(StrictModel):
 
 
 class TlsArgs(StrictModel):
-    """TLS on the ensemble's ports, replacing plaintext there: exactly one of secret_name
-    (an existing Secret) and issuer_ref (a cert-manager Certificate `<name>-tls` is created)."""
+    """TLS for an ensemble (what each ensemble does with it: RedisArgs.tls, ZooKeeperArgs.tls), from
+    exactly one of secret_name (an existing Secret) and issuer_ref (a cert-manager Certificate
+    `<name>-tls` is created)."""
 
     secret_name: DnsSubdomain | None = Field(
         None, description="Existing Secret with tls.crt, tls.key and ca.crt. Default None."
