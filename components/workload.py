@@ -12,6 +12,7 @@ from components.args.common import coerce
 from components.args.workload import StatefulWorkloadArgs, validate_name
 from components.lifecycle import IMMUTABLE_FIELDS, statefulset_hook, want
 from components.manifest import manifest_kwargs
+from components.render.monitoring import POD_MONITOR_API
 from components.render.workload import pod_dns_names, render_workload
 from components.storage import register_storage_class
 
@@ -86,6 +87,16 @@ class StatefulWorkload(pulumi.ComponentResource):
         self.pdb: k8s.policy.v1.PodDisruptionBudget | None = None
         if manifests.pdb is not None:
             self.pdb = k8s.policy.v1.PodDisruptionBudget(f"{name}-pdb", **manifest_kwargs(manifests.pdb), opts=child)
+        self.pod_monitor: k8s.apiextensions.CustomResource | None = None
+        if manifests.pod_monitor is not None:
+            self.pod_monitor = k8s.apiextensions.CustomResource(
+                f"{name}-pod-monitor",
+                api_version=POD_MONITOR_API[0],
+                kind=POD_MONITOR_API[1],
+                metadata=manifests.pod_monitor["metadata"],
+                spec=manifests.pod_monitor["spec"],
+                opts=child,
+            )
         self.network_policy: k8s.networking.v1.NetworkPolicy | None = None
         if manifests.network_policy is not None:
             self.network_policy = k8s.networking.v1.NetworkPolicy(

@@ -15,6 +15,7 @@ import pytest
 from components import RedisArgs, StatefulWorkloadArgs, ZooKeeperArgs
 from components.args.extensions import ZONE_KEY as ZONE
 from components.render.redis import build_workload_args
+from components.render.tls import CERTIFICATE_API, render_certificate
 from components.render.workload import kubernetes_objects, render_workload
 from components.render.zookeeper import render_zookeeper
 from tests.support.kube import Cluster
@@ -211,3 +212,30 @@ def test_pod_extensions_pass_the_api_server_and_restricted_admission(cluster: Cl
             refused = cluster.apply([{**pod, "spec": {**pod["spec"], "containers": containers}}], dry_run=True)
             assert refused.returncode != 0 and "violates PodSecurity" in refused.stderr, refused.stderr
             assert "NET_ADMIN" in refused.stderr
+
+
+def test_the_certificate_and_the_pod_monitor_pass_their_crds_schemas(cluster: Cluster) -> None:
+    """The local cluster carries cert-manager's and prometheus-operator's CRDs (tools/cluster/up):
+    what the ensembles create of those kinds passes the API server's strict schema validation,
+    and a field the schema lacks is refused (the control)."""
+    with cluster.namespace("crds", RESTRICTED) as ns:
+        args = ZooKeeperArgs(
+            namespace=ns,
+            tls={"issuer_ref": {"name": "ca", "kind": "ClusterIssuer"}},
+            pod_monitor={"interval_seconds": 15, "labels": {"release": "prometheus"}},
+        )
+        assert args.tls is not None
+        api_version, kind = CERTIFICATE_API
+        certificate: dict[str, Any] = {
+            "apiVersion": api_version,
+            "kind": kind,
+            "metadata": {"name": "zk-tls", "namespace": ns},
+            "spec": render_certificate("zk", args.tls, ns, ["zk-headless", "zk"], args.cluster_domain),
+        }
+        monitor = next(o for o in kubernetes_objects(render_zookeeper("zk", args)) if o["kind"] == "PodMonitor")
+        accepted = cluster.apply([certificate, monitor], dry_run=True)
+        assert accepted.returncode == 0, accepted.stderr
+        for obj in (certificate, monitor):
+            bad = {**obj, "spec": {**obj["spec"], "scrapeEvery": "15s"}}
+            refused = cluster.apply([bad], dry_run=True)
+            assert refused.returncode != 0 and "scrapeEvery" in refused.stderr, refused.stderr

@@ -160,3 +160,19 @@ def test_the_default_network_policy_admits_members_and_same_namespace_clients_on
     # No client or metrics source: only the members get in.
     closed = render_zookeeper("zk", ZooKeeperArgs(network_policy={"clients": []})).network_policy
     assert closed is not None and len(closed["spec"]["ingress"]) == 1
+
+
+def test_a_pod_monitor_scrapes_every_metrics_port_of_the_pods() -> None:
+    monitor = {"interval_seconds": 15, "labels": {"release": "prometheus"}}
+    zk = render_zookeeper("zk", ZooKeeperArgs(namespace="data", pod_monitor=monitor))
+    assert zk.pod_monitor is not None
+    assert zk.pod_monitor["metadata"]["labels"]["release"] == "prometheus"
+    assert zk.pod_monitor["spec"] == {
+        "selector": zk.stateful_set["spec"]["selector"],
+        "podMetricsEndpoints": [{"port": "metrics", "path": "/metrics", "interval": "15s"}],
+    }
+    redis_args = RedisArgs(existing_secret={"name": "a", "key": "p"}, metrics={}, pod_monitor={})
+    redis = render_workload("redis", build_workload_args("redis", redis_args))
+    assert redis.pod_monitor is not None
+    assert [e["port"] for e in redis.pod_monitor["spec"]["podMetricsEndpoints"]] == ["metrics"]
+    assert render_zookeeper("zk", ZooKeeperArgs()).pod_monitor is None

@@ -159,6 +159,15 @@ class NetworkPolicyArgs(StrictModel):
     )
 
 
+class PodMonitorArgs(StrictModel):
+    """A prometheus-operator PodMonitor over the workload's pods, scraping every `metrics` port."""
+
+    interval_seconds: int = Field(30, ge=1, description="Scrape interval. Default 30.")
+    labels: dict[LabelKey, LabelValue] = Field(
+        default_factory=dict, description="Extra labels, for the Prometheus's podMonitorSelector. Default {}."
+    )
+
+
 class PodExtensions(StrictModel):
     """The pod-level fields every Args model shares (see WorkloadOptions)."""
 
@@ -180,6 +189,11 @@ class PodExtensions(StrictModel):
     network_policy: NetworkPolicyArgs | None = Field(
         default_factory=NetworkPolicyArgs,
         description="Default: members and same-namespace clients only. None: no NetworkPolicy.",
+    )
+    pod_monitor: PodMonitorArgs | None = Field(
+        None,
+        description="PodMonitorArgs(...) creates a monitoring.coreos.com/v1 PodMonitor (the prometheus-operator "
+        "CRD must be installed). Default None.",
     )
 
     @field_validator("topology_spread")

@@ -63,6 +63,7 @@ class StatefulWorkloadArgs(WorkloadOptions):
     def _cross_field_rules(self) -> StatefulWorkloadArgs:
         _check_mounts(self)
         _check_containers(self)
+        _check_exposed(self)
         return self
 
     def all_containers(self) -> list[Container]:
@@ -145,12 +146,23 @@ def _check_containers(args: StatefulWorkloadArgs) -> None:
                 raise ValueError(f"{kind} of container {container.name!r}: port {ref!r} is not a declared port name")
             if kind != "readiness_probe" and probe.success_threshold != 1:
                 raise ValueError(f"{kind}.success_threshold={probe.success_threshold}: must be 1 for {kind}")
+
+
+def _check_exposed(args: StatefulWorkloadArgs) -> None:
+    """The client Service and the PodMonitor name ports the pods declare."""
+    ports = [p for c in args.all_containers() for p in c.ports]
+    port_names = {p.name for p in ports}
     if isinstance(args.client_service, ClientService):
         unknown = [name for name in args.client_service.port_names if name not in port_names]
         if unknown:
             raise ValueError(f"client_service.port_names: {unknown} are not declared ports ({sorted(port_names)})")
     if args.client_service and not ports:
         raise ValueError("client_service: the workload declares no ports, so a client Service would route nowhere")
+    if args.pod_monitor is not None and not any(p.reachable_by == "metrics" for p in ports):
+        raise ValueError(
+            "pod_monitor: no port serves metrics (reachable_by='metrics'), so the PodMonitor would scrape "
+            "nothing; turn the ensemble's metrics on, or declare the port"
+        )
 
 
 class WorkloadNameModel(StrictModel):

@@ -12,6 +12,7 @@ from typing import Any
 
 from components.args.parts import ClientService, OnDelete, RollingUpdate, StorageClassArgs
 from components.args.workload import StatefulWorkloadArgs
+from components.render.monitoring import POD_MONITOR_API, render_pod_monitor
 from components.render.network_policy import render_network_policy
 from components.render.pod import Manifest, render_pod_spec
 
@@ -36,6 +37,7 @@ class WorkloadNames:
     pdb: str
     config_map: str
     network_policy: str
+    pod_monitor: str
 
     @classmethod
     def of(cls, name: str) -> WorkloadNames:
@@ -46,6 +48,7 @@ class WorkloadNames:
             pdb=name,
             config_map=f"{name}-config",
             network_policy=name,
+            pod_monitor=name,
         )
 
 
@@ -59,6 +62,7 @@ class WorkloadManifests:
     storage_class: Manifest | None
     config_map: Manifest | None
     network_policy: Manifest | None = None
+    pod_monitor: Manifest | None = None
 
 
 _API_KINDS = {
@@ -69,6 +73,7 @@ _API_KINDS = {
     "stateful_set": ("apps/v1", "StatefulSet"),
     "pdb": ("policy/v1", "PodDisruptionBudget"),
     "network_policy": ("networking.k8s.io/v1", "NetworkPolicy"),
+    "pod_monitor": POD_MONITOR_API,
 }
 
 
@@ -255,6 +260,13 @@ def render_workload(name: str, args: StatefulWorkloadArgs) -> WorkloadManifests:
     if policy_spec is not None:
         metadata = _metadata(names.network_policy, args, labels, annotations=DELETE_IN_BACKGROUND)
         network_policy = {"metadata": metadata, "spec": policy_spec}
+    monitor_spec = render_pod_monitor(args, selector)
+    pod_monitor = None
+    if monitor_spec is not None:
+        assert args.pod_monitor is not None
+        monitor_labels = {**labels, **args.pod_monitor.labels}
+        metadata = _metadata(names.pod_monitor, args, monitor_labels, annotations=DELETE_IN_BACKGROUND)
+        pod_monitor = {"metadata": metadata, "spec": monitor_spec}
 
     return WorkloadManifests(
         names=names,
@@ -265,4 +277,5 @@ def render_workload(name: str, args: StatefulWorkloadArgs) -> WorkloadManifests:
         storage_class=storage_class,
         config_map=config_map,
         network_policy=network_policy,
+        pod_monitor=pod_monitor,
     )
