@@ -316,8 +316,8 @@ def test_defaults_are_already_validated_values(model: type[BaseModel], required:
         (RedisArgs, {"extra_env": {"REDIS_PASSWORD": "x"}}, ["env of container", "REDIS_PASSWORD", "extra_env"]),
         (ZooKeeperArgs, {"security": {"add_capabilities": ["SYS_ADMIN"]}}, ["security.add_capabilities", "SYS_ADMIN"]),
         (RedisArgs, {"topology_spread": [{"min_domains": 3}]}, ["min_domains=3", "only with DoNotSchedule"]),
-        (RedisArgs, {"pod_monitor": {}}, ["pod_monitor", "no port serves metrics", "turn the ensemble's metrics on"]),
-        (ZooKeeperArgs, {"metrics": False, "pod_monitor": {}}, ["pod_monitor", "no port serves metrics"]),
+        (RedisArgs, {"pod_monitor": {}}, ["pod_monitor is set but metrics is None", "RedisExporter()"]),
+        (ZooKeeperArgs, {"metrics": False, "pod_monitor": {}}, ["pod_monitor is set but metrics=False"]),
     ],
 )
 def test_ensembles_refuse_bad_extensions_before_anything_is_registered(

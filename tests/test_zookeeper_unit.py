@@ -1336,6 +1336,18 @@ SPEC_FIELDS = st.fixed_dictionaries(
         "data_log_storage_size": mostly(st.sampled_from([None, "1Gi"]), st.just("0")),
         "cluster_domain": mostly(st.sampled_from(["cluster.local", "corp.internal"]), st.just("Bad_Domain")),
         "extra_config": mostly(st.sampled_from([{}, {"snapCount": "1000"}]), st.just({"server.1": "x"})),
+        "tls": st.sampled_from(
+            [
+                None,
+                {"secret_name": "zk-certs"},
+                {"issuer_ref": {"name": "ca"}, "client_certificates": True},
+                {},  # neither source
+                {"secret_name": "zk-certs", "issuer_ref": {"name": "ca"}},  # both
+                {"secret_name": "Bad_Secret"},
+            ]
+        ),
+        "metrics": st.booleans(),
+        "pod_monitor": st.sampled_from([None, {}, {"interval_seconds": 0}]),
     },
 )
 
@@ -1364,6 +1376,11 @@ def test_accepted_specs_render_a_correct_ensemble(name: str, fields: dict[str, A
         assert budget["maxUnavailable"] <= fault_tolerance(n)
     cfg = manifests.config_map["data"]["zoo-base.cfg"] if manifests.config_map else ""
     assert "srvr" in cfg and "ruok" in cfg
+    # TLS: quorum TLS and a TLS client port exactly when asked, and clients are sent there.
+    assert ("sslQuorum=true" in cfg) == ("secureClientPort=2281" in cfg) == (spec.tls is not None)
+    client_ports = {p["port"] for p in manifests.client_service["spec"]["ports"]} if manifests.client_service else set()
+    assert client_ports == ({2281} if spec.tls is not None else {2181})
+    assert (manifests.pod_monitor is not None) == (spec.pod_monitor is not None)
 
 
 def test_auto_budget_follows_the_quorum_not_the_replica_count() -> None:

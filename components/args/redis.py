@@ -335,6 +335,11 @@ class RedisArgs(EnsembleOptions):
                 f"{self.termination_grace_period_seconds}: the handoff must end at least 5 s before the grace "
                 "period does, or the master is killed mid-handoff; raise the grace period or shorten the handoff"
             )
+        if self.pod_monitor is not None and self.metrics is None:
+            raise ValueError(
+                "pod_monitor is set but metrics is None: the PodMonitor would scrape nothing; set "
+                "metrics=RedisExporter() to add the exporter"
+            )
         if self.min_replicas_to_write > self.replicas - 1:
             raise ValueError(
                 f"min_replicas_to_write={self.min_replicas_to_write} with replicas={self.replicas}: a master has "

@@ -286,6 +286,10 @@ class ZooKeeperArgs(EnsembleOptions):
         self._check_disruption_budget()
         self._check_update_strategy()
         self._check_grace_period()
+        if self.pod_monitor is not None and not self.metrics:
+            raise ValueError(
+                "pod_monitor is set but metrics=False: the PodMonitor would scrape nothing; set metrics=True"
+            )
         return self
 
     def _check_even(self) -> None:
