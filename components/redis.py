@@ -14,8 +14,8 @@ from components.args.workload import validate_name
 from components.certificate import register_certificate
 from components.render.redis import (
     RedisNames,
-    build_workload_args,
     pod_fqdns,
+    redis_workload_args,
     render_auth_secret,
     sentinel_addresses,
 )
@@ -41,7 +41,7 @@ class RedisEnsemble(pulumi.ComponentResource):
         validate_name(name)
         args = coerce(RedisArgs, args)
         # Validate the whole workload (with the Secret's future name) before registering anything.
-        build_workload_args(name, args)
+        redis_workload_args(name, args)
         super().__init__("statefulkit:index:RedisEnsemble", name, None, opts)
         self.args = args
         self.names = RedisNames.of(name)
@@ -76,7 +76,7 @@ class RedisEnsemble(pulumi.ComponentResource):
         depends_on = [] if self.certificate is None else [self.certificate]
         self.workload = StatefulWorkload(
             name,
-            build_workload_args(name, args, secret_name),
+            redis_workload_args(name, args, secret_name),
             opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on),
         )
 

@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from components import RedisArgs, ZooKeeperArgs
-from components.render.redis import build_workload_args
+from components.render.redis import redis_workload_args
 from components.render.workload import kubernetes_objects, render_workload
 from components.render.zookeeper import render_zookeeper
 from tests.support.kube import ROOT, Cluster
@@ -138,7 +138,7 @@ def test_members_clients_and_scrapers_reach_exactly_their_ports(
     redis_args = RedisArgs(
         namespace=data, existing_secret={"name": "auth", "key": "password"}, metrics={}, network_policy=policy
     )
-    redis = render_workload("redis", build_workload_args("redis", redis_args))
+    redis = render_workload("redis", redis_workload_args("redis", redis_args))
     objects = [*kubernetes_objects(zookeeper), *kubernetes_objects(redis)]
     objects += [
         client_pod("neighbour", data),

@@ -14,7 +14,7 @@ import pytest
 
 from components import RedisArgs, StatefulWorkloadArgs, ZooKeeperArgs
 from components.args.extensions import ZONE_KEY as ZONE
-from components.render.redis import build_workload_args
+from components.render.redis import redis_workload_args
 from components.render.tls import CERTIFICATE_API, render_certificate
 from components.render.workload import kubernetes_objects, render_workload
 from components.render.zookeeper import render_zookeeper
@@ -191,7 +191,7 @@ def test_pod_extensions_pass_the_api_server_and_restricted_admission(cluster: Cl
         redis_args = RedisArgs(namespace=ns, existing_secret={"name": "auth", "key": "password"}, **extensions)
         for name, objects in (
             ("zk", kubernetes_objects(render_zookeeper("zk", ZooKeeperArgs(namespace=ns, **extensions)))),
-            ("redis", kubernetes_objects(render_workload("redis", build_workload_args("redis", redis_args)))),
+            ("redis", kubernetes_objects(render_workload("redis", redis_workload_args("redis", redis_args)))),
         ):
             sts = next(o for o in objects if o["kind"] == "StatefulSet")
             accepted = cluster.apply([sts], dry_run=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from components import RedisArgs, StatefulWorkloadArgs, ZooKeeperArgs
-from components.render.redis import build_workload_args
+from components.render.redis import redis_workload_args
 from components.render.workload import render_workload
 from components.render.zookeeper import render_zookeeper, zookeeper_workload_args
 
@@ -124,7 +124,7 @@ def test_ensembles_add_the_extensions_to_what_they_render() -> None:
     assert zk["serviceAccountName"] == "ensemble" and zk["initContainers"][0]["name"] == "prepare"
 
     redis_args = RedisArgs(existing_secret={"name": "auth", "key": "password"}, extra_env={"TZ": "UTC"}, **EXTENSIONS)
-    redis = pod_of(build_workload_args("redis", redis_args), "redis")
+    redis = pod_of(redis_workload_args("redis", redis_args), "redis")
     # Sentinel stays the first sidecar; the user's follow.
     assert [c["name"] for c in redis["containers"]] == ["redis", "sentinel", "shipper"]
     assert redis["containers"][0]["env"][-1] == {"name": "TZ", "value": "UTC"}
@@ -172,7 +172,7 @@ def test_a_pod_monitor_scrapes_every_metrics_port_of_the_pods() -> None:
         "podMetricsEndpoints": [{"port": "metrics", "path": "/metrics", "interval": "15s"}],
     }
     redis_args = RedisArgs(existing_secret={"name": "a", "key": "p"}, metrics={}, pod_monitor={})
-    redis = render_workload("redis", build_workload_args("redis", redis_args))
+    redis = render_workload("redis", redis_workload_args("redis", redis_args))
     assert redis.pod_monitor is not None
     assert [e["port"] for e in redis.pod_monitor["spec"]["podMetricsEndpoints"]] == ["metrics"]
     assert render_zookeeper("zk", ZooKeeperArgs()).pod_monitor is None

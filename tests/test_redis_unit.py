@@ -23,7 +23,7 @@ from components.args.redis import (
     memory_bytes,
 )
 from components.redis import RedisEnsemble
-from components.render.redis import build_workload_args, render_config_files, render_sentinel_conf
+from components.render.redis import redis_workload_args, render_config_files, render_sentinel_conf
 from components.render.workload import render_workload
 from tests.support import pulumi_mocks
 from tests.support.pulumi_mocks import SECRET_SIG, Deployment, run_program
@@ -734,7 +734,7 @@ def test_redis_args_accepts_exactly_the_valid_combinations(  # noqa: PLR0917 - o
     assert effective == (quorum if quorum is not None else replicas // 2 + 1)
     assert effective > replicas / 2 or quorum is not None
     assert f"@MASTER@ 6379 {effective}\n" in render_sentinel_conf(spec)
-    manifests = render_workload("cache", build_workload_args("cache", spec))
+    manifests = render_workload("cache", redis_workload_args("cache", spec))
     assert manifests.stateful_set["spec"]["replicas"] == replicas
     assert (manifests.pdb is None) == (replicas < 2)
     pod = manifests.stateful_set["spec"]["template"]["spec"]

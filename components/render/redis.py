@@ -288,7 +288,7 @@ def _exporter(exporter: RedisExporter, args: RedisArgs, password: KeyRef | None)
     )
 
 
-def build_workload_args(name: str, args: RedisArgs, secret_name: Any = None) -> StatefulWorkloadArgs:
+def redis_workload_args(name: str, args: RedisArgs, secret_name: Any = None) -> StatefulWorkloadArgs:
     """The StatefulWorkloadArgs RedisEnsemble hands its child StatefulWorkload.
 
     `secret_name` overrides the name of the component-created password Secret (the component passes

@@ -24,7 +24,7 @@ from components.render.redis import (
     REDIS_CONTAINER,
     SENTINEL_CONTAINER,
     RedisNames,
-    build_workload_args,
+    redis_workload_args,
     render_auth_secret,
 )
 from components.render.workload import WorkloadManifests, render_workload
@@ -169,7 +169,7 @@ class RedisPods:
 
 def render_for_sim(name: str, spec: RedisArgs, password: str | None) -> tuple[WorkloadManifests, dict[str, Any]]:
     """The manifests RedisEnsemble registers, plus the Secrets podsim needs, keyed by name."""
-    manifests = render_workload(name, build_workload_args(name, spec))
+    manifests = render_workload(name, redis_workload_args(name, spec))
     secrets: dict[str, Any] = {}
     if spec.auth and spec.existing_secret is None:
         assert password is not None
