@@ -13,6 +13,7 @@ from components.args.redis import RedisArgs
 from components.args.workload import validate_name
 from components.certificate import register_certificate
 from components.render.redis import (
+    APP_NAME,
     RedisNames,
     pod_fqdns,
     redis_workload_args,
@@ -64,15 +65,7 @@ class RedisEnsemble(pulumi.ComponentResource):
             secret_name = self.secret.metadata.name
 
         services = [self.names.headless_service, self.names.sentinel_service]
-        self.certificate = register_certificate(
-            name,
-            args.tls,
-            namespace=args.namespace,
-            services=services,
-            cluster_domain=args.cluster_domain,
-            labels=args.labels,
-            opts=child,
-        )
+        self.certificate = register_certificate(name, APP_NAME, args, services, child)
         depends_on = [] if self.certificate is None else [self.certificate]
         self.workload = StatefulWorkload(
             name,

@@ -14,8 +14,9 @@ from components.args.workload import validate_name
 from components.args.zookeeper import ZooKeeperArgs
 from components.certificate import register_certificate
 from components.manifest import manifest_kwargs
-from components.render.workload import WorkloadNames, pod_dns_names
+from components.render.workload import pod_dns_names
 from components.render.zookeeper import (
+    APP_NAME,
     ZooKeeperNames,
     connect_string,
     render_admin_secret,
@@ -87,16 +88,9 @@ class ZooKeeperEnsemble(pulumi.ComponentResource):
         # name means delete-before-replace), and the engine replaces along with it every resource
         # whose properties came from it, which would take the whole ensemble down for a scale.
         self.workload_args = zookeeper_workload_args(name, args, secret_name)
-        names = WorkloadNames.of(name)
-        self.certificate = register_certificate(
-            name,
-            args.tls,
-            namespace=args.namespace,
-            services=[names.headless_service, names.client_service],
-            cluster_domain=args.cluster_domain,
-            labels=args.labels,
-            opts=child,
-        )
+        names = self.names.workload
+        services = [names.headless_service, names.client_service]
+        self.certificate = register_certificate(name, APP_NAME, args, services, child)
         ordered_after = [self.bootstrap_config_map, *([self.certificate] if self.certificate else [])]
         self.workload = StatefulWorkload(
             name, self.workload_args, opts=pulumi.ResourceOptions(parent=self, depends_on=ordered_after)

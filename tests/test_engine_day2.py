@@ -41,10 +41,6 @@ def project(engine: Engine, local_cluster: Cluster, tmp_path_factory: pytest.Tem
         local_cluster.kubectl("delete", "namespace", namespace, "--wait=false", check=False)
 
 
-def namespace_of(project: Project) -> str:
-    return str(project.config["statefulkit:namespace"])
-
-
 def claims(cluster: Cluster, namespace: str, statefulset: str) -> dict[str, Obj]:
     items = cluster.get("persistentvolumeclaims", namespace=namespace)["items"]
     return {c["metadata"]["name"]: c for c in items if c["metadata"]["name"].startswith(f"data-{statefulset}-")}
@@ -66,7 +62,7 @@ def set_storage_size(project: Project, size: str) -> None:
 
 
 def test_a_larger_storage_size_grows_every_claim_and_restarts_no_pod(project: Project, local_cluster: Cluster) -> None:
-    namespace = namespace_of(project)
+    namespace = project.namespace
     before_pods = pod_uids(local_cluster, namespace, ZOOKEEPER)
     before_sts = local_cluster.get("statefulset", ZOOKEEPER, namespace)
     assert len(before_pods) == 3
@@ -105,7 +101,7 @@ def test_a_larger_storage_size_grows_every_claim_and_restarts_no_pod(project: Pr
 
 
 def test_a_smaller_storage_size_is_refused_before_anything_changes(project: Project, local_cluster: Cluster) -> None:
-    namespace = namespace_of(project)
+    namespace = project.namespace
     sts_uid = local_cluster.get("statefulset", ZOOKEEPER, namespace)["metadata"]["uid"]
     set_storage_size(project, "1Gi")
     try:
@@ -121,7 +117,7 @@ def test_a_smaller_storage_size_is_refused_before_anything_changes(project: Proj
 
 
 def test_growth_on_a_class_without_expansion_is_refused(project: Project, local_cluster: Cluster) -> None:
-    namespace = namespace_of(project)
+    namespace = project.namespace
     sts_uid = local_cluster.get("statefulset", ZOOKEEPER, namespace)["metadata"]["uid"]
     expansion = '{"allowVolumeExpansion": %s}'
     local_cluster.kubectl("patch", "storageclass", STORAGE_CLASS, "--type=merge", "-p", expansion % "false")
@@ -150,7 +146,7 @@ def scaled_to_zero_before_deleted(events: list[WatchEvent], name: str) -> bool:
 def test_destroy_scales_every_statefulset_to_zero_and_waits_for_its_pods(
     project: Project, local_cluster: Cluster
 ) -> None:
-    namespace = namespace_of(project)
+    namespace = project.namespace
     statefulsets = [s["metadata"]["name"] for s in local_cluster.get("statefulsets", namespace=namespace)["items"]]
     assert sorted(statefulsets) == ["redis", ZOOKEEPER]
     with local_cluster.watch("statefulsets", namespace) as sts_watch, local_cluster.watch("pods", namespace) as pods:

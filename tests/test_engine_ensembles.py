@@ -54,10 +54,6 @@ def project(engine: Engine, cluster: Cluster, tmp_path_factory: pytest.TempPathF
         project.remove(cluster)
 
 
-def namespace_of(project: Project) -> str:
-    return str(project.config["statefulkit:namespace"])
-
-
 def members(cluster: Cluster, namespace: str, name: str) -> dict[str, Obj]:
     return {p["metadata"]["name"]: p for p in cluster.pods(namespace, f"app.kubernetes.io/instance={name}")}
 
@@ -107,7 +103,7 @@ def test_up_brings_both_ensembles_to_ready_with_their_claims_services_and_budget
     project: Project, cluster: Cluster
 ) -> None:
     _, printed = project.up()
-    ns = namespace_of(project)
+    ns = project.namespace
     for name in ("zookeeper", "redis"):
         pods = wait_ready(cluster, ns, name, 3)
         assert sorted(pods) == [f"{name}-{i}" for i in range(3)]
@@ -154,7 +150,7 @@ def test_a_second_up_changes_nothing(project: Project) -> None:
 def test_scaling_through_the_stack_config_adds_ordinals_and_removes_the_highest_keeping_claims(
     project: Project, cluster: Cluster
 ) -> None:
-    ns = namespace_of(project)
+    ns = project.namespace
     before = {n: c["metadata"]["uid"] for n, c in claims(cluster, ns).items()}
     founders = {n: p["metadata"]["uid"] for n, p in wait_ready(cluster, ns, "zookeeper", 3).items()}
     with project.editing() as config:
@@ -189,7 +185,7 @@ def test_scaling_through_the_stack_config_adds_ordinals_and_removes_the_highest_
 
 
 def test_a_partitioned_rollout_returns_promptly_and_updates_only_the_canary(project: Project, cluster: Cluster) -> None:
-    ns = namespace_of(project)
+    ns = project.namespace
     with project.editing() as config:
         config["statefulkit:zookeeper"] |= {
             "image": IMAGE_V2,
@@ -243,7 +239,7 @@ def timed_up(project: Project) -> None:
 
 
 def test_the_budget_refuses_a_second_eviction_while_one_member_is_gone(project: Project, cluster: Cluster) -> None:
-    ns = namespace_of(project)
+    ns = project.namespace
     pods = wait_ready(cluster, ns, "zookeeper", 3)
     wait_until("one disruption allowed", lambda: pdb_status(cluster, ns, "zookeeper").get("disruptionsAllowed"))
     victim, bystander = pods["zookeeper-1"], pods["zookeeper-2"]
@@ -273,7 +269,7 @@ def test_the_budget_refuses_a_second_eviction_while_one_member_is_gone(project: 
 
 
 def test_destroy_then_up_binds_the_same_claims_to_the_new_pods(project: Project, cluster: Cluster) -> None:
-    ns = namespace_of(project)
+    ns = project.namespace
     pods_before = {n: p["metadata"]["uid"] for n, p in wait_ready(cluster, ns, "zookeeper", 3).items()}
     claims_before = {n: (c["metadata"]["uid"], c["spec"]["volumeName"]) for n, c in claims(cluster, ns).items()}
     volume_uids = {v: cluster.get("pv", v)["metadata"]["uid"] for _, v in claims_before.values()}

@@ -42,7 +42,7 @@ EXTENSIONS: dict[str, Any] = {
 }
 
 
-def pod_of(args: StatefulWorkloadArgs, name: str = "ens") -> dict[str, Any]:
+def pod_spec_of(args: StatefulWorkloadArgs, name: str = "ens") -> dict[str, Any]:
     pod: dict[str, Any] = render_workload(name, args).stateful_set["spec"]["template"]["spec"]
     return pod
 
@@ -52,7 +52,7 @@ def by_name(items: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 
 def test_the_defaults_add_only_a_zone_preference() -> None:
-    pod = pod_of(StatefulWorkloadArgs(image="app:1", replicas=3))
+    pod = pod_spec_of(StatefulWorkloadArgs(image="app:1", replicas=3))
     selector = render_workload("ens", StatefulWorkloadArgs(image="app:1")).stateful_set["spec"]["selector"]
     assert pod["topologySpreadConstraints"] == [
         {
@@ -68,7 +68,7 @@ def test_the_defaults_add_only_a_zone_preference() -> None:
     assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
     assert "supplementalGroups" not in pod["securityContext"]
     assert pod["containers"][0]["securityContext"]["capabilities"] == {"drop": ["ALL"]}
-    assert pod_of(StatefulWorkloadArgs(image="app:1", topology_spread=[])).get("topologySpreadConstraints") is None
+    assert pod_spec_of(StatefulWorkloadArgs(image="app:1", topology_spread=[])).get("topologySpreadConstraints") is None
 
 
 def test_every_extension_is_rendered_once_where_it_belongs() -> None:
@@ -78,7 +78,7 @@ def test_every_extension_is_rendered_once_where_it_belongs() -> None:
         config_files={"app.cfg": "x=1\n"},
         **EXTENSIONS,
     )
-    pod = pod_of(args)
+    pod = pod_spec_of(args)
     volumes = by_name(pod["volumes"])
     assert list(volumes) == ["config", "certs", "site", "scratch", "shared"]
     assert volumes["certs"] == {"name": "certs", "secret": {"secretName": "tls", "defaultMode": 0o440}}
@@ -115,7 +115,7 @@ def test_every_extension_is_rendered_once_where_it_belongs() -> None:
 
 
 def test_ensembles_add_the_extensions_to_what_they_render() -> None:
-    zk = pod_of(zookeeper_workload_args("zk", ZooKeeperArgs(extra_env={"JVMFLAGS_EXTRA": "-Dx=1"}, **EXTENSIONS)))
+    zk = pod_spec_of(zookeeper_workload_args("zk", ZooKeeperArgs(extra_env={"JVMFLAGS_EXTRA": "-Dx=1"}, **EXTENSIONS)))
     (server, shipper) = zk["containers"]
     env = [e["name"] for e in server["env"]]
     assert env[-1] == "JVMFLAGS_EXTRA" and len(env) == len(set(env)) > 1  # after the ensemble's own
@@ -124,7 +124,7 @@ def test_ensembles_add_the_extensions_to_what_they_render() -> None:
     assert zk["serviceAccountName"] == "ensemble" and zk["initContainers"][0]["name"] == "prepare"
 
     redis_args = RedisArgs(existing_secret={"name": "auth", "key": "password"}, extra_env={"TZ": "UTC"}, **EXTENSIONS)
-    redis = pod_of(redis_workload_args("redis", redis_args), "redis")
+    redis = pod_spec_of(redis_workload_args("redis", redis_args), "redis")
     # Sentinel stays the first sidecar; the user's follow.
     assert [c["name"] for c in redis["containers"]] == ["redis", "sentinel", "shipper"]
     assert redis["containers"][0]["env"][-1] == {"name": "TZ", "value": "UTC"}

@@ -6,11 +6,9 @@ runs every container as a process with the pod's hostname, /etc/hosts, env and v
 
 from __future__ import annotations
 
-import re
 import shutil
 import subprocess
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +18,7 @@ import redis
 
 from components.args.redis import EXPORTER_PORT, REDIS_PORT, SENTINEL_PORT, RedisArgs, SentinelSettings
 from tests.support.certs import make_ca, make_leaf, tls_secret
+from tests.support.metrics import sample, scrape
 from tests.support.podsim import PodNetwork, netns_unavailable_reason
 from tests.support.polling import wait_until
 from tests.support.redis_pods import NOT_YET, ContinuousWriter, RedisPods, WriteLog, redis_ensemble
@@ -386,21 +385,6 @@ def test_a_scale_down_leaves_no_stale_sentinel_or_replica_counted(network: PodNe
         assert len(peers) == 2, peers
 
 
-def scrape(host: str, port: int = EXPORTER_PORT) -> str:
-    with urllib.request.urlopen(f"http://{host}:{port}/metrics", timeout=5) as response:
-        body: bytes = response.read()
-    return body.decode()
-
-
-def sample(metrics: str, name: str, **labels: str) -> float | None:
-    """The value of the first sample of `name` carrying at least `labels`."""
-    for line in metrics.splitlines():
-        found = re.fullmatch(rf"{name}(?:\{{(.*)\}})? (\S+)", line)
-        if found and all(f'{k}="{v}"' in (found.group(1) or "") for k, v in labels.items()):
-            return float(found.group(2))
-    return None
-
-
 def test_the_exporter_serves_real_metrics_of_its_own_redis_with_the_password(
     network: PodNetwork, tmp_path: Path
 ) -> None:
@@ -419,7 +403,7 @@ def test_the_exporter_serves_real_metrics_of_its_own_redis_with_the_password(
         replica = next(i for i in range(3) if i != master)
 
         def scraped(i: int) -> str | None:
-            text = scrape(pods.sim.pod_ip(i))
+            text = scrape(pods.sim.pod_ip(i), EXPORTER_PORT)
             return text if sample(text, "redis_db_keys", db="db0") == 25 else None
 
         on_master = wait_until("the master's exporter to count 25 keys", lambda: scraped(master), tolerate=(OSError,))
@@ -476,7 +460,7 @@ def test_replication_failover_and_clients_go_over_tls_and_a_wrong_ca_is_refused(
             pods.client(master, ssl_ca_certs=str(other_ca.cert)).ping()
 
         def logged_in() -> str | None:
-            text = scrape(pods.sim.pod_ip(master))
+            text = scrape(pods.sim.pod_ip(master), EXPORTER_PORT)
             return text if sample(text, "redis_up") == 1 else None
 
         metrics = wait_until("the exporter to log in over TLS", logged_in, tolerate=(OSError,))

@@ -14,11 +14,9 @@ crash (`sim.kill`) leaves it listed, as a lost node would.
 from __future__ import annotations
 
 import itertools
-import re
 import shutil
 import subprocess
 import time
-import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from functools import partial
@@ -31,6 +29,7 @@ from kazoo.handlers.threading import KazooTimeoutError
 
 from components.args.zookeeper import ELECTION_PORT, METRICS_PORT, QUORUM_PORT, SECURE_CLIENT_PORT
 from tests.support.certs import KeyPair, make_ca, make_leaf, tls_secret
+from tests.support.metrics import sample, scrape
 from tests.support.podsim import PodNetwork, PodNotRunningError, netns_unavailable_reason
 from tests.support.polling import wait_until
 from tests.support.zk import (
@@ -365,17 +364,6 @@ def test_membership_follows_the_pods_without_losing_a_write(network: PodNetwork,
         assert max(changes.gaps.values()) < MAX_WRITE_GAP, changes.gaps
 
 
-def scrape(host: str) -> str:
-    with urllib.request.urlopen(f"http://{host}:{METRICS_PORT}/metrics", timeout=5) as response:
-        body: bytes = response.read()
-    return body.decode()
-
-
-def sample(metrics: str, name: str) -> float | None:
-    found = re.search(rf"^{name}(?:\{{[^}}]*\}})? (\S+)$", metrics, re.M)
-    return float(found.group(1)) if found else None
-
-
 def test_every_member_serves_prometheus_metrics_of_its_own_server(network: PodNetwork, tmp_path: Path) -> None:
     """The rendered zoo.cfg's metricsProvider lines (with the provider's jar on the class path, as in
     the official image): each member's /metrics on port 7000 reports its own server, the znodes a
@@ -383,7 +371,7 @@ def test_every_member_serves_prometheus_metrics_of_its_own_server(network: PodNe
     with run_ensemble(network, "zk", realserver_args(), tmp_path) as ensemble:
         ensemble.sim.start_all()
         ensemble.wait_voters([0, 1, 2])
-        before = sample(scrape(ensemble.ip(0)), "znode_count")
+        before = sample(scrape(ensemble.ip(0), METRICS_PORT), "znode_count")
         assert before is not None
         client = ensemble.connect([0, 1, 2])
         for i in range(20):
@@ -391,14 +379,14 @@ def test_every_member_serves_prometheus_metrics_of_its_own_server(network: PodNe
         client.sync("/")
 
         def counted(i: int) -> str | None:
-            text = scrape(ensemble.ip(i))
+            text = scrape(ensemble.ip(i), METRICS_PORT)
             return text if sample(text, "znode_count") == before + 20 else None
 
         for i in range(3):
             text: str = wait_until(f"zk-{i} to count 20 more znodes", partial(counted, i), tolerate=(OSError,))
             assert sample(text, "quorum_size") == 3, i
             assert "jvm_info{" in text
-        leaders = [i for i in range(3) if sample(scrape(ensemble.ip(i)), "learners") is not None]
+        leaders = [i for i in range(3) if sample(scrape(ensemble.ip(i), METRICS_PORT), "learners") is not None]
         assert leaders == [leader_of(ensemble, [0, 1, 2])], leaders  # only the leader counts learners
 
 

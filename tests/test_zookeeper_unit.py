@@ -30,15 +30,22 @@ from hypothesis import strategies as st
 from pulumi.runtime import rpc
 from pydantic import ValidationError
 
-from components.args.zookeeper import DEFAULT_IMAGE, ZooKeeperArgs, fault_tolerance, quorum_size
-from components.render.workload import render_workload
+from components.args.zookeeper import (
+    CLIENT_PORT,
+    DEFAULT_IMAGE,
+    ELECTION_PORT,
+    QUORUM_PORT,
+    ZooKeeperArgs,
+    fault_tolerance,
+    quorum_size,
+)
+from components.render.workload import WorkloadNames, pod_dns_names, render_workload
 from components.render.zookeeper import (
     PROMETHEUS_PROVIDER,
     render_bootstrap_config_map,
     render_config_files,
     render_probe_script,
     render_zookeeper,
-    server_lines,
     zookeeper_workload_args,
 )
 from components.workload import StatefulWorkload
@@ -88,6 +95,16 @@ def config_map(d: Deployment, k8s_name: str | None = None) -> Registered:
 def config_data(d: Deployment) -> dict[str, str]:
     data: dict[str, str] = config_map(d).inputs["data"]
     return data
+
+
+def server_lines(name: str, spec: ZooKeeperArgs, namespace: str) -> list[str]:
+    """What a brand-new ensemble's membership must be: one participant line per member, ids from
+    ordinal + 1 + server_id_offset, hosts the members' FQDNs (the oracle for start.sh)."""
+    hosts = pod_dns_names(WorkloadNames.of(name), spec.replicas, namespace, spec.cluster_domain)
+    return [
+        f"server.{server_id}={host}:{QUORUM_PORT}:{ELECTION_PORT}:participant;{CLIENT_PORT}"
+        for server_id, host in zip(spec.server_ids(), hosts, strict=True)
+    ]
 
 
 # --------------------------------------------------------------------------- the component tree

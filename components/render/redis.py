@@ -29,8 +29,8 @@ from components.args.tls import TLS_DIR, TlsArgs
 from components.args.workload import StatefulWorkloadArgs
 from components.render.pod import Manifest
 from components.render.shell import render_script
-from components.render.tls import tls_mounts, tls_volumes
-from components.render.workload import DELETE_IN_BACKGROUND, WorkloadNames, pod_dns_names
+from components.render.tls import tls_mounts, with_tls
+from components.render.workload import WorkloadNames, ensemble_metadata, pod_dns_names
 
 DATA_VOLUME = "data"
 DATA_DIR = "/data"
@@ -86,17 +86,7 @@ def password_ref(name: str, args: RedisArgs, secret_name: Any = None) -> KeyRef 
 def render_auth_secret(name: str, args: RedisArgs, password: Any) -> Manifest:
     """The Secret the component creates; `password` is passed through (the component hands a secret Output)."""
     return {
-        "metadata": {
-            "name": RedisNames.of(name).secret,
-            "namespace": args.namespace,
-            "labels": {
-                "app.kubernetes.io/name": APP_NAME,
-                "app.kubernetes.io/instance": name,
-                "app.kubernetes.io/managed-by": "pulumi",
-                **args.labels,
-            },
-            "annotations": {**args.annotations, **DELETE_IN_BACKGROUND},
-        },
+        "metadata": ensemble_metadata(APP_NAME, name, RedisNames.of(name).secret, args),
         "type": "Opaque",
         "stringData": {PASSWORD_KEY: password},
     }
@@ -308,9 +298,7 @@ def redis_workload_args(name: str, args: RedisArgs, secret_name: Any = None) -> 
     exporter = [] if args.metrics is None else [_exporter(args.metrics, args, password_ref(name, args, secret_name))]
     options = args.workload_options()
     options["sidecars"] = [sentinel, *exporter, *args.sidecars]
-    if args.tls is not None:
-        options["extra_volumes"] = [*args.extra_volumes, *tls_volumes(name, args.tls)]
-        options["extra_volume_mounts"] = [*args.extra_volume_mounts, *_tls_mounts(args)]
+    options = with_tls(options, name, args.tls)
     return StatefulWorkloadArgs(
         **options,
         container_name=REDIS_CONTAINER,

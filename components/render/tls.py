@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from components.args.extensions import ExtraVolume, VolumeMount
 from components.args.tls import TLS_DIR, TLS_KEYSTORE, TLS_KEYSTORE_VOLUME, TLS_VOLUME, TlsArgs, certificate_secret
 from components.render.pod import Manifest
@@ -30,13 +32,20 @@ def render_certificate(name: str, tls: TlsArgs, namespace: str, services: list[s
     }
 
 
-def tls_volumes(name: str, tls: TlsArgs, *, keystore: bool = False) -> list[ExtraVolume]:
-    """The certificate Secret (group-readable: the pods run with their fsGroup), and with `keystore`
-    the memory-backed directory start scripts assemble a key store in."""
+def with_tls(options: dict[str, Any], name: str, tls: TlsArgs | None, *, keystore: bool = False) -> dict[str, Any]:
+    """Workload options (`workload_options()`) plus, with `tls`, the certificate Secret
+    (group-readable: the pods run with their fsGroup) mounted in the main container, and with
+    `keystore` the memory-backed directory a start script assembles a key store in."""
+    if tls is None:
+        return options
     volumes = [ExtraVolume(name=TLS_VOLUME, secret=tls.secret(name), default_mode=0o440)]
     if keystore:
         volumes.append(ExtraVolume(name=TLS_KEYSTORE_VOLUME, empty_dir=True, memory=True))
-    return volumes
+    return {
+        **options,
+        "extra_volumes": [*options["extra_volumes"], *volumes],
+        "extra_volume_mounts": [*options["extra_volume_mounts"], *tls_mounts(keystore=keystore)],
+    }
 
 
 def tls_mounts(*, keystore: bool = False) -> list[VolumeMount]:

@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from components.args.options import WorkloadOptions
 from components.args.parts import ClientService, OnDelete, RollingUpdate, StorageClassArgs
 from components.args.workload import StatefulWorkloadArgs
 from components.render.monitoring import POD_MONITOR_API, render_pod_monitor
@@ -113,6 +114,19 @@ def _metadata(name: str, args: StatefulWorkloadArgs, labels: dict[str, str], **e
     if annotations:
         meta["annotations"] = annotations
     return meta
+
+
+def ensemble_metadata(app_name: str, instance: str, object_name: str, options: WorkloadOptions) -> Manifest:
+    """Metadata of an object an ensemble creates beside its workload (a Secret, a ConfigMap, a
+    Certificate): its name, the ensemble's namespace and annotations, and its app labels."""
+    labels = {
+        "app.kubernetes.io/name": app_name,
+        "app.kubernetes.io/instance": instance,
+        "app.kubernetes.io/managed-by": "pulumi",
+        **options.labels,
+    }
+    annotations = {**options.annotations, **DELETE_IN_BACKGROUND}
+    return {"name": object_name, "namespace": options.namespace, "labels": labels, "annotations": annotations}
 
 
 def _update_strategy(args: StatefulWorkloadArgs) -> Manifest:

@@ -2,8 +2,8 @@
 
 No Pulumi import. The namespace (possibly an Output) is never read here: the scripts take it from the
 pod's own environment (downward API `metadata.namespace`), so the ConfigMap is plain text that does
-not wait on any Output. The names of the password Secret and of the bootstrap ConfigMap may be
-Outputs (the component passes them so that the StatefulSet waits for both); they are passed through.
+not wait on any Output. The name of the password Secret may be an Output (the component passes it
+so that the StatefulSet waits for the Secret); it is passed through.
 
 Membership is dynamic (ZooKeeper's reconfig): `zoo.cfg` has `reconfigEnabled=true`,
 `standaloneEnabled=false` and a `dynamicConfigFile` on the data volume, which ZooKeeper rewrites
@@ -41,11 +41,11 @@ from components.args.zookeeper import (
 )
 from components.render.pod import Manifest
 from components.render.shell import render_script
-from components.render.tls import tls_mounts, tls_volumes
+from components.render.tls import with_tls
 from components.render.workload import (
-    DELETE_IN_BACKGROUND,
     WorkloadManifests,
     WorkloadNames,
+    ensemble_metadata,
     pod_dns_names,
     render_workload,
 )
@@ -96,39 +96,11 @@ class ZooKeeperNames:
         )
 
 
-def server_line(server_id: int, host: str) -> str:
-    return f"server.{server_id}={host}:{QUORUM_PORT}:{ELECTION_PORT}:participant;{CLIENT_PORT}"
-
-
-def server_lines(name: str, args: ZooKeeperArgs, namespace: str) -> list[str]:
-    """The `server.<id>` lines a brand-new ensemble in `namespace` (a plain str) starts with."""
-    hosts = pod_dns_names(WorkloadNames.of(name), args.replicas, namespace, args.cluster_domain)
-    return [server_line(server_id, host) for server_id, host in zip(args.server_ids(), hosts, strict=True)]
-
-
 def connect_string(name: str, args: ZooKeeperArgs, namespace: str) -> str:
     """`host:2181,...` over every member's FQDN, for clients that want the whole ensemble."""
     hosts = pod_dns_names(WorkloadNames.of(name), args.replicas, namespace, args.cluster_domain)
     port = CLIENT_PORT if args.tls is None else SECURE_CLIENT_PORT
     return ",".join(f"{host}:{port}" for host in hosts)
-
-
-def _labels(name: str, args: ZooKeeperArgs) -> dict[str, str]:
-    return {
-        "app.kubernetes.io/name": APP_NAME,
-        "app.kubernetes.io/instance": name,
-        "app.kubernetes.io/managed-by": "pulumi",
-        **args.labels,
-    }
-
-
-def _metadata(name: str, object_name: str, args: ZooKeeperArgs) -> Manifest:
-    return {
-        "name": object_name,
-        "namespace": args.namespace,
-        "labels": _labels(name, args),
-        "annotations": {**args.annotations, **DELETE_IN_BACKGROUND},
-    }
 
 
 def render_bootstrap_config_map(name: str, args: ZooKeeperArgs) -> Manifest:
@@ -139,7 +111,7 @@ def render_bootstrap_config_map(name: str, args: ZooKeeperArgs) -> Manifest:
     scale changes this object and `spec.replicas` only; running members keep running, and the
     membership follows the pods that start and stop (start.sh, prestop.sh)."""
     return {
-        "metadata": _metadata(name, ZooKeeperNames.of(name).bootstrap_config_map, args),
+        "metadata": ensemble_metadata(APP_NAME, name, ZooKeeperNames.of(name).bootstrap_config_map, args),
         "data": {REPLICAS_KEY: str(args.replicas)},
     }
 
@@ -147,7 +119,7 @@ def render_bootstrap_config_map(name: str, args: ZooKeeperArgs) -> Manifest:
 def render_admin_secret(name: str, args: ZooKeeperArgs, password: Any) -> Manifest:
     """The Secret `<name>-admin` the component creates; `password` is passed through (a secret Output)."""
     return {
-        "metadata": _metadata(name, ZooKeeperNames.of(name).admin_secret, args),
+        "metadata": ensemble_metadata(APP_NAME, name, ZooKeeperNames.of(name).admin_secret, args),
         "type": "Opaque",
         "stringData": {PASSWORD_KEY: password},
     }
@@ -306,10 +278,7 @@ def zookeeper_workload_args(name: str, args: ZooKeeperArgs, secret_name: Any = N
     claims = [VolumeClaim(name=DATA_CLAIM, size=args.storage_size, mount_path=DATA_DIR)]
     if args.data_log_storage_size is not None:
         claims.append(VolumeClaim(name=DATA_LOG_CLAIM, size=args.data_log_storage_size, mount_path=DATA_LOG_DIR))
-    options = args.workload_options()
-    if args.tls is not None:
-        options["extra_volumes"] = [*args.extra_volumes, *tls_volumes(name, args.tls, keystore=True)]
-        options["extra_volume_mounts"] = [*args.extra_volume_mounts, *tls_mounts(keystore=True)]
+    options = with_tls(args.workload_options(), name, args.tls, keystore=True)
     return StatefulWorkloadArgs(
         **options,
         container_name=CONTAINER_NAME,

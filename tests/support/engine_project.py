@@ -91,6 +91,11 @@ class Project:
         loaded: dict[str, Any] = yaml.safe_load(self.stack_file.read_text())["config"]
         return loaded
 
+    @property
+    def namespace(self) -> str:
+        """The namespace the stack deploys into (`statefulkit:namespace`)."""
+        return str(self.config["statefulkit:namespace"])
+
     @contextmanager
     def editing(self) -> Iterator[dict[str, Any]]:
         """Edit the stack file's config as a user edits the YAML (secrets and salt kept)."""
