@@ -62,6 +62,8 @@ BIN_VARIABLES = {
     "kubernetes": "STATEFULKIT_KUBE_BIN",
     "etcd": "STATEFULKIT_ETCD_BIN",
     "kwok": "STATEFULKIT_KWOK_BIN",
+    "kubelet": "STATEFULKIT_KUBELET_BIN",
+    "coredns": "STATEFULKIT_COREDNS_BIN",
 }
 
 

@@ -137,6 +137,17 @@ def catalog(pins: Mapping[str, str]) -> dict[str, Tool]:
             ],
         ),
         Tool(
+            # The node agent of the real nodes (tools/node): the same module and version as the
+            # control plane, a tool of its own so adding it leaves that build's stamp as it is.
+            name="kubelet",
+            module="k8s.io/kubernetes",
+            version=kube,
+            binaries={"kubelet": "k8s.io/kubernetes/cmd/kubelet"},
+            local_replace_version=pins["KUBERNETES_STAGING_VERSION"],
+            version_variables=_kube_version_variables(kube),
+            checks=[(["kubelet", "--version"], f"Kubernetes {kube}")],
+        ),
+        Tool(
             name="etcd",
             module="go.etcd.io/etcd/server/v3",  # the server module is etcd's main package
             version=etcd,
@@ -154,6 +165,16 @@ def catalog(pins: Mapping[str, str]) -> dict[str, Tool]:
             # The default Kubernetes version of `kwokctl create cluster`: the one built here.
             version_variables={"sigs.k8s.io/kwok/pkg/consts.KubeVersion": kube.lstrip("v")},
             checks=[(["kwokctl", "--version"], pins["KWOK_VERSION"].lstrip("v"))],
+        ),
+        Tool(
+            # Cluster DNS for the real nodes' pods (its kubernetes plugin serves the cluster domain).
+            name="coredns",
+            module="github.com/coredns/coredns",
+            version=pins["COREDNS_VERSION"],
+            binaries={"coredns": "github.com/coredns/coredns"},
+            local_replace_version=pins["COREDNS_VERSION"],
+            version_variables={"github.com/coredns/coredns/coremain.GitCommit": "{commit}"},
+            checks=[(["coredns", "-version"], f"CoreDNS-{pins['COREDNS_VERSION'].lstrip('v')}")],
         ),
     ]
     return {tool.name: tool for tool in tools}
