@@ -3,6 +3,7 @@ from collections.abc import Generator, Iterator
 
 import pytest
 
+from components.testing import MockRunner
 from tests.support.kube import Cluster
 from tools.engine import Engine
 
@@ -10,10 +11,11 @@ from tools.engine import Engine
 TEST_PASSPHRASE = "statefulkit-tests"  # noqa: S105 - a test-only passphrase
 
 
-@pytest.fixture(params=[True, False], ids=["preview", "update"])
-def preview(request: pytest.FixtureRequest) -> bool:
-    """Every mock test runs as `pulumi preview` and as `pulumi up`."""
-    return bool(request.param)
+@pytest.fixture
+def preview(pulumi_mocks: MockRunner) -> bool:
+    """Every mock test runs as `pulumi preview` and as `pulumi up` (the modes of the shipped
+    `pulumi_mocks` fixture, so a test may take either)."""
+    return pulumi_mocks.preview
 
 
 @pytest.fixture(scope="session")
@@ -25,6 +27,15 @@ def local_cluster() -> Iterator[Cluster]:
     yield cluster
     if not was_running:
         Cluster.down()
+
+
+@pytest.fixture(scope="session")
+def real_nodes(local_cluster: Cluster) -> list[str]:
+    """Real nodes in the local cluster (tools/node/up), STATEFULKIT_REAL_NODES of them (default 2):
+    pods with REAL_NODE_PLACEMENT run there for real. Removed with the cluster by tools/cluster/down."""
+    if os.geteuid() != 0:
+        pytest.skip("real nodes need root (containerd, network namespaces, mounts)")
+    return local_cluster.add_real_nodes(int(os.environ.get("STATEFULKIT_REAL_NODES") or "2"))
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,6 @@ import pytest
 from tests.support.stack_config import (
     CLUSTER_SCOPED,
     REPO,
-    AutoNamingMocks,
     StackRun,
     engine_config,
     plain_occurrences,
@@ -31,9 +30,7 @@ ALLOWED_VOLUMES |= {"secret"}
 
 def deploy(preview: bool) -> StackRun:
     config = engine_config(EXAMPLE, {}, secrets={"redis_password": PASSWORD})
-    result = run_stack(
-        EXAMPLE, config, project=project_settings(EXAMPLE)["name"], preview=preview, mocks=AutoNamingMocks()
-    )
+    result = run_stack(EXAMPLE, config, project=project_settings(EXAMPLE)["name"], preview=preview)
     assert result.error is None, result.error
     return result
 
@@ -142,9 +139,9 @@ def test_the_restricted_check_finds_violations() -> None:
 def test_the_password_is_never_plain(preview: bool) -> None:
     result = deploy(preview)
     for r in result.deployment.resources:
-        assert plain_occurrences(r.raw, PASSWORD) == [], f"{r.type} {r.name} (raw)"
+        assert plain_occurrences(r.wire, PASSWORD) == [], f"{r.type} {r.name} (raw)"
         assert plain_occurrences(r.inputs, PASSWORD) == [], f"{r.type} {r.name} (inputs)"
-    holders = [r for r in result.deployment.resources if PASSWORD in repr(r.raw)]
+    holders = [r for r in result.deployment.resources if PASSWORD in repr(r.wire)]
     assert [r.type for r in holders] == [SECRET]
     assert PASSWORD not in repr(result.exports_raw)
 

@@ -25,8 +25,7 @@ from components.args.redis import (
 from components.redis import RedisEnsemble
 from components.render.redis import redis_workload_args, render_config_files, render_sentinel_conf
 from components.render.workload import render_workload
-from tests.support import pulumi_mocks
-from tests.support.pulumi_mocks import SECRET_SIG, Deployment, run_program
+from components.testing import SECRET_SIG, Deployment, run
 from tests.support.tokens import CERTIFICATE, CM, NETPOL, PDB, REDIS, SECRET, STS, SVC, WORKLOAD
 
 PASSWORD = "Pl41n-T3xt-N3v3r!"  # noqa: S105 - test-only password
@@ -54,7 +53,7 @@ def deploy(preview: bool, name: str = "cache", **overrides: Any) -> Deployment:
             outputs["password_secret_name"] = redis.password_secret_name
         return outputs
 
-    return run_program(program, preview=preview)
+    return run(program, preview=preview)
 
 
 def sts(d: Deployment) -> dict[str, Any]:
@@ -473,7 +472,7 @@ def test_existing_secret(preview: bool) -> None:
         assert redis.password_secret_name is not None
         return {"secret": redis.password_secret_name}
 
-    d = run_program(program, preview=preview)
+    d = run(program, preview=preview)
     assert d.of_type(SECRET) == []
     assert d.outputs == {"secret": "shared-redis"}
     for c in containers(d).values():
@@ -486,7 +485,7 @@ def test_namespace_output_never_enters_the_configmap(preview: bool) -> None:
         redis = RedisEnsemble("cache", args(namespace=ns))
         return {"addresses": redis.sentinel_addresses}
 
-    d = run_program(program, preview=preview)
+    d = run(program, preview=preview)
     assert d.outputs["addresses"][0] == "cache-0.cache-headless.tenant-a.svc.cluster.local:26379"
     assert not any("tenant-a" in text for text in files(d).values())
     assert d.one(CM).inputs["metadata"]["namespace"] == "tenant-a"
@@ -515,28 +514,21 @@ def _plain_occurrences(value: Any, needle: str, path: str = "") -> Iterator[str]
 def test_password_is_never_plain_in_any_registered_input(preview: bool) -> None:
     d = deploy(preview)
     for r in d.resources:
-        assert list(_plain_occurrences(r.raw, PASSWORD)) == [], f"{r.type} {r.name} (raw)"
+        assert list(_plain_occurrences(r.wire, PASSWORD)) == [], f"{r.type} {r.name} (raw)"
         assert list(_plain_occurrences(r.inputs, PASSWORD)) == [], f"{r.type} {r.name} (inputs)"
     # It is there, once, as a secret on the Secret only.
     secret = d.one(SECRET)
-    wrapped = secret.raw["stringData"]
+    wrapped = secret.wire["stringData"]
     assert wrapped[SIG_KEY] == SECRET_SIG
     assert wrapped["value"] == {"password": PASSWORD}
-    holders = [r.name for r in d.resources if PASSWORD in repr(r.raw)]
+    holders = [r.name for r in d.resources if PASSWORD in repr(r.wire)]
     assert holders == ["cache-auth"]
     assert not any(PASSWORD in text for text in files(d).values())
 
 
-def test_secret_manifest_and_secret_outputs(preview: bool, monkeypatch: pytest.MonkeyPatch) -> None:
-    secret_outputs: dict[str, list[str]] = {}
-    original = pulumi_mocks._RecordingMonitor.RegisterResource
-
-    def spy(self: Any, request: Any) -> Any:
-        secret_outputs[request.name] = list(request.additionalSecretOutputs)
-        return original(self, request)
-
-    monkeypatch.setattr(pulumi_mocks._RecordingMonitor, "RegisterResource", spy)
+def test_secret_manifest_and_secret_outputs(preview: bool) -> None:
     d = deploy(preview)
+    secret_outputs = {r.name: r.additional_secret_outputs for r in d.resources}
     secret = d.one(SECRET).inputs
     assert secret["metadata"]["name"] == "cache-auth"
     assert secret["type"] == "Opaque"
@@ -548,9 +540,9 @@ def test_a_non_secret_output_is_wrapped_as_secret(preview: bool) -> None:
     def program() -> None:
         RedisEnsemble("cache", {"password": pulumi.Output.from_input(PASSWORD)})
 
-    d = run_program(program, preview=preview)
+    d = run(program, preview=preview)
     for r in d.resources:
-        assert list(_plain_occurrences(r.raw, PASSWORD)) == [], r.name
+        assert list(_plain_occurrences(r.wire, PASSWORD)) == [], r.name
 
 
 # --------------------------------------------------------------------------- validation
@@ -565,7 +557,7 @@ def rejected(overrides: dict[str, Any], name: str = "cache") -> str:
             RedisEnsemble(name, overrides)
         errors.append(info.value)
 
-    d = run_program(program, preview=True)
+    d = run(program, preview=True)
     assert d.resources == [], [r.name for r in d.resources]
     assert len(errors) == 1
     return str(errors[0])
@@ -798,7 +790,7 @@ def test_rollout_retention_and_budget_pass_through(preview: bool) -> None:
             ),
         )
 
-    d = run_program(program, preview=preview)
+    d = run(program, preview=preview)
     sts = d.one(STS).inputs
     assert sts["spec"]["updateStrategy"] == {"type": "RollingUpdate", "rollingUpdate": {"partition": 2}}
     assert sts["spec"]["persistentVolumeClaimRetentionPolicy"] == {"whenDeleted": "Retain", "whenScaled": "Delete"}

@@ -16,7 +16,7 @@ from typing import Any
 import pulumi
 import pytest
 
-from tests.support.pulumi_mocks import Registered
+from components.testing import Resource
 from tests.support.stack_config import (
     CLUSTER_SCOPED,
     REPO,
@@ -235,11 +235,11 @@ def test_exports(preview: bool, stack: str) -> None:
 def test_password_is_secret_everywhere(preview: bool, stack: str) -> None:
     result = deployed(preview, stack)
     for r in result.deployment.resources:
-        assert plain_occurrences(r.raw, PASSWORD) == [], f"{r.type} {r.name} (raw)"
+        assert plain_occurrences(r.wire, PASSWORD) == [], f"{r.type} {r.name} (raw)"
         assert plain_occurrences(r.inputs, PASSWORD) == [], f"{r.type} {r.name} (inputs)"
-    holders: list[Registered] = [r for r in result.deployment.resources if PASSWORD in repr(r.raw)]
+    holders: list[Resource] = [r for r in result.deployment.resources if PASSWORD in repr(r.wire)]
     assert [r.name for r in holders] == ["redis-auth"]  # inside the secret-wrapped stringData only
-    assert holders[0].raw["stringData"]["value"] == {"password": PASSWORD}
+    assert holders[0].wire["stringData"]["value"] == {"password": PASSWORD}
     # Nothing about it is exported, not even as a secret.
     assert PASSWORD not in repr(result.exports_raw) and PASSWORD not in repr(result.exports)
 

@@ -21,7 +21,7 @@ from components import (
     VolumeClaim,
 )
 from components.render.shell import render_script
-from tests.support.pulumi_mocks import Deployment, Registered, run_program
+from components.testing import Deployment, Resource, run
 from tests.support.tokens import CM, NETPOL, PDB, SC, STS, SVC, WORKLOAD
 
 SELECTOR_KEYS = {"app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/component"}
@@ -43,7 +43,7 @@ def deploy(preview: bool, name: str = "zk", **overrides: Any) -> Deployment:
         workload = StatefulWorkload(name, base(**overrides))
         return {"dns": workload.pod_dns_names}
 
-    return run_program(program, preview=preview)
+    return run(program, preview=preview)
 
 
 def sts_spec(d: Deployment) -> dict[str, Any]:
@@ -56,7 +56,7 @@ def pod_spec(d: Deployment) -> dict[str, Any]:
     return pod
 
 
-def service(d: Deployment, k8s_name: str) -> Registered:
+def service(d: Deployment, k8s_name: str) -> Resource:
     return next(r for r in d.of_type(SVC) if r.k8s_name == k8s_name)
 
 
@@ -342,7 +342,7 @@ def test_namespace_output_reaches_every_namespaced_child(preview: bool) -> None:
         )
         return {"dns": workload.pod_dns_names}
 
-    d = run_program(program, preview=preview)
+    d = run(program, preview=preview)
     namespaced = [r for r in d.resources if r.type in {STS, SVC, PDB, CM}]
     assert len(namespaced) == 5
     for r in namespaced:
@@ -368,7 +368,7 @@ def test_typed_args_and_dict_args_render_identically(preview: bool) -> None:
         return lambda: StatefulWorkload("w", args) and None
 
     def registered(args: Any) -> list[tuple[str, str, Any]]:
-        return sorted((r.type, r.name, r.inputs) for r in run_program(program(args), preview=preview).resources)
+        return sorted((r.type, r.name, r.inputs) for r in run(program(args), preview=preview).resources)
 
     inputs_typed, inputs_dict = registered(typed), registered(as_dict)
     assert len(inputs_typed) == 6
@@ -392,7 +392,7 @@ def test_outputs_are_pulumi_outputs() -> None:
         assert isinstance(workload.pdb, k8s.policy.v1.PodDisruptionBudget)
         return {"sts_name": workload.stateful_set.metadata.name}
 
-    assert run_program(program, preview=False).outputs == {"sts_name": "w"}
+    assert run(program, preview=False).outputs == {"sts_name": "w"}
 
 
 def test_a_script_gets_exactly_the_values_it_names() -> None:

@@ -19,7 +19,7 @@ from components import (
     ZooKeeperEnsemble,
 )
 from components.args.workload import validate_name
-from tests.support.pulumi_mocks import run_failing_program
+from components.testing import run_failing
 
 
 def base(**overrides: Any) -> dict[str, Any]:
@@ -258,7 +258,8 @@ def test_bad_args_name_field_value_and_rule(overrides: dict[str, Any], fragments
     ],
 )
 def test_bad_names_rejected(preview: bool, name: str, fragments: list[str]) -> None:
-    error, registered = run_failing_program(lambda: StatefulWorkload(name, base()), preview=preview)
+    failed = run_failing(lambda: StatefulWorkload(name, base()), preview=preview)
+    error, registered = failed.error, failed.resources
     assert isinstance(error, ValidationError)
     for fragment in fragments:
         assert fragment in str(error)
@@ -271,7 +272,8 @@ def test_longest_allowed_name_is_accepted() -> None:
 
 @pytest.mark.parametrize(("overrides", "fragments"), [c[1:] for c in BAD_ARGS[:6]], ids=[c[0] for c in BAD_ARGS[:6]])
 def test_nothing_is_registered_on_bad_args(preview: bool, overrides: dict[str, Any], fragments: list[str]) -> None:
-    error, registered = run_failing_program(lambda: StatefulWorkload("ok", base(**overrides)), preview=preview)
+    failed = run_failing(lambda: StatefulWorkload("ok", base(**overrides)), preview=preview)
+    error, registered = failed.error, failed.resources
     assert isinstance(error, ValidationError)
     assert fragments[0] in str(error)
     assert registered == []
@@ -328,7 +330,8 @@ def test_ensembles_refuse_bad_extensions_before_anything_is_registered(
     args = {"namespace": "ns", **bad}
     if model is RedisArgs:
         args["existing_secret"] = {"name": "redis-auth", "key": "password"}
-    error, registered = run_failing_program(lambda: component("ens", args), preview=preview)
+    failed = run_failing(lambda: component("ens", args), preview=preview)
+    error, registered = failed.error, failed.resources
     assert isinstance(error, ValidationError), error
     for fragment in fragments:
         assert fragment in str(error), f"{fragment!r} missing from:\n{error}"

@@ -48,9 +48,9 @@ from components.render.zookeeper import (
     render_zookeeper,
     zookeeper_workload_args,
 )
+from components.testing import SECRET_SIG, Deployment, Resource, run, run_failing
 from components.workload import StatefulWorkload
 from components.zookeeper import ZooKeeperEnsemble
-from tests.support.pulumi_mocks import SECRET_SIG, Deployment, Registered, run_failing_program, run_program
 from tests.support.tokens import CERTIFICATE, CM, NETPOL, PDB, SC, SECRET, STS, SVC, WORKLOAD, ZOOKEEPER
 
 FQDN = "{sts}-{i}.{sts}-headless.{ns}.svc.{domain}"
@@ -66,7 +66,7 @@ def deploy(preview: bool, name: str = "zk", **args: Any) -> Deployment:
             "secret_name": ensemble.password_secret_name,
         }
 
-    return run_program(program, preview=preview)
+    return run(program, preview=preview, project="statefulkit")
 
 
 def sts_spec(d: Deployment) -> dict[str, Any]:
@@ -81,11 +81,11 @@ def container(d: Deployment) -> dict[str, Any]:
     return main
 
 
-def service(d: Deployment, k8s_name: str) -> Registered:
+def service(d: Deployment, k8s_name: str) -> Resource:
     return next(r for r in d.of_type(SVC) if r.k8s_name == k8s_name)
 
 
-def config_map(d: Deployment, k8s_name: str | None = None) -> Registered:
+def config_map(d: Deployment, k8s_name: str | None = None) -> Resource:
     """The ConfigMap named `k8s_name`; by default the ensemble's hashed `<name>-config`."""
     return next(
         r for r in d.of_type(CM) if r.k8s_name == k8s_name or (k8s_name is None and r.k8s_name.endswith("-config"))
@@ -481,10 +481,10 @@ def test_the_admin_secret_is_random_secret_and_kept(preview: bool) -> None:
         assert secret.k8s_name == "zk-admin"
         assert secret.inputs["type"] == "Opaque"
         # Marked secret in the state, and generated only once: later runs keep the Secret's data.
-        assert secret.raw["stringData"][rpc._special_sig_key] == SECRET_SIG
+        assert secret.wire["stringData"][rpc._special_sig_key] == SECRET_SIG
         assert set(secret.additional_secret_outputs) == {"data", "stringData"}
         assert set(secret.ignore_changes) == {"data", "stringData"}
-    passwords = [secret.raw["stringData"]["value"]["password"] for secret in secrets_]
+    passwords = [secret.wire["stringData"]["value"]["password"] for secret in secrets_]
     assert passwords[0] != passwords[1]  # a fresh one per run, which ignore_changes drops after the first
     for password in passwords:
         assert re.fullmatch(r"[A-Za-z0-9_-]{40,}", password), password
@@ -518,7 +518,7 @@ def test_an_existing_secret_may_be_an_output(preview: bool) -> None:
         ensemble = ZooKeeperEnsemble("zk", {"existing_secret": {"name": secret.metadata.name, "key": "pw"}})
         return {"secret_name": ensemble.password_secret_name}
 
-    d = run_program(program, preview=preview)
+    d = run(program, preview=preview)
     sts = d.one(STS)
     env = {e["name"]: e["valueFrom"] for e in sts.inputs["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert env["ZK_SUPER_PASSWORD"] == {"secretKeyRef": {"name": "super-pw", "key": "pw"}}
@@ -548,7 +548,7 @@ def test_outputs_with_output_namespace(preview: bool) -> None:
         assert isinstance(ensemble.workload, StatefulWorkload)
         return {"connect": ensemble.connect_string, "dns": ensemble.pod_dns_names}
 
-    d = run_program(program, preview=preview)
+    d = run(program, preview=preview)
     hosts = [FQDN.format(sts="coord", i=i, ns="team-a", domain="cluster.local") for i in range(5)]
     assert d.outputs["connect"] == ",".join(f"{h}:2181" for h in hosts)
     assert d.outputs["dns"] == hosts
@@ -563,7 +563,7 @@ def test_typed_and_dict_args_register_the_same(preview: bool) -> None:
     typed = ZooKeeperArgs(replicas=5, heap="256Mi", data_log_storage_size="2Gi", server_id_offset=3)
 
     def registered(args: Any) -> list[tuple[str, str, Any]]:
-        d = run_program(lambda: ZooKeeperEnsemble("zk", args) and None, preview=preview)
+        d = run(lambda: ZooKeeperEnsemble("zk", args) and None, preview=preview)
         # The generated password differs on every run (the Secret keeps the first one).
         return sorted((r.type, r.name, r.inputs) for r in d.resources if r.type != SECRET)
 
@@ -573,7 +573,7 @@ def test_typed_and_dict_args_register_the_same(preview: bool) -> None:
 def test_registered_manifests_are_the_pure_renderers(preview: bool) -> None:
     """What the real-server tests run (render_zookeeper) is exactly what the component registers."""
     spec = ZooKeeperArgs(replicas=5, data_log_storage_size="1Gi")
-    d = run_program(lambda: ZooKeeperEnsemble("zk", spec) and None, preview=preview)
+    d = run(lambda: ZooKeeperEnsemble("zk", spec) and None, preview=preview)
     rendered = render_zookeeper("zk", spec)
     assert rendered == render_workload("zk", zookeeper_workload_args("zk", spec))
     assert d.one(STS).inputs["spec"] == rendered.stateful_set["spec"]
@@ -758,7 +758,8 @@ def test_bad_args_raise_a_validation_error_naming_field_value_and_rule(
     ids=[c[0] for c in BAD_ARGS[::3]],
 )
 def test_nothing_is_registered_on_bad_args(preview: bool, overrides: dict[str, Any], fragments: list[str]) -> None:
-    error, registered = run_failing_program(lambda: ZooKeeperEnsemble("zk", overrides), preview=preview)
+    failed = run_failing(lambda: ZooKeeperEnsemble("zk", overrides), preview=preview)
+    error, registered = failed.error, failed.resources
     assert isinstance(error, ValidationError)
     assert fragments[0] in str(error)
     assert registered == []
@@ -766,7 +767,8 @@ def test_nothing_is_registered_on_bad_args(preview: bool, overrides: dict[str, A
 
 @pytest.mark.parametrize(("name", "fragment"), [("Zk", "DNS-1035"), ("z" * 53, "at most 52"), ("9zk", "DNS-1035")])
 def test_bad_names_register_nothing(preview: bool, name: str, fragment: str) -> None:
-    error, registered = run_failing_program(lambda: ZooKeeperEnsemble(name, {}), preview=preview)
+    failed = run_failing(lambda: ZooKeeperEnsemble(name, {}), preview=preview)
+    error, registered = failed.error, failed.resources
     assert isinstance(error, ValidationError)
     assert repr(name) in str(error) and fragment in str(error)
     assert registered == []
