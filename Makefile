@@ -40,7 +40,7 @@ SCRIPTS := components/render/scripts
 lint: venv deps
 	shellcheck -e SC1091,SC2153 $(filter-out $(SCRIPTS)/%-common.sh,$(wildcard $(SCRIPTS)/*.sh)) \
 	  tools/cluster/up tools/cluster/down tools/system-deps tools/zookeeper-metrics-jars \
-	  tools/network-policy-analyzer .ci/run
+	  tools/network-policy-analyzer tools/node/up tools/node/down .ci/run
 	shellcheck -e SC2034 $(SCRIPTS)/redis-common.sh $(SCRIPTS)/zookeeper-common.sh
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

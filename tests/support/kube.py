@@ -101,6 +101,14 @@ class Cluster:
         finally:
             self.kubectl("delete", "namespace", name, "--wait=true", "--timeout=120s", check=False)
 
+    def add_real_nodes(self, count: int) -> list[str]:
+        """At least `count` real nodes in this cluster (tools/node/up: containerd + kubelet, pods
+        run for real); returns the names of all its real nodes."""
+        env = {**os.environ, "STATEFULKIT_CLUSTER_NAME": Path(self.kubeconfig).parent.name}
+        env["STATEFULKIT_REAL_NODES"] = str(count)
+        subprocess.run([str(ROOT / "tools/node/up")], check=True, stdout=subprocess.DEVNULL, env=env)
+        return sorted(n["metadata"]["name"] for n in self.get("nodes", selector=REAL_NODE_LABEL)["items"])
+
     @classmethod
     def existing(cls, kubeconfig: str) -> Cluster:
         """An already running control plane (e.g. one made by a changed copy of tools/cluster/up),
@@ -183,6 +191,22 @@ def _exported(env_file: Path, key: str) -> str:
     return next(
         line[len(prefix) :].strip("'\"") for line in env_file.read_text().splitlines() if line.startswith(prefix)
     )
+
+
+# The real nodes (tools/node/up) carry this label and a taint that keeps every other pod off them;
+# a pod asks for one with REAL_NODE_PLACEMENT in its spec (and an image from oci_image()).
+REAL_NODE_LABEL = "statefulkit.dev/node=real"
+REAL_NODE_PLACEMENT: dict[str, Any] = {
+    "nodeSelector": {"statefulkit.dev/node": "real"},
+    "tolerations": [{"key": "statefulkit.dev/real-node", "operator": "Exists", "effect": "NoSchedule"}],
+}
+
+
+def oci_image(rootfs: Path, image: str, *options: str) -> None:
+    """Make `image` (DOMAIN/PATH:TAG) of the directory `rootfs` and import it into the real nodes
+    (tools/node/oci-image; options such as --entrypoint, --user); pods use imagePullPolicy Never."""
+    command = [str(ROOT / "tools/node/oci-image"), str(rootfs), image, *options]
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
 
 
 # Nodes that Cluster.cordoned() holds carry this annotation (value: the owner).

@@ -8,6 +8,7 @@ running real node, in the `k8s.io` namespace where the kubelet's CRI looks for i
 
     tools/node/oci-image ROOTFS NAME:TAG [--entrypoint /bin/prog --arg ...] [--cmd ...] [--user 1000]
                          [--env KEY=VALUE ...] [--workdir DIR] [--no-import]
+    tools/node/oci-image --print-path NAME:TAG    where the archive of that image is kept
 
 NAME must carry a domain (e.g. statefulkit.local/zookeeper:3.8): CRI resolves a bare name to a
 public registry's, which would then not be the imported image. Pods use the same name with
@@ -160,6 +161,10 @@ def archive_path(image: str) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--print-path"] and len(argv) == 2:  # where the archive of an image is kept
+        print(archive_path(argv[1]))
+        return 0
     assert __doc__ is not None
     parser = argparse.ArgumentParser(
         prog="tools/node/oci-image",
