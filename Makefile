@@ -57,6 +57,7 @@ test: venv deps toolchain lint
 
 bench: venv
 	$(BIN)/python -m benchmarks.render_vs_raw
+	$(BIN)/python -m benchmarks.harness_vs_plain
 
 STACK ?= dev
 

@@ -53,10 +53,6 @@ class Matcher(ABC):
     def mismatches(self, actual: Any, path: str) -> list[Mismatch]:
         """Where `actual` (possibly absent) differs; empty when it matches."""
 
-    def matches_absent(self) -> bool:
-        """Whether a missing dict key satisfies this matcher."""
-        return False
-
 
 def mismatches(actual: Any, pattern: Any, path: str = "") -> list[Mismatch]:  # noqa: PLR0911 - one per pattern kind
     """Every place where `actual` differs from `pattern` (empty when it matches)."""
@@ -84,10 +80,7 @@ def _object_mismatches(actual: Any, pattern: Mapping[Any, Any], path: str) -> li
         return [Mismatch(path, f"expected an object, got {actual!r}")]
     found: list[Mismatch] = []
     for key, sub in pattern.items():
-        value = actual.get(key, _ABSENT)
-        if value is _ABSENT and isinstance(sub, Matcher) and sub.matches_absent():
-            continue
-        found += mismatches(value, sub, _child(path, key))
+        found += mismatches(actual.get(key, _ABSENT), sub, _child(path, key))
     return found
 
 
@@ -117,9 +110,6 @@ class _Absent(Matcher):
     def mismatches(self, actual: Any, path: str) -> list[Mismatch]:
         return [] if actual is _ABSENT or actual is None else [Mismatch(path, f"expected absent, got {actual!r}")]
 
-    def matches_absent(self) -> bool:
-        return True
-
 
 class _Exact(Matcher):
     """Equality all the way down: no extra keys anywhere."""
@@ -128,13 +118,16 @@ class _Exact(Matcher):
         self.pattern = pattern
 
     def mismatches(self, actual: Any, path: str) -> list[Mismatch]:
-        if actual == self.pattern:
-            return []
-        found = mismatches(actual, self.pattern, path)
-        if isinstance(self.pattern, Mapping) and isinstance(actual, Mapping):
-            extra = [k for k in actual if k not in self.pattern]
-            found += [Mismatch(_child(path, k), f"unexpected key (value {actual[k]!r})") for k in extra]
-        return found or [Mismatch(path, f"expected exactly {self.pattern!r}, got {_show(actual)}")]
+        pattern = self.pattern
+        if isinstance(pattern, Mapping) and isinstance(actual, Mapping):
+            extra = [
+                Mismatch(_child(path, k), f"unexpected key (value {actual[k]!r})") for k in actual if k not in pattern
+            ]
+            exact = {k: v if isinstance(v, Matcher) else _Exact(v) for k, v in pattern.items()}
+            return _object_mismatches(actual, exact, path) + extra
+        if isinstance(pattern, list | tuple) and isinstance(actual, list | tuple) and len(pattern) == len(actual):
+            return _array_mismatches(actual, [p if isinstance(p, Matcher) else _Exact(p) for p in pattern], path)
+        return mismatches(actual, pattern, path)
 
 
 class _ObjectLike(Matcher):

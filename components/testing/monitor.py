@@ -52,12 +52,13 @@ class RecordingMonitor(sdk_mocks.MockMonitor):
         inputs = from_struct(request.object)
         # The engine keeps an output secret when its input was, or when the program asked.
         secret_keys = {k for k, v in inputs.items() if contains_secret(v)} | set(request.additionalSecretOutputs)
-        answered = json_format.MessageToDict(response.object)
-        for key in secret_keys & set(answered):
-            if not (isinstance(answered[key], dict) and answered[key].get(SIG_KEY) == SECRET_SIG):
-                answered[key] = {SIG_KEY: SECRET_SIG, "value": answered[key]}
-        response.object.Clear()
-        response.object.update(answered)
+        if secret_keys & set(response.object.keys()):  # rebuilt only when something needs wrapping
+            answered = json_format.MessageToDict(response.object)
+            for key in secret_keys & set(answered):
+                if not (isinstance(answered[key], dict) and answered[key].get(SIG_KEY) == SECRET_SIG):
+                    answered[key] = {SIG_KEY: SECRET_SIG, "value": answered[key]}
+            response.object.Clear()
+            response.object.update(answered)
         self.registered.append(
             Resource(
                 type=request.type,
@@ -65,7 +66,7 @@ class RecordingMonitor(sdk_mocks.MockMonitor):
                 urn=response.urn,
                 parent=request.parent,
                 inputs=inputs,
-                wire=wire(request.object),
+                wire_struct=request.object,
                 outputs=from_struct(response.object),
                 custom=bool(request.custom),
                 dependencies=list(request.dependencies),

@@ -81,6 +81,7 @@ class KubernetesMocks(pulumi.runtime.Mocks):
             metadata["namespace"] = "default"
         name, namespace = str(metadata["name"]), metadata.get("namespace")
         object_id = f"{namespace}/{name}" if namespace else name
+        state["metadata"] = metadata
         if not pulumi.runtime.is_dry_run():
             key = _digest(args.typ, object_id)
             metadata.setdefault("uid", str(uuid.UUID(key[:32])))
@@ -88,7 +89,6 @@ class KubernetesMocks(pulumi.runtime.Mocks):
             metadata.setdefault("resourceVersion", str(int(key[:6], 16)))
             metadata.setdefault("generation", 1)
             _fill_live_fields(kind, state, key)
-        state["metadata"] = metadata
         return object_id, state
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:

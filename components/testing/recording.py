@@ -6,9 +6,11 @@ import difflib
 from dataclasses import dataclass, field
 from typing import Any
 
+from google.protobuf import struct_pb2
+
 from components.testing.match import MatchError, Mismatch, mismatches
 from components.testing.provider import api_version_and_kind
-from components.testing.values import unmarked
+from components.testing.values import unmarked, wire
 
 
 @dataclass
@@ -20,7 +22,7 @@ class Resource:
     urn: str
     parent: str
     inputs: dict[str, Any]  # deserialized; secrets as `Secret`, preview unknowns as `UNKNOWN`
-    wire: dict[str, Any]  # the same inputs in wire form (secrets signature-wrapped)
+    wire_struct: struct_pb2.Struct = field(repr=False)  # the request's inputs, converted on demand
     outputs: dict[str, Any]  # what the mocks answered, secrets marked as the engine marks them
     custom: bool
     dependencies: list[str]
@@ -34,6 +36,11 @@ class Resource:
     ignore_changes: list[str] = field(default_factory=list)
     additional_secret_outputs: list[str] = field(default_factory=list)
     deleted_with: str = ""
+
+    @property
+    def wire(self) -> dict[str, Any]:
+        """The inputs in wire form (secrets signature-wrapped, unknowns as the sentinel)."""
+        return wire(self.wire_struct)
 
     @property
     def kind(self) -> str | None:
@@ -175,7 +182,7 @@ class Deployment:
     def resource_count_is(self, count: int, type: str | None = None, *, kind: str | None = None) -> None:
         found = self.select(type, kind=kind)
         if len(found) != count:
-            names = [r.k8s_name or r.name for r in found]
+            names = sorted(str(r.k8s_name or r.name) for r in found)
             raise MatchError(f"expected {count} {kind or type or 'resources'}, found {len(found)}: {names}")
 
     def stack_output_values(self) -> dict[str, Any]:
@@ -183,11 +190,13 @@ class Deployment:
         return {key: unmarked(value) for key, value in self.stack_outputs.items()}
 
     def _nearest_names(self, type: str | None, kind: str | None, name: str | None) -> str:
-        pool = self.select(type, kind=kind) or self.resources
-        names = sorted({r.k8s_name or r.name for r in pool if isinstance(r.k8s_name or r.name, str)})
+        pool = self.select(type, kind=kind)
+        if not pool:
+            there = sorted({r.kind or r.type for r in self.resources})
+            return f"none of that {'kind' if kind else 'type'} was registered (there are: {', '.join(there) or 'none'})"
+        names = sorted(str(r.k8s_name or r.name) for r in pool)
         close = difflib.get_close_matches(name, names, n=3, cutoff=0.0) if name else names[:3]
-        what = "of that kind" if pool is not self.resources else "at all"
-        return f"nearest: {', '.join(repr(n) for n in close)}" if close else f"none {what}"
+        return f"nearest: {', '.join(repr(n) for n in close)}"
 
 
 def _first(found: list[Mismatch]) -> str:
