@@ -396,13 +396,15 @@ def test_outputs_are_pulumi_outputs() -> None:
 
 
 def test_a_script_gets_exactly_the_values_it_names() -> None:
-    probe = render_script("zookeeper-probe.sh", PORT=2181, READ_TIMEOUT=4)
-    assert "PORT=2181\nREAD_TIMEOUT=4\n" in probe and "@@" not in probe
-    with pytest.raises(ValueError, match=r"zookeeper-probe.sh: needs \['PORT', 'READ_TIMEOUT'\], given \['PORT'\]"):
-        render_script("zookeeper-probe.sh", PORT=2181)
-    with pytest.raises(ValueError, match=r"given \['EXTRA', 'PORT', 'READ_TIMEOUT'\]"):
-        render_script("zookeeper-probe.sh", PORT=2181, READ_TIMEOUT=4, EXTRA=1)
-    assert "PORT='21 81'\n" in render_script("zookeeper-probe.sh", PORT="21 81", READ_TIMEOUT=4)  # shell-quoted
+    given = {"PORT": 2181, "READ_TIMEOUT": 4, "TLS_DIR": ""}
+    probe = render_script("zookeeper-probe.sh", **given)
+    assert "PORT=2181\nREAD_TIMEOUT=4\nTLS_DIR=''\n" in probe and "@@" not in probe
+    needs = r"zookeeper-probe.sh: needs \['PORT', 'READ_TIMEOUT', 'TLS_DIR'\], given \['PORT', 'TLS_DIR'\]"
+    with pytest.raises(ValueError, match=needs):
+        render_script("zookeeper-probe.sh", PORT=2181, TLS_DIR="")
+    with pytest.raises(ValueError, match=r"given \['EXTRA', 'PORT', 'READ_TIMEOUT', 'TLS_DIR'\]"):
+        render_script("zookeeper-probe.sh", **given, EXTRA=1)
+    assert "PORT='21 81'\n" in render_script("zookeeper-probe.sh", **{**given, "PORT": "21 81"})  # shell-quoted
 
 
 def test_pre_stop_hooks_reach_their_containers(preview: bool) -> None:

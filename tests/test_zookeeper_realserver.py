@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 import shutil
+import socket
 import subprocess
 import time
 import uuid
@@ -27,7 +28,8 @@ from kazoo.client import KazooClient
 from kazoo.exceptions import KazooException, NoAuthError
 from kazoo.handlers.threading import KazooTimeoutError
 
-from components.args.zookeeper import ELECTION_PORT, METRICS_PORT, QUORUM_PORT, SECURE_CLIENT_PORT
+from components.args.zookeeper import CLIENT_PORT, ELECTION_PORT, METRICS_PORT, QUORUM_PORT
+from components.render.zookeeper import render_zookeeper
 from tests.support.certs import KeyPair, make_ca, make_leaf, tls_secret
 from tests.support.metrics import sample, scrape
 from tests.support.podsim import PodNetwork, PodNotRunningError, netns_unavailable_reason
@@ -38,11 +40,10 @@ from tests.support.zk import (
     Membership,
     ZooKeeperWriter,
     debian_zookeeper_missing,
-    membership,
+    four_letter_word,
     parse_voters,
     realserver_args,
     run_ensemble,
-    server_mode,
 )
 
 _UNAVAILABLE = netns_unavailable_reason() or debian_zookeeper_missing()
@@ -62,7 +63,7 @@ def network() -> Iterator[PodNetwork]:
 
 
 def leader_of(ensemble: Ensemble, ordinals: list[int]) -> int:
-    return next(i for i in ordinals if server_mode(ensemble.ip(i)) == "leader")
+    return next(i for i in ordinals if ensemble.mode(i) == "leader")
 
 
 def test_three_members_form_one_quorum(network: PodNetwork, tmp_path: Path) -> None:
@@ -154,7 +155,7 @@ def test_quorum_loss_and_recovery_keep_every_znode(network: PodNetwork, tmp_path
         sim.kill(second)
         wait_until(f"zk-{last} unready without a quorum", lambda: not sim.probe(last, "readiness"), timeout=60)
         assert sim.probe(last, "liveness")  # still alive: liveness must not kill a member that waits for peers
-        assert server_mode(ensemble.ip(last)) is None
+        assert ensemble.mode(last) is None
         assert "not ready" in sim.exec(last, ["bash", "/config/probe.sh", "ready"]).stdout
         with pytest.raises((KazooException, KazooTimeoutError)):
             lone = KazooClient(hosts=ensemble.hosts([last]), timeout=4.0, connection_retry={"max_tries": 0})
@@ -267,7 +268,7 @@ class Changes:
         """Run `change`, wait until exactly the ordinals `voters` vote and every running pod is Ready
         (what the StatefulSet controller waits for), and return the configurations the member
         `witness` (one that stays up throughout) committed meanwhile, the last one included."""
-        before = membership(self.ensemble.ip(witness))
+        before = self.ensemble.membership(witness)
         assert before is not None, f"zk-{witness} does not serve before {what}"
         started = time.monotonic()
         change()
@@ -311,7 +312,7 @@ def test_membership_follows_the_pods_without_losing_a_write(network: PodNetwork,
             # A rolling restart, highest ordinal first: each member leaves, restarts, syncs and rejoins
             # before the next goes, so the ensemble shrinks to two voters and grows back each time.
             for i in (2, 1, 0):
-                role = server_mode(ensemble.ip(i))
+                role = ensemble.mode(i)
                 others = [j for j in range(3) if j != i]
 
                 def restart(i: int = i, others: list[int] = others) -> None:
@@ -391,28 +392,56 @@ def test_every_member_serves_prometheus_metrics_of_its_own_server(network: PodNe
 
 
 def test_the_quorum_and_clients_speak_tls_and_a_wrong_ca_is_refused(network: PodNetwork, tmp_path: Path) -> None:
-    """TLS from a Secret (as cert-manager's CA issuer writes it): the members form their quorum over
-    mutual-TLS links (sslQuorum), a kazoo client writes through the TLS port 2281, and a plaintext
-    client or one trusting another CA gets no session on 2281."""
+    """TLS from a Secret (as cert-manager's CA issuer writes it), first beside the plaintext port
+    (plaintext_client_port, while clients move over), then, after a rolling update, TLS only: the
+    members form their quorum over mutual-TLS links (sslQuorum), leave and rejoin the ensemble through
+    their own scripts over TLS, serve kazoo on 2281, refuse plaintext and a client trusting another
+    CA on 2281, and no longer listen on 2181 at all."""
     ca, other_ca = make_ca(tmp_path / "pki", "ensemble-ca"), make_ca(tmp_path / "pki", "other-ca")
     zone = "zk-headless.default.svc.cluster.local"
     server = make_leaf(tmp_path / "pki", ca, "zk", [f"*.{zone}", zone, "localhost"], ["127.0.0.1"])
-    spec = realserver_args(tls={"secret_name": "zk-tls"})
+    spec = realserver_args(tls={"secret_name": "zk-tls"}, plaintext_client_port=True)
     secrets = {"zk-tls": tls_secret(ca, server)}
-    with run_ensemble(network, "zk", spec, tmp_path / "run", extra_secrets=secrets) as ensemble:
-        ensemble.sim.start_all()
+    with run_ensemble(network, "zk", spec, tmp_path / "run", extra_secrets=secrets, ca=ca.cert) as ensemble:
+        sim = ensemble.sim
+        sim.start_all()
         ensemble.wait_voters([0, 1, 2])
-        hosts = ",".join(f"{ensemble.ip(i)}:{SECURE_CLIENT_PORT}" for i in range(3))
-
-        def client(trusted: Path) -> KazooClient:
-            tls = KazooClient(hosts=hosts, use_ssl=True, ca=str(trusted), verify_certs=True, timeout=5.0)
-            ensemble.clients.append(tls)
-            return tls
-
-        secure = client(ca.cert)
-        secure.start(timeout=15)
+        secure = ensemble.connect()
         secure.create("/over-tls", b"sealed")
+        plain = KazooClient(hosts=",".join(f"{ensemble.ip(i)}:{CLIENT_PORT}" for i in range(3)), timeout=5.0)
+        ensemble.clients.append(plain)
+        plain.start(timeout=15)  # the migration state: 2181 still serves
+        assert plain.get("/over-tls")[0] == b"sealed"
+        plain.stop()
+
+        # The rolling update to TLS only: zk-2 and zk-0 stop gracefully (they remove themselves and
+        # join again with the new listing); zk-1 crashes, so it restarts still listed with 2181 and
+        # changes its own listing.
+        tls_only = spec.model_copy(update={"plaintext_client_port": False})
+        config_map = render_zookeeper("zk", tls_only).config_map
+        assert config_map is not None
+        sim.set_configmap(ensemble.manifests.names.config_map, config_map)
+        for i, crash in ((2, False), (1, True), (0, False)):
+            if crash:
+                sim.kill(i)
+            else:
+                sim.stop(i, grace=None)
+            sim.start(i)
+            ensemble.wait_voters([0, 1, 2])
+            # The listener closes when the member's new listing (loopback only) commits.
+            try:
+                wait_until(f"zk-{i} to close {CLIENT_PORT}", partial(closed, ensemble.ip(i), CLIENT_PORT), timeout=60)
+            except TimeoutError:
+                listing = four_letter_word(ensemble.ip(i), "conf", tls=ensemble.tls)
+                raise AssertionError(
+                    f"zk-{i} still listens on {CLIENT_PORT}; it serves {listing}\n{ensemble.logs([i])}"
+                ) from None
+        assert "removed server 3" in ensemble.prestop_log(2) and "removed server 1" in ensemble.prestop_log(0)
+        assert "listed with another client port; reconfig -add" in sim.log(1)
+        sim.wait_ready(timeout=60)  # the probes ask over TLS
+
         assert secure.get("/over-tls")[0] == b"sealed"
+        assert all(not listens(ensemble.ip(i), CLIENT_PORT) for i in range(3))
         # The quorum and election ports present the ensemble's certificate (verified against its CA),
         # and want one back whose name matches the caller's address: the members' certificate, shown
         # from the test host's address, is refused (mutual TLS with hostname verification).
@@ -420,14 +449,25 @@ def test_the_quorum_and_clients_speak_tls_and_a_wrong_ca_is_refused(network: Pod
             handshakes = [tls_handshake(ensemble.ip(i), port, ca.cert, server) for i in range(3)]
             verified = [h for h in handshakes if "Verification: OK" in h and "subject=CN = zk" in h]
             assert verified and all("alert certificate unknown" in h for h in verified), handshakes
-        with pytest.raises(KazooTimeoutError):
-            client(other_ca.cert).start(timeout=5)
-        plain = KazooClient(hosts=hosts, timeout=5.0)
-        ensemble.clients.append(plain)
-        with pytest.raises(KazooTimeoutError):
-            plain.start(timeout=5)
-        # The members' own scripts keep the plaintext port (the NetworkPolicy admits only members).
-        assert server_mode(ensemble.ip(0)) in {"leader", "follower"}
+        hosts = ensemble.hosts()
+        wrong_ca = KazooClient(hosts=hosts, use_ssl=True, ca=str(other_ca.cert), verify_certs=True, timeout=5.0)
+        plain_on_tls_port = KazooClient(hosts=hosts, timeout=5.0)
+        for client in (wrong_ca, plain_on_tls_port):
+            ensemble.clients.append(client)
+            with pytest.raises(KazooTimeoutError):
+                client.start(timeout=5)
+
+
+def closed(host: str, port: int) -> bool:
+    return not listens(host, port)
+
+
+def listens(host: str, port: int) -> bool:
+    try:
+        socket.create_connection((host, port), timeout=3).close()
+    except ConnectionRefusedError:
+        return False
+    return True
 
 
 def tls_handshake(host: str, port: int, ca: Path, identity: KeyPair) -> str:

@@ -215,9 +215,10 @@ def test_services(preview: bool) -> None:
     assert "publishNotReadyAddresses" not in client
 
 
-def test_tls_adds_a_tls_client_port_and_quorum_tls_and_keeps_plaintext_to_members(preview: bool) -> None:
+def test_tls_serves_clients_and_the_members_own_scripts_on_the_tls_port_only(preview: bool) -> None:
     d = deploy(preview, namespace="data", tls={"secret_name": "zk-certs", "client_certificates": True})
-    base = config_data(d)["zoo-base.cfg"]
+    files = config_data(d)
+    base = files["zoo-base.cfg"]
     for line in (
         "secureClientPort=2281",
         "serverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory",
@@ -228,25 +229,48 @@ def test_tls_adds_a_tls_client_port_and_quorum_tls_and_keeps_plaintext_to_member
         "ssl.clientAuth=need",
     ):
         assert f"\n{line}\n" in base, line
-    assert "-----BEGIN" not in "".join(config_data(d).values())  # no key or certificate in the ConfigMap
-    assert "TLS_KEYSTORE=/tls-keystore/keystore.pem" in config_data(d)["start.sh"]
+    assert "clientPort=" not in base.replace("secureClientPort=", "")  # the server lines say: loopback
+    assert "-----BEGIN" not in "".join(files.values())  # no key or certificate in the ConfigMap
+    # The scripts talk to the members over TLS, and list them without a plaintext client port.
+    for line in (
+        "PORT=2281",
+        "CLIENT_SPEC=';127.0.0.1:2181'",
+        "TLS_DIR=/tls",
+        "TLS_KEYSTORE=/tls-keystore/keystore.pem",
+    ):
+        assert f"\n{line}\n" in files["common.sh"], line
+    for line in ("PORT=2281", "TLS_DIR=/tls"):
+        assert f"\n{line}\n" in files["probe.sh"], line
     pod = sts_spec(d)["template"]["spec"]
     assert {"name": "tls", "secret": {"secretName": "zk-certs", "defaultMode": 0o440}} in pod["volumes"]
     assert {"name": "tls-keystore", "emptyDir": {"medium": "Memory"}} in pod["volumes"]
     mounts = container(d)["volumeMounts"]
     assert {"name": "tls", "mountPath": "/tls", "readOnly": True} in mounts
     assert {"name": "tls-keystore", "mountPath": "/tls-keystore"} in mounts
+    assert 2181 not in [p["containerPort"] for p in container(d)["ports"]]
     client = service(d, "zk").inputs["spec"]
     assert client["ports"] == [
         {"name": "secure-client", "port": 2281, "targetPort": "secure-client", "protocol": "TCP"}
     ]
     assert d.outputs["connect"].startswith("zk-0.zk-headless.data.svc.cluster.local:2281,")
     policy = d.one(NETPOL).inputs["spec"]["ingress"]
-    assert [p["port"] for p in policy[0]["ports"]] == [2181, 2888, 3888, 2281]  # members
+    assert [p["port"] for p in policy[0]["ports"]] == [2281, 2888, 3888]  # members
     assert [p["port"] for p in policy[1]["ports"]] == [2281]  # clients: TLS only
     plain = config_data(deploy(preview))
     assert "ssl" not in plain["zoo-base.cfg"] and "secureClientPort" not in plain["zoo-base.cfg"]
-    assert "TLS_KEYSTORE=''" in plain["start.sh"]
+    for line in ("PORT=2181", "CLIENT_SPEC=';2181'", "TLS_DIR=''", "TLS_KEYSTORE=''"):
+        assert f"\n{line}\n" in plain["common.sh"], line
+
+
+def test_plaintext_client_port_keeps_2181_for_clients_beside_tls(preview: bool) -> None:
+    d = deploy(preview, tls={"secret_name": "zk-certs"}, plaintext_client_port=True)
+    files = config_data(d)
+    for line in ("PORT=2281", "CLIENT_SPEC=';2181'", "TLS_DIR=/tls"):
+        assert f"\n{line}\n" in files["common.sh"], line
+    assert [p["name"] for p in service(d, "zk").inputs["spec"]["ports"]] == ["client", "secure-client"]
+    policy = d.one(NETPOL).inputs["spec"]["ingress"]
+    assert [p["port"] for p in policy[1]["ports"]] == [2181, 2281]
+    assert d.outputs["connect"].startswith("zk-0.zk-headless.default.svc.cluster.local:2281,")
 
 
 def test_tls_from_cert_manager_names_every_member_and_service(preview: bool) -> None:
@@ -428,7 +452,7 @@ def test_script_constants(preview: bool) -> None:
         "SERVER_ID_OFFSET=10",
         "CLUSTER_DOMAIN=corp.internal",
         "DATA_DIR=/data",
-        "CLIENT_PORT=2181",
+        "PORT=2181",
     ):
         assert line in data["common.sh"].splitlines(), line
     assert "HEAP_MIB=256" in data["start.sh"].splitlines()
@@ -436,7 +460,7 @@ def test_script_constants(preview: bool) -> None:
     assert "BOOTSTRAP_WAIT=30" in data["start.sh"].splitlines()
     assert "REMOVAL_SECONDS=40" in data["prestop.sh"].splitlines()
     assert 'exec zkServer.sh start-foreground "$config"' in data["start.sh"]
-    assert data["probe.sh"] == render_probe_script()
+    assert data["probe.sh"] == render_probe_script(ZooKeeperArgs())
     # Nothing in the hashed files depends on the replica count.
     assert not any("REPLICAS=5" in text for text in data.values())
     assert container(d)["lifecycle"]["preStop"]["exec"]["command"] == ["bash", "/config/prestop.sh"]
@@ -673,6 +697,16 @@ BAD_ARGS: list[tuple[str, dict[str, Any], list[str]]] = [
         ["existing_secret.name", "'Super_PW'", "DNS-1123"],
     ),
     ("unknown four letter word", {"four_letter_words": ["srvr", "ruok", "kill"]}, ["four_letter_words", "'kill'"]),
+    (
+        "plaintext client port without tls",
+        {"plaintext_client_port": True},
+        ["plaintext_client_port=True without tls", "set tls or drop plaintext_client_port"],
+    ),
+    (
+        "secure client port in extra config",
+        {"extra_config": {"secureClientPort": "3000"}},
+        ["extra_config", "'secureClientPort'", "rendered by the ensemble itself"],
+    ),
     (
         "extra config overrides server list",
         {"extra_config": {"server.9": "evil:2888:3888"}},
@@ -914,7 +948,7 @@ class FakePod:
                 text = re.sub(rf"^{key}=/\S+$", f"{key}={self.root / value}", text, flags=re.M)
             text = re.sub(r"^HOSTNAME_FILE=.*$", f"HOSTNAME_FILE={self.root / 'hostname'}", text, flags=re.M)
             if client_port is not None:
-                text = re.sub(r"^(CLIENT_PORT|PORT)=\d+$", rf"\g<1>={client_port}", text, flags=re.M)
+                text = re.sub(r"^PORT=\d+$", f"PORT={client_port}", text, flags=re.M)
             (self.root / "config" / file).write_text(text)
 
     def run(
@@ -1244,7 +1278,7 @@ def test_prestop_gives_up_within_its_bound(
 
 
 def run_probe(port: int, mode: str) -> subprocess.CompletedProcess[str]:
-    script = re.sub(r"^PORT=\d+$", f"PORT={port}", render_probe_script(), flags=re.M)
+    script = re.sub(r"^PORT=\d+$", f"PORT={port}", render_probe_script(ZooKeeperArgs()), flags=re.M)
     bash = shutil.which("bash")
     assert bash is not None
     return subprocess.run(
@@ -1365,6 +1399,7 @@ SPEC_FIELDS = st.fixed_dictionaries(
                 {"secret_name": "Bad_Secret"},
             ]
         ),
+        "plaintext_client_port": st.booleans(),
         "metrics": st.booleans(),
         "pod_monitor": st.sampled_from([None, {}, {"interval_seconds": 0}]),
     },
@@ -1398,7 +1433,9 @@ def test_accepted_specs_render_a_correct_ensemble(name: str, fields: dict[str, A
     # TLS: quorum TLS and a TLS client port exactly when asked, and clients are sent there.
     assert ("sslQuorum=true" in cfg) == ("secureClientPort=2281" in cfg) == (spec.tls is not None)
     client_ports = {p["port"] for p in manifests.client_service["spec"]["ports"]} if manifests.client_service else set()
-    assert client_ports == ({2281} if spec.tls is not None else {2181})
+    expected = {2181} if spec.tls is None else ({2181, 2281} if spec.plaintext_client_port else {2281})
+    assert client_ports == expected
+    assert spec.tls is not None or not spec.plaintext_client_port
     assert (manifests.pod_monitor is not None) == (spec.pod_monitor is not None)
 
 

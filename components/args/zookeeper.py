@@ -44,7 +44,8 @@ MANAGED_CONFIG_KEYS = frozenset(
         "tickTime", "initLimit", "syncLimit", "dataDir", "dataLogDir", "clientPort", "clientPortAddress",
         "autopurge.snapRetainCount", "autopurge.purgeInterval", "4lw.commands.whitelist", "maxClientCnxns",
         "admin.enableServer", "admin.serverPort", "standaloneEnabled", "reconfigEnabled",
-        "quorumListenOnAllIPs", "dynamicConfigFile",
+        "quorumListenOnAllIPs", "dynamicConfigFile", "secureClientPort", "secureClientPortAddress", "sslQuorum",
+        "serverCnxnFactory",
     }
 )  # fmt: skip
 MANAGED_CONFIG_PREFIXES = ("server.", "group.", "weight.", "metricsProvider.")
@@ -141,9 +142,15 @@ class ZooKeeperArgs(EnsembleOptions):
     )
     tls: TlsArgs | None = Field(
         None,
-        description="TlsArgs(...): quorum and election links over TLS, and a TLS client port 2281 for "
-        "clients; the plaintext 2181 then serves only the members' own scripts (the NetworkPolicy "
-        "admits members only). Default None: plaintext.",
+        description="TlsArgs(...): quorum and election links over TLS, and the TLS client port 2281, the only "
+        "client port (the members' own scripts use it too) unless plaintext_client_port. Default None: "
+        "plaintext 2181.",
+    )
+    plaintext_client_port: bool = Field(
+        False,
+        description="With tls: keep serving plaintext 2181 to clients beside 2281, while clients move over to "
+        "TLS (each member drops or adds its listener through a reconfig as it restarts, so a rolling update "
+        "switches it). Requires tls (without it 2181 is the only client port). Default false.",
     )
     admin_server: bool = Field(True, description="Jetty AdminServer on port 8080. Default true.")
     metrics: bool = Field(
@@ -194,7 +201,7 @@ class ZooKeeperArgs(EnsembleOptions):
 
     # --- client Service
     client_service_type: Literal["ClusterIP", "NodePort", "LoadBalancer"] = Field(
-        "ClusterIP", description="Type of the client Service (port 2181 only). Default ClusterIP."
+        "ClusterIP", description="Type of the client Service (its port: 2181, or 2281 with tls). Default ClusterIP."
     )
     client_service_annotations: dict[str, str] = Field(
         default_factory=dict, description="Annotations of the client Service. Default {}."
@@ -286,6 +293,11 @@ class ZooKeeperArgs(EnsembleOptions):
         self._check_disruption_budget()
         self._check_update_strategy()
         self._check_grace_period()
+        if self.plaintext_client_port and self.tls is None:
+            raise ValueError(
+                "plaintext_client_port=True without tls: it keeps plaintext 2181 open beside the TLS port, "
+                "and without tls 2181 is the only client port anyway; set tls or drop plaintext_client_port"
+            )
         if self.pod_monitor is not None and not self.metrics:
             raise ValueError(
                 "pod_monitor is set but metrics=False: the PodMonitor would scrape nothing; set metrics=True"

@@ -99,7 +99,7 @@ class ZooKeeperNames:
 def connect_string(name: str, args: ZooKeeperArgs, namespace: str) -> str:
     """`host:2181,...` over every member's FQDN, for clients that want the whole ensemble."""
     hosts = pod_dns_names(WorkloadNames.of(name), args.replicas, namespace, args.cluster_domain)
-    port = CLIENT_PORT if args.tls is None else SECURE_CLIENT_PORT
+    port = member_port(args)
     return ",".join(f"{host}:{port}" for host in hosts)
 
 
@@ -196,6 +196,15 @@ def _tls_config(tls: TlsArgs) -> list[str]:
     ]
 
 
+def member_port(args: ZooKeeperArgs) -> int:
+    """The client port clients and the members' own scripts use: the TLS one when there is TLS."""
+    return CLIENT_PORT if args.tls is None else SECURE_CLIENT_PORT
+
+
+def serves_plaintext(args: ZooKeeperArgs) -> bool:
+    return args.tls is None or args.plaintext_client_port
+
+
 def render_common_script(name: str, args: ZooKeeperArgs) -> str:
     names = WorkloadNames.of(name)
     return render_script(
@@ -204,7 +213,10 @@ def render_common_script(name: str, args: ZooKeeperArgs) -> str:
         HEADLESS=names.headless_service,
         SERVER_ID_OFFSET=args.server_id_offset,
         CLUSTER_DOMAIN=args.cluster_domain,
-        CLIENT_PORT=CLIENT_PORT,
+        PORT=member_port(args),
+        # A member's line in the dynamic configuration, not zoo.cfg, says where its plaintext port
+        # listens; ZooKeeper requires one, so without plaintext clients it is the pod's loopback.
+        CLIENT_SPEC=f";{CLIENT_PORT}" if serves_plaintext(args) else f";127.0.0.1:{CLIENT_PORT}",
         QUORUM_PORT=QUORUM_PORT,
         ELECTION_PORT=ELECTION_PORT,
         CONFIG_DIR=CONFIG_DIR,
@@ -213,6 +225,8 @@ def render_common_script(name: str, args: ZooKeeperArgs) -> str:
         HOSTNAME_FILE="/proc/sys/kernel/hostname",
         PEER_TIMEOUT=PEER_TIMEOUT,
         ADMIN_TIMEOUT=ADMIN_TIMEOUT,
+        TLS_DIR=TLS_DIR if args.tls is not None else "",
+        TLS_KEYSTORE=TLS_KEYSTORE if args.tls is not None else "",
     )
 
 
@@ -220,8 +234,6 @@ def render_start_script(args: ZooKeeperArgs) -> str:
     return render_script(
         "zookeeper-start.sh",
         BASE_CONFIG=BASE_CONFIG_FILE,
-        TLS_DIR=TLS_DIR if args.tls is not None else "",
-        TLS_KEYSTORE=TLS_KEYSTORE if args.tls is not None else "",
         HEAP_MIB=args.heap_mib,
         JVM_FLAGS=" ".join(args.jvm_flags),
         BOOTSTRAP_WAIT=args.bootstrap_wait_seconds,
@@ -232,8 +244,13 @@ def render_prestop_script(args: ZooKeeperArgs) -> str:
     return render_script("zookeeper-prestop.sh", REMOVAL_SECONDS=args.member_removal_seconds)
 
 
-def render_probe_script() -> str:
-    return render_script("zookeeper-probe.sh", PORT=CLIENT_PORT, READ_TIMEOUT=PROBE_READ_TIMEOUT)
+def render_probe_script(args: ZooKeeperArgs) -> str:
+    return render_script(
+        "zookeeper-probe.sh",
+        PORT=member_port(args),
+        READ_TIMEOUT=PROBE_READ_TIMEOUT,
+        TLS_DIR=TLS_DIR if args.tls is not None else "",
+    )
 
 
 def _probe_command(mode: str) -> list[str]:
@@ -247,20 +264,20 @@ def render_config_files(name: str, args: ZooKeeperArgs) -> dict[str, str]:
         COMMON_SCRIPT_FILE: render_common_script(name, args),
         START_SCRIPT_FILE: render_start_script(args),
         PRESTOP_SCRIPT_FILE: render_prestop_script(args),
-        PROBE_SCRIPT_FILE: render_probe_script(),
+        PROBE_SCRIPT_FILE: render_probe_script(args),
     }
 
 
 def zookeeper_ports(args: ZooKeeperArgs) -> list[ContainerPort]:
-    # With TLS, clients get the TLS port; the plaintext one stays for the members' own scripts.
-    plaintext_for = "peers" if args.tls is not None else "clients"
-    ports = [
-        ContainerPort(name="client", container_port=CLIENT_PORT, reachable_by=plaintext_for),
+    ports = []
+    if serves_plaintext(args):
+        ports.append(ContainerPort(name="client", container_port=CLIENT_PORT))
+    if args.tls is not None:
+        ports.append(ContainerPort(name="secure-client", container_port=SECURE_CLIENT_PORT))
+    ports += [
         ContainerPort(name="quorum", container_port=QUORUM_PORT, reachable_by="peers"),
         ContainerPort(name="election", container_port=ELECTION_PORT, reachable_by="peers"),
     ]
-    if args.tls is not None:
-        ports.append(ContainerPort(name="secure-client", container_port=SECURE_CLIENT_PORT))
     if args.admin_server:
         # The AdminServer can reconfigure and dump the ensemble: nobody outside the pod reaches it.
         ports.append(ContainerPort(name="admin", container_port=ADMIN_PORT, reachable_by="pod"))
@@ -321,7 +338,7 @@ def zookeeper_workload_args(name: str, args: ZooKeeperArgs, secret_name: Any = N
         # Members must resolve each other before any of them is Ready (no quorum without peers).
         publish_not_ready_addresses=True,
         client_service=ClientService(
-            port_names=["client" if args.tls is None else "secure-client"],
+            port_names=[port.name for port in zookeeper_ports(args) if port.reachable_by == "clients"],
             type=args.client_service_type,
             annotations=args.client_service_annotations,
         ),

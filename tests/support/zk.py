@@ -12,6 +12,7 @@ import contextlib
 import re
 import shutil
 import socket
+import ssl
 import subprocess
 import tempfile
 import threading
@@ -24,7 +25,7 @@ from kazoo.client import KazooClient
 from kazoo.exceptions import KazooException, NodeExistsError
 from kazoo.handlers.threading import KazooTimeoutError
 
-from components.args.zookeeper import CLIENT_PORT, ZooKeeperArgs
+from components.args.zookeeper import CLIENT_PORT, SECURE_CLIENT_PORT, ZooKeeperArgs
 from components.render.workload import WorkloadManifests
 from components.render.zookeeper import (
     ZooKeeperNames,
@@ -48,7 +49,7 @@ DEBIAN_CONF = Path("/etc/zookeeper/conf")
 _LOG_JARS = ("slf4j-log4j12.jar", "log4j-1.2.jar")
 # On the official image's class path, missing from the Class-Path of Debian's zookeeper.jar: the
 # servlet API the metrics provider serves /metrics with, and Netty's codecs the TLS client port uses.
-_IMAGE_JARS = ("servlet-api.jar", "netty-codec.jar")
+_IMAGE_JARS = ("servlet-api.jar", "netty-codec.jar", "netty-resolver.jar")
 # Small, quick JVMs: five servers and the scripts' zkCli.sh runs share two cores in the tests.
 _TEST_JVM_FLAGS = "-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:-UsePerfData -Xss512k"
 # The super user's password of every test ensemble (what the component would generate).
@@ -107,22 +108,32 @@ def write_shims(directory: Path) -> dict[str, str]:
     return shims
 
 
-def four_letter_word(host: str, word: str, *, port: int = CLIENT_PORT, timeout: float = 3.0) -> str:
-    """Send a four-letter word and return the whole answer ('' when nothing answers)."""
+def tls_client_context(ca: Path) -> ssl.SSLContext:
+    """Trusts `ca` only; no name check, since the tests reach the members by their pod IPs."""
+    context = ssl.create_default_context(cafile=str(ca))
+    context.check_hostname = False
+    return context
+
+
+def four_letter_word(host: str, word: str, *, tls: ssl.SSLContext | None = None, timeout: float = 3.0) -> str:
+    """Send a four-letter word to the client port (the TLS one with `tls`) and return the whole
+    answer ('' when nothing answers)."""
+    port = CLIENT_PORT if tls is None else SECURE_CLIENT_PORT
+    chunks: list[bytes] = []
     try:
-        with socket.create_connection((host, port), timeout=timeout) as sock:
+        with socket.create_connection((host, port), timeout=timeout) as raw:
+            sock = raw if tls is None else tls.wrap_socket(raw)
             sock.sendall(word.encode())
-            chunks: list[bytes] = []
             while chunk := sock.recv(4096):
                 chunks.append(chunk)
-    except OSError:
-        return ""
+    except OSError:  # ssl.SSLError included: a close without close_notify ends the answer
+        pass
     return b"".join(chunks).decode(errors="replace")
 
 
-def server_mode(host: str) -> str | None:
+def server_mode(host: str, tls: ssl.SSLContext | None = None) -> str | None:
     """`leader`, `follower`, `standalone`, ... from the srvr answer; None when not serving."""
-    for line in four_letter_word(host, "srvr").splitlines():
+    for line in four_letter_word(host, "srvr", tls=tls).splitlines():
         if line.startswith("Mode:"):
             return line.split(":", 1)[1].strip()
     return None
@@ -144,9 +155,9 @@ class Membership:
     voters: frozenset[int]
 
 
-def membership(host: str) -> Membership | None:
+def membership(host: str, tls: ssl.SSLContext | None = None) -> Membership | None:
     """The configuration the server at `host` has committed; None when it does not serve."""
-    answer = four_letter_word(host, "conf")
+    answer = four_letter_word(host, "conf", tls=tls)
     if "membership:" not in answer:
         return None
     text = answer.split("membership:", 1)[1]
@@ -177,13 +188,29 @@ class Ensemble:
     manifests: WorkloadManifests
     sim: StatefulSetSim
     clients: list[KazooClient] = field(default_factory=list)
+    # The CA of the members' certificate, when they serve clients over TLS: the test then talks to them
+    # (kazoo, four-letter words) on the TLS port only.
+    ca: Path | None = None
+
+    @property
+    def tls(self) -> ssl.SSLContext | None:
+        return None if self.ca is None else tls_client_context(self.ca)
 
     def server_id(self, i: int) -> int:
         return i + 1 + self.spec.server_id_offset
 
+    def mode(self, i: int) -> str | None:
+        return server_mode(self.ip(i), self.tls)
+
+    def membership(self, i: int) -> Membership | None:
+        return membership(self.ip(i), self.tls)
+
     def connect(self, ordinals: list[int] | None = None, *, timeout: float = 15.0) -> KazooClient:
         """A started kazoo client on the given members; stopped before the pods go away."""
-        client = KazooClient(hosts=self.hosts(ordinals), timeout=10.0, connection_retry={"max_tries": 3, "delay": 0.2})
+        tls: dict[str, Any] = {} if self.ca is None else {"use_ssl": True, "ca": str(self.ca), "verify_certs": True}
+        client = KazooClient(
+            hosts=self.hosts(ordinals), timeout=10.0, connection_retry={"max_tries": 3, "delay": 0.2}, **tls
+        )
         self.clients.append(client)
         client.start(timeout=timeout)
         return client
@@ -201,17 +228,18 @@ class Ensemble:
     def hosts(self, ordinals: list[int] | None = None) -> str:
         """Kazoo hosts string over the given members' IPs (the test process resolves no pod DNS)."""
         chosen = range(self.spec.replicas) if ordinals is None else ordinals
-        return ",".join(f"{self.ip(i)}:{CLIENT_PORT}" for i in chosen)
+        port = CLIENT_PORT if self.ca is None else SECURE_CLIENT_PORT
+        return ",".join(f"{self.ip(i)}:{port}" for i in chosen)
 
     def modes(self) -> dict[int, str | None]:
-        return {i: server_mode(self.ip(i)) for i in range(self.spec.replicas)}
+        return {i: self.mode(i) for i in range(self.spec.replicas)}
 
     def wait_formed(self, ordinals: list[int] | None = None, timeout: float = 120.0) -> dict[int, str]:
         """Until every given member serves (leader or follower); returns ordinal -> mode."""
         chosen = list(range(self.spec.replicas)) if ordinals is None else ordinals
 
         def formed() -> dict[int, str] | None:
-            modes = {i: server_mode(self.ip(i)) for i in chosen}
+            modes = {i: self.mode(i) for i in chosen}
             if all(mode in ("leader", "follower", "standalone") for mode in modes.values()):
                 return {i: str(mode) for i, mode in modes.items()}
             return None
@@ -226,7 +254,7 @@ class Ensemble:
         want = frozenset(self.server_id(i) for i in ordinals)
 
         def agreed() -> Membership | None:
-            seen = {membership(self.ip(i)) for i in ordinals}
+            seen = {self.membership(i) for i in ordinals}
             if len(seen) == 1 and (config := seen.pop()) is not None and config.voters == want:
                 return config
             return None
@@ -234,7 +262,7 @@ class Ensemble:
         try:
             return wait_until(f"voters {sorted(want)} agreed by members {ordinals}", agreed, timeout=timeout)
         except TimeoutError as exc:
-            seen = {i: membership(self.ip(i)) for i in ordinals}
+            seen = {i: self.membership(i) for i in ordinals}
             raise TimeoutError(f"{exc}; they serve {seen}\n{self.logs(ordinals)}") from None
 
     def config_history(self, i: int) -> list[Membership]:
@@ -288,9 +316,10 @@ def run_ensemble(
     *,
     namespace: str = "default",
     extra_secrets: dict[str, dict[str, str]] | None = None,
+    ca: Path | None = None,
 ) -> Iterator[Ensemble]:
     """Render the ensemble with the pure renderer and run its pods on `network` (not started yet).
-    `extra_secrets` are further Secrets by name (stringData), e.g. a TLS certificate."""
+    `extra_secrets` are further Secrets by name (stringData), e.g. a TLS certificate whose CA is `ca`."""
     manifests = render_zookeeper(name, spec)
     assert manifests.config_map is not None
     names = ZooKeeperNames.of(name)
@@ -312,7 +341,7 @@ def run_ensemble(
             path_shims=write_shims(shim_dir),
         )
         with sim:
-            ensemble = Ensemble(name=name, spec=spec, manifests=manifests, sim=sim)
+            ensemble = Ensemble(name=name, spec=spec, manifests=manifests, sim=sim, ca=ca)
             try:
                 yield ensemble
             finally:

@@ -4,13 +4,16 @@
 #   hostname <sts>-<ordinal>           -> myid = ordinal + 1 + SERVER_ID_OFFSET
 #   POD_NAMESPACE (downward API)       -> peers at <sts>-<i>.<headless>.<ns>.svc.<domain>
 #   ZK_SUPER_PASSWORD (Secret)         -> zkCli.sh runs as ZooKeeper's super user, whom reconfig requires
+# With TLS (TLS_DIR set) every word to a member goes to its TLS client port, through `openssl s_client`
+# (four-letter words) and zkCli.sh's Netty client, presenting this member's certificate.
 
 # --- rendered constants
 STS=@@STS@@
 HEADLESS=@@HEADLESS@@
 SERVER_ID_OFFSET=@@SERVER_ID_OFFSET@@
 CLUSTER_DOMAIN=@@CLUSTER_DOMAIN@@
-CLIENT_PORT=@@CLIENT_PORT@@
+PORT=@@PORT@@
+CLIENT_SPEC=@@CLIENT_SPEC@@
 QUORUM_PORT=@@QUORUM_PORT@@
 ELECTION_PORT=@@ELECTION_PORT@@
 CONFIG_DIR=@@CONFIG_DIR@@
@@ -19,6 +22,8 @@ DATA_LOG_DIR=@@DATA_LOG_DIR@@
 HOSTNAME_FILE=@@HOSTNAME_FILE@@
 PEER_TIMEOUT=@@PEER_TIMEOUT@@
 ADMIN_TIMEOUT=@@ADMIN_TIMEOUT@@
+TLS_DIR=@@TLS_DIR@@
+TLS_KEYSTORE=@@TLS_KEYSTORE@@
 # --- end of rendered constants
 
 # prestop.sh marks a leaving member here; start.sh's join attempt stops when it sees the mark.
@@ -48,14 +53,42 @@ SUPER_PASSWORD="${ZK_SUPER_PASSWORD:-}"
 # fqdn <ordinal>: a member's name through the headless Service.
 fqdn() { printf '%s-%s.%s.%s.svc.%s' "$STS" "$1" "$HEADLESS" "$NAMESPACE" "$CLUSTER_DOMAIN"; }
 SELF="$(fqdn "$ORDINAL")"
-# This member's line in the dynamic configuration: a voter, serving clients on every address.
-SELF_SPEC="server.$MYID=$SELF:$QUORUM_PORT:$ELECTION_PORT:participant;$CLIENT_PORT"
+# server_spec <ordinal>: a member's line in the dynamic configuration: a voter, with its plaintext
+# client address: every address (CLIENT_SPEC ";2181"), or, with TLS only, the pod's loopback
+# (";127.0.0.1:2181"), since ZooKeeper refuses to add a member without one.
+server_spec() {
+  printf 'server.%s=%s:%s:%s:participant%s' "$(($1 + 1 + SERVER_ID_OFFSET))" "$(fqdn "$1")" "$QUORUM_PORT" \
+    "$ELECTION_PORT" "$CLIENT_SPEC"
+}
+SELF_SPEC="$(server_spec "$ORDINAL")"
 
 # four <host> <word>: the answer to a four-letter word; fails when nothing answers within PEER_TIMEOUT.
+# Over TLS a peer must show a certificate of the CA for its own name; this member's own server, on the
+# loopback address, is asked without checks.
 four() {
-  # shellcheck disable=SC2016 # the inner script's own positional parameters
-  timeout "$PEER_TIMEOUT" bash -c 'exec 3<>"/dev/tcp/$0/$1" && printf %s "$2" >&3 && cat <&3' \
-    "$1" "$CLIENT_PORT" "$2" 2>/dev/null
+  local answer
+  if [[ -z "$TLS_DIR" ]]; then
+    # shellcheck disable=SC2016 # the inner script's own positional parameters
+    answer="$(timeout "$PEER_TIMEOUT" bash -c 'exec 3<>"/dev/tcp/$0/$1" && printf %s "$2" >&3 && cat <&3' \
+      "$1" "$PORT" "$2" 2>/dev/null)"
+  else
+    local verify=(-verify_return_error -verify_hostname "$1")
+    [[ "$1" == 127.0.0.1 ]] && verify=()
+    # openssl may report an unclean close after the whole answer arrived: the answer decides.
+    answer="$(printf %s "$2" | timeout "$PEER_TIMEOUT" openssl s_client -quiet -connect "$1:$PORT" \
+      -CAfile "$TLS_DIR/ca.crt" -cert "$TLS_DIR/tls.crt" -key "$TLS_DIR/tls.key" "${verify[@]}" 2>/dev/null)"
+  fi
+  [[ -n "$answer" ]] && printf '%s' "$answer"
+}
+
+# listed_as_self <membership>: whether this member is listed with the client address SELF_SPEC has
+# (ZooKeeper prints ";2181" as ";0.0.0.0:2181"), so that a changed plaintext_client_port reaches
+# ZooKeeper's membership.
+listed_as_self() {
+  local line want="${CLIENT_SPEC#;}"
+  line="$(grep -E "^server\.$MYID=" <<<"$1")" || return 1
+  [[ "$want" == *:* ]] || want="0.0.0.0:$want"
+  [[ "${line##*;}" == "$want" ]]
 }
 
 # membership <host>: the configuration <host> has committed, as `server.<id>=...` lines and a last
@@ -81,12 +114,19 @@ why() {
   printf '%s' "${line:-no answer in time}"
 }
 
-# admin <seconds> <host:port> <command>...: zkCli.sh runs the commands on that server as the super user
-# and prints its answer; fails unless the last command succeeded or when it takes longer than <seconds>.
-# The password reaches zkCli.sh on its standard input, never on a command line.
+# admin <seconds> <host:port,...> <command>...: zkCli.sh runs the commands on one of those servers as the
+# super user and prints its answer; fails unless the last command succeeded or when it takes longer than
+# <seconds>. The password reaches zkCli.sh on its standard input, never on a command line.
 admin() {
-  local limit="$1" server="$2"
+  local limit="$1" servers="$2" flags=""
   shift 2
+  if [[ -n "$TLS_DIR" ]]; then
+    flags="-Dzookeeper.client.secure=true -Dzookeeper.clientCnxnSocket=org.apache.zookeeper.ClientCnxnSocketNetty"
+    flags+=" -Dzookeeper.ssl.keyStore.location=$TLS_KEYSTORE -Dzookeeper.ssl.keyStore.type=PEM"
+    flags+=" -Dzookeeper.ssl.trustStore.location=$TLS_DIR/ca.crt -Dzookeeper.ssl.trustStore.type=PEM"
+    # Its own server on the loopback address has no certificate for that name.
+    [[ "$servers" == "127.0.0.1:$PORT" ]] && flags+=" -Dzookeeper.ssl.hostnameVerification=false"
+  fi
   { printf 'addauth digest super:%s\n' "$SUPER_PASSWORD" && printf '%s\n' "$@"; } |
-    ZK_CLIENT_HEAP=64 timeout "$limit" zkCli.sh -server "$server" 2>&1
+    CLIENT_JVMFLAGS="$flags ${CLIENT_JVMFLAGS:-}" ZK_CLIENT_HEAP=64 timeout "$limit" zkCli.sh -server "$servers" 2>&1
 }

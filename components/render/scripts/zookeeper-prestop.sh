@@ -50,7 +50,7 @@ while ((SECONDS < deadline)); do
     exit 0
   fi
   left=$((deadline - SECONDS))
-  if out="$(admin $((left < ADMIN_TIMEOUT ? left : ADMIN_TIMEOUT)) "127.0.0.1:$CLIENT_PORT" "reconfig -remove $MYID")"; then
+  if out="$(admin $((left < ADMIN_TIMEOUT ? left : ADMIN_TIMEOUT)) "127.0.0.1:$PORT" "reconfig -remove $MYID")"; then
     log "removed server $MYID: configuration $(version_of "$out")"
   elif [[ "$out" == *"Reconfig is disabled"* ]]; then
     # A member of an ensemble without dynamic membership (before an upgrade rolled it): it cannot leave.

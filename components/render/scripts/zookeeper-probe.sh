@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Probes of a ZooKeeper ensemble member, rendered by statefulkit. Bash and /dev/tcp only: the
-# official image has no nc or curl guarantee.
+# Probes of a ZooKeeper ensemble member, rendered by statefulkit. Bash and /dev/tcp only (the
+# official image has no nc or curl guarantee); with TLS, `openssl s_client` (openssl comes with
+# ca-certificates, which the official image has).
 #   probe.sh ready  succeeds only while the server serves as a voting member: `srvr` answers Mode:
 #                   leader, follower or standalone (never while it is looking for a leader), and the
 #                   configuration `conf` reports lists this server (its serverId) as a participant: a
@@ -11,8 +12,18 @@
 set -u
 PORT=@@PORT@@
 READ_TIMEOUT=@@READ_TIMEOUT@@
+TLS_DIR=@@TLS_DIR@@
 
 ask() {
+  if [[ -n "$TLS_DIR" ]]; then
+    # Its own server on the loopback address: nothing to verify. The answer decides, not the exit
+    # status (openssl may report the server's close).
+    local answer
+    answer="$(printf '%s' "$1" | timeout "$READ_TIMEOUT" openssl s_client -quiet -connect "127.0.0.1:$PORT" \
+      -cert "$TLS_DIR/tls.crt" -key "$TLS_DIR/tls.key" 2>/dev/null)"
+    [[ -n "$answer" ]] && printf '%s' "$answer"
+    return
+  fi
   local answer="" line=""
   { exec 3<>"/dev/tcp/127.0.0.1/$PORT"; } 2>/dev/null || return 1
   printf '%s' "$1" >&3 || return 1

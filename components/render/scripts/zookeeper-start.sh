@@ -18,8 +18,6 @@ set -euo pipefail
 
 # --- rendered constants
 BASE_CONFIG=@@BASE_CONFIG@@
-TLS_DIR=@@TLS_DIR@@
-TLS_KEYSTORE=@@TLS_KEYSTORE@@
 HEAP_MIB=@@HEAP_MIB@@
 JVM_FLAGS=@@JVM_FLAGS@@
 BOOTSTRAP_WAIT=@@BOOTSTRAP_WAIT@@
@@ -51,6 +49,14 @@ else
   log "wrote $myid_file: $HOST is server $MYID"
 fi
 rm -f "$LEAVING" "$JOINER_PID"
+
+# ZooKeeper's PEM key store is one file: the key, then its chain, assembled in memory at each start
+# (so a renewed certificate is picked up by the next restart), before any zkCli.sh needs it.
+if [[ -n "$TLS_KEYSTORE" ]]; then
+  (umask 077 && cat "$TLS_DIR/tls.key" "$TLS_DIR/tls.crt" >"$TLS_KEYSTORE.tmp") ||
+    die "cannot assemble $TLS_KEYSTORE from $TLS_DIR (is the certificate Secret mounted, with tls.key and tls.crt?)"
+  mv -f "$TLS_KEYSTORE.tmp" "$TLS_KEYSTORE"
+fi
 
 # Writes $2 to file $1 atomically (a torn membership file would stop ZooKeeper from starting).
 write_file() {
@@ -132,7 +138,7 @@ while [[ -z "$mode" ]]; do
       log "server $MYID is listed in the ensemble (configuration $version) but its volume holds no data: the" \
         "volume was lost. Removing server $MYID through a peer first, so that it never votes with an empty log"
       servers="$(sed -nE 's/^server\.[0-9]+=([^:;]+):.*/\1/p' <<<"$current" | grep -vxF "$SELF" |
-        sed "s/\$/:$CLIENT_PORT/" | paste -sd, -)" || true
+        sed "s/\$/:$PORT/" | paste -sd, -)" || true
       if out="$(admin "$ADMIN_TIMEOUT" "$servers" "reconfig -remove $MYID")"; then
         log "removed server $MYID through $servers"
       else
@@ -186,21 +192,13 @@ bootstrap)
   dynamic="$config.dynamic.bootstrap"
   lines=""
   for ((i = 0; i < bootstrap_replicas; i++)); do
-    lines+="server.$((i + 1 + SERVER_ID_OFFSET))=$(fqdn "$i"):$QUORUM_PORT:$ELECTION_PORT:participant;$CLIENT_PORT"$'\n'
+    lines+="$(server_spec "$i")"$'\n'
   done
   write_file "$dynamic" "${lines%$'\n'}"
   rm -f "$pending"
   log "$HOST is server $MYID; founding a new ensemble of $bootstrap_replicas member(s) in namespace $NAMESPACE"
   ;;
 esac
-
-# ZooKeeper's PEM key store is one file: the key, then its chain, assembled in memory at each start
-# (so a renewed certificate is picked up by the next restart).
-if [[ -n "$TLS_KEYSTORE" ]]; then
-  (umask 077 && cat "$TLS_DIR/tls.key" "$TLS_DIR/tls.crt" >"$TLS_KEYSTORE.tmp") ||
-    die "cannot assemble $TLS_KEYSTORE from $TLS_DIR (is the certificate Secret mounted, with tls.key and tls.crt?)"
-  mv -f "$TLS_KEYSTORE.tmp" "$TLS_KEYSTORE"
-fi
 
 {
   cat "$CONFIG_DIR/$BASE_CONFIG"
@@ -217,12 +215,16 @@ become_voter() {
   local delay=1 answer out
   while [[ ! -e "$LEAVING" ]]; do
     if answer="$(membership 127.0.0.1)"; then
-      if lists "$answer" "$MYID"; then
+      if lists "$answer" "$MYID" && listed_as_self "$answer"; then
         log "server $MYID votes in configuration $(version_of "$answer")"
         break
+      elif lists "$answer" "$MYID"; then
+        # plaintext_client_port changed: the listing says which client port a member opens.
+        log "server $MYID votes, listed with another client port; reconfig -add $SELF_SPEC"
+      else
+        log "synced with the leader as a non-voting follower; reconfig -add $SELF_SPEC"
       fi
-      log "synced with the leader as a non-voting follower; reconfig -add $SELF_SPEC"
-      if out="$(admin "$ADMIN_TIMEOUT" "127.0.0.1:$CLIENT_PORT" "reconfig -add $SELF_SPEC")"; then
+      if out="$(admin "$ADMIN_TIMEOUT" "127.0.0.1:$PORT" "reconfig -add $SELF_SPEC")"; then
         continue
       fi
       log "reconfig -add failed (retrying in ${delay}s): $(why "$out")"
