@@ -69,6 +69,7 @@ class Recipe:
     user: tuple[str, int]  # name, uid (= gid): the official image's, the components' default
     config: dict[str, Any]  # the OCI config beyond User and Env PATH
     finish: Callable[[Path], None] = field(default=lambda _: None)
+    inputs: tuple[str, ...] = ()  # files of the repo (beyond this one) whose content the image holds
 
     @property
     def name(self) -> str:
@@ -131,6 +132,7 @@ RECIPES = {
             user=("zookeeper", 1000),
             config={"Cmd": ["zkServer.sh", "start-foreground"], "WorkingDir": "/data"},
             finish=_finish_zookeeper,
+            inputs=("tools/zookeeper-metrics-jars",),
         ),
         Recipe(
             kind="redis",
@@ -181,7 +183,8 @@ def resolve(recipe: Recipe) -> dict[str, str]:
 
 
 def cache_key(recipe: Recipe, versions: dict[str, str]) -> str:
-    text = json.dumps([recipe.kind, sorted(versions.items()), Path(__file__).read_text()])
+    sources = [Path(__file__).read_text(), *((ROOT / f).read_text() for f in recipe.inputs)]
+    text = json.dumps([recipe.kind, sorted(versions.items()), *sources])
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
