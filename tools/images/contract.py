@@ -66,6 +66,7 @@ ZOOKEEPER = Contract(
             "zookeeper-start.sh: `done < <(sed ...)` over the recorded membership",
             'read -r line < <(echo ok) && [ "$line" = ok ]',
         ),
+        Need("openssl runs", "four-letter words over TLS (openssl s_client)", "openssl version"),
         Need(
             "zkServer.sh runs ZooKeeper's Java (java and the class path)",
             "zookeeper-start.sh; SERVER_JVMFLAGS carries the heap and the super user's digest",
