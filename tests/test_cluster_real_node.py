@@ -131,11 +131,12 @@ def test_real_pods_run_reach_each_other_by_name_and_write_their_volumes(
     started = time.monotonic()
     applied = cluster.apply(web(namespace, replicas))
     assert applied.returncode == 0, applied.stderr
-    pods = wait_until(
-        "the web pods Ready on real nodes",
-        lambda: (p := cluster.pods(namespace, "app=web")) and len(p) == replicas and all(map(is_ready, p)) and p,
-        timeout=120,
-    )
+
+    def all_ready() -> list[dict[str, Any]] | None:
+        pods = cluster.pods(namespace, "app=web")
+        return pods if len(pods) == replicas and all(map(is_ready, pods)) else None
+
+    pods = wait_until("the web pods Ready on real nodes", all_ready, timeout=120)
     print(f"{replicas} real pods Ready {time.monotonic() - started:.1f}s after apply")
     names = [p["metadata"]["name"] for p in pods]
     for pod in pods:
