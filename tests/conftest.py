@@ -6,6 +6,7 @@ import pytest
 from components.testing import MockRunner
 from tests.support.kube import Cluster
 from tools.engine import Engine
+from tools.images.build import RECIPES, build
 
 # The passphrase of the secrets of every stack the engine tests create (in their own backend).
 TEST_PASSPHRASE = "statefulkit-tests"  # noqa: S105 - a test-only passphrase
@@ -36,6 +37,13 @@ def real_nodes(local_cluster: Cluster) -> list[str]:
     if os.geteuid() != 0:
         pytest.skip("real nodes need root (containerd, network namespaces, mounts)")
     return local_cluster.add_real_nodes(int(os.environ.get("STATEFULKIT_REAL_NODES") or "2"))
+
+
+@pytest.fixture(scope="session")
+def debian_images(real_nodes: list[str]) -> dict[str, str]:
+    """kind (zookeeper, redis) -> the image tools/images/build makes of Debian's packages, imported
+    into the real nodes (pods use them with imagePullPolicy Never)."""
+    return {kind: build(recipe)[0] for kind, recipe in RECIPES.items()}
 
 
 @pytest.fixture(scope="session")

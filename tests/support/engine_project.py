@@ -18,7 +18,7 @@ from typing import Any
 import pulumi.automation as auto
 import yaml
 
-from tests.support.kube import Cluster
+from tests.support.kube import REAL_NODE_PLACEMENT, Cluster
 from tests.support.tokens import NS
 from tools import engine
 
@@ -40,6 +40,20 @@ def small_ensembles(namespace: str) -> dict[str, Any]:
             "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "128Mi"}},
         },
     }
+
+
+def real_pod_ensembles(namespace: str, images: dict[str, str]) -> dict[str, Any]:
+    """`small_ensembles` on the real nodes: the images made from Debian's packages (never pulled),
+    and the placement that lets a pod onto a real node (its label and taint)."""
+    config = small_ensembles(namespace)
+    for kind in ("zookeeper", "redis"):
+        config[f"statefulkit:{kind}"].update(
+            image=images[kind],
+            image_pull_policy="Never",
+            node_selector=REAL_NODE_PLACEMENT["nodeSelector"],
+            tolerations=REAL_NODE_PLACEMENT["tolerations"],  # the same keys in ZooKeeperArgs and RedisArgs
+        )
+    return config
 
 
 @dataclass

@@ -77,9 +77,11 @@ class Recipe:
 
 
 # ZooKeeper's Debian class path names no logging backend (log4j 1.2 via slf4j), nor the servlet API
-# the metrics provider serves /metrics with, nor Netty's codecs the TLS client port uses: the
-# official image has all three on its class path.
-ZK_JARS = ("zookeeper.jar", "slf4j-log4j12.jar", "log4j-1.2.jar", "servlet-api.jar", "netty-codec.jar")
+# the metrics provider serves /metrics with, nor the Netty codecs and resolver that the TLS client
+# port and zkCli.sh's TLS client use: the official image has them all on its class path.
+ZK_JARS = (
+    "zookeeper.jar", "slf4j-log4j12.jar", "log4j-1.2.jar", "servlet-api.jar", "netty-codec.jar", "netty-resolver.jar",
+)  # fmt: skip
 ZK_LIB = "usr/share/zookeeper/lib"  # the Prometheus metrics provider (Maven Central)
 ZK_WRAPPER = """#!/bin/sh
 # {name} as the official image has it, on PATH: Debian's script with the official class path (the
