@@ -169,7 +169,7 @@ def test_real_pods_run_reach_each_other_by_name_and_write_their_volumes(
             assert served.strip() == f"{other} as {UID}:{UID}"
     # nothing outside the cluster domain is looked up anywhere
     outside = cluster.kubectl("exec", "-n", namespace, names[0], "--", "nslookup", "example.com", check=False)
-    assert outside.returncode != 0 and "Address: " not in outside.stdout.split("Server:")[-1].split("\n", 3)[-1]
+    assert outside.returncode != 0 and "can't find example.com" in outside.stdout, outside.stdout
 
 
 def test_kwok_does_not_fake_a_real_nodes_pod(cluster: Cluster, namespace: str) -> None:
