@@ -22,7 +22,7 @@ import pytest
 from pulumi.runtime import rpc
 
 from tests.support.engine_project import Project, small_ensembles
-from tests.support.kube import Cluster, endpoint_hostnames, is_ready, pv_node
+from tests.support.kube import Cluster, endpoint_hostnames, is_ready, members, pv_node, wait_ready
 from tests.support.polling import wait_until
 from tests.support.tokens import SECRET
 from tools.engine import ROOT, Engine, exported_state
@@ -54,10 +54,6 @@ def project(engine: Engine, cluster: Cluster, tmp_path_factory: pytest.TempPathF
         project.remove(cluster)
 
 
-def members(cluster: Cluster, namespace: str, name: str) -> dict[str, Obj]:
-    return {p["metadata"]["name"]: p for p in cluster.pods(namespace, f"app.kubernetes.io/instance={name}")}
-
-
 def claims(cluster: Cluster, namespace: str) -> dict[str, Obj]:
     return {c["metadata"]["name"]: c for c in cluster.get("pvc", namespace=namespace)["items"]}
 
@@ -73,16 +69,6 @@ def served_names(cluster: Cluster, namespace: str, name: str, count: int) -> lis
 
     hosts: dict[str, str] = wait_until(f"EndpointSlices of {service} listing {count} pods", listed)
     return [f"{hosts[f'{name}-{i}']}.{service}.{namespace}.svc.cluster.local" for i in range(count)]
-
-
-def wait_ready(cluster: Cluster, namespace: str, name: str, count: int) -> dict[str, Obj]:
-    def ready() -> dict[str, Obj] | None:
-        pods = members(cluster, namespace, name)
-        live = {n: p for n, p in pods.items() if not p["metadata"].get("deletionTimestamp")}
-        return live if len(live) == count and all(map(is_ready, live.values())) else None
-
-    found: dict[str, Obj] = wait_until(f"{count} Ready pods of {name}", ready)
-    return found
 
 
 def allowing(cluster: Cluster, namespace: str, name: str, *, disruptions: int) -> Obj | None:

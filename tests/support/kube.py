@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tests.support.polling import wait_until
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -230,6 +232,25 @@ def endpoint_hostnames(cluster: Cluster, namespace: str, service: str) -> dict[s
         for e in s.get("endpoints") or []
         if "targetRef" in e
     }
+
+
+def members(cluster: Cluster, namespace: str, name: str) -> dict[str, dict[str, Any]]:
+    """The pods of ensemble `name`, by pod name."""
+    return {p["metadata"]["name"]: p for p in cluster.pods(namespace, f"app.kubernetes.io/instance={name}")}
+
+
+def wait_ready(
+    cluster: Cluster, namespace: str, name: str, count: int, timeout: float = 120.0
+) -> dict[str, dict[str, Any]]:
+    """Until ensemble `name` has exactly `count` live pods, all Ready; returns them by name."""
+
+    def ready() -> dict[str, dict[str, Any]] | None:
+        pods = members(cluster, namespace, name)
+        live = {n: p for n, p in pods.items() if not p["metadata"].get("deletionTimestamp")}
+        return live if len(live) == count and all(map(is_ready, live.values())) else None
+
+    found: dict[str, dict[str, Any]] = wait_until(f"{count} Ready pods of {name}", ready, timeout=timeout)
+    return found
 
 
 def is_ready(obj: dict[str, Any]) -> bool:
