@@ -23,6 +23,8 @@ from tools.engine import ROOT, Engine
 pytestmark = pytest.mark.engine
 PASSWORD_KEY = "statefulkit:redis_password"  # noqa: S105 - a config key
 DEV_NAMESPACE = "statefulkit-dev"
+# What puts the dev stack's pods on the local cluster's real node, from the Debian-built images.
+REAL_POD_KEYS = ("image", "image_pull_policy", "node_selector", "tolerations")
 
 
 def stack_file(stack: str) -> dict[str, Any]:
@@ -32,11 +34,15 @@ def stack_file(stack: str) -> dict[str, Any]:
 
 
 def small_stack(namespace: str, zookeeper: int = 1) -> dict[str, Any]:
-    """The dev stack's sizes in another namespace."""
+    """The dev stack's sizes in another namespace, on the fake nodes (these tests are about the
+    engine, not the pods): the official images, without the real nodes' placement."""
     config = stack_file("dev")
     del config[PASSWORD_KEY]
     config["statefulkit:namespace"] = namespace
     config["statefulkit:zookeeper"]["replicas"] = zookeeper
+    for kind in ("zookeeper", "redis"):
+        for key in REAL_POD_KEYS:
+            del config[f"statefulkit:{kind}"][key]
     return config
 
 
@@ -44,7 +50,7 @@ def small_stack(namespace: str, zookeeper: int = 1) -> dict[str, Any]:
 
 
 def test_make_up_then_make_down_deploys_and_removes_the_dev_stack(
-    engine: Engine, local_cluster: Cluster, tmp_path: Path
+    engine: Engine, local_cluster: Cluster, real_nodes: list[str], debian_images: dict[str, str], tmp_path: Path
 ) -> None:
     assert local_cluster.kubectl("get", "namespace", DEV_NAMESPACE, check=False).returncode != 0, (
         f"namespace {DEV_NAMESPACE} exists on this cluster: this test deploys and destroys the dev stack, "
@@ -59,6 +65,14 @@ def test_make_up_then_make_down_deploys_and_removes_the_dev_stack(
     assert "+ 19 created" in up.stdout
     pods = local_cluster.pods(DEV_NAMESPACE)
     assert sorted(p["metadata"]["name"] for p in pods) == ["redis-0", "zookeeper-0"]
+    # Running for real, on the real node, from the Debian-built images: the servers answer.
+    assert {p["spec"]["nodeName"] for p in pods} <= set(real_nodes)
+    assert {c["image"] for p in pods for c in p["spec"]["containers"]} == set(debian_images.values())
+    ruok = "exec 3<>/dev/tcp/127.0.0.1/2181 && printf ruok >&3 && cat <&3"
+    answer = local_cluster.kubectl(
+        "exec", "-n", DEV_NAMESPACE, "zookeeper-0", "-c", "zookeeper", "--", "bash", "-c", ruok
+    )
+    assert answer.stdout == "imok"
     claims = local_cluster.get("pvc", namespace=DEV_NAMESPACE)["items"]
     volumes = sorted(c["spec"]["volumeName"] for c in claims)
     assert len(volumes) == 2

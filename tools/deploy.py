@@ -2,7 +2,9 @@
 
     python -m tools.deploy up|down|preview [--stack dev]
 
-Cluster: $KUBECONFIG when set, else the local cluster (tools/cluster/up, started if needed).
+Cluster: $KUBECONFIG when set, else the local cluster (tools/cluster/up, started if needed) with
+         a real node (STATEFULKIT_REAL_NODES, default 1; needs root) and the images the dev stack
+         runs there (tools/images/build, from Debian's packages).
 Engine:  the CLI and kubernetes provider built by tools/toolchain/build, the program run inline
          (tools/engine.py); a user with a normal Pulumi install runs `pulumi up --stack dev`.
 State:   a file backend in the repo's ignored state/ directory, unless PULUMI_BACKEND_URL is set.
@@ -56,13 +58,23 @@ def unset_secrets(project_dir: Path, stack: str) -> list[str]:
 
 
 def kubeconfig(environ: Mapping[str, str]) -> str:
-    """The user's cluster ($KUBECONFIG), else the local one (started if needed)."""
+    """The user's cluster ($KUBECONFIG), else the local one (started if needed), with its real
+    node(s) and the Debian-built images on them."""
     if environ.get("KUBECONFIG"):
         return environ["KUBECONFIG"]
     print("[deploy] KUBECONFIG is not set: using the local cluster (tools/cluster/up)", file=sys.stderr)
-    started = subprocess.run([str(engine.ROOT / "tools/cluster/up")], stdout=subprocess.PIPE, text=True, check=False)
+    nodes = {"STATEFULKIT_REAL_NODES": environ.get("STATEFULKIT_REAL_NODES") or "1"}
+    started = subprocess.run(
+        [str(engine.ROOT / "tools/cluster/up")],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**environ, **nodes},
+        check=False,
+    )
     if started.returncode != 0:
         raise DeployError("tools/cluster/up failed (its messages above say why)")
+    if subprocess.run([str(engine.ROOT / "tools/images/build")], stdout=subprocess.DEVNULL, check=False).returncode:
+        raise DeployError("tools/images/build failed (its messages above say why)")
     return started.stdout.split()[-1]
 
 
