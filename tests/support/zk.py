@@ -36,6 +36,7 @@ from components.render.zookeeper import (
 from tests.support import writelog
 from tests.support.podsim import PodNetwork, StatefulSetSim
 from tests.support.polling import wait_until
+from tools.images.build import ZK_JARS
 
 ROOT = Path(__file__).resolve().parents[2]
 # Where Debian's `zookeeper` package puts its scripts and jars.
@@ -44,12 +45,6 @@ DEBIAN_ZKSERVER = DEBIAN_BIN / "zkServer.sh"
 DEBIAN_ZKCLI = DEBIAN_BIN / "zkCli.sh"
 DEBIAN_JARS = Path("/usr/share/java")
 DEBIAN_CONF = Path("/etc/zookeeper/conf")
-# Debian's zookeeper.jar names no logging backend in its Class-Path, so the server would log nothing;
-# these put slf4j's log4j 1.2 binding next to it (the package's log4j.properties has a CONSOLE appender).
-_LOG_JARS = ("slf4j-log4j12.jar", "log4j-1.2.jar")
-# On the official image's class path, missing from the Class-Path of Debian's zookeeper.jar: the
-# servlet API the metrics provider serves /metrics with, and Netty's codecs the TLS client port uses.
-_IMAGE_JARS = ("servlet-api.jar", "netty-codec.jar", "netty-resolver.jar")
 # Small, quick JVMs: five servers and the scripts' zkCli.sh runs share two cores in the tests.
 _TEST_JVM_FLAGS = "-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:-UsePerfData -Xss512k"
 # The super user's password of every test ensemble (what the component would generate).
@@ -63,7 +58,7 @@ def debian_zookeeper_missing() -> str | None:
     for script in (DEBIAN_ZKSERVER, DEBIAN_ZKCLI):
         if not script.is_file():
             return f"Debian's zookeeper package is not installed ({script} missing; run tools/system-deps)"
-    missing = [jar for jar in ("zookeeper.jar", *_LOG_JARS) if not (DEBIAN_JARS / jar).is_file()]
+    missing = [jar for jar in ZK_JARS if not (DEBIAN_JARS / jar).is_file()]
     if missing:
         return f"Debian ZooKeeper jars missing: {missing}"
     if shutil.which("java") is None:
@@ -73,25 +68,25 @@ def debian_zookeeper_missing() -> str | None:
 
 def metrics_provider_jars(directory: Path) -> list[Path]:
     """ZooKeeper's Prometheus provider (fetched by tools/zookeeper-metrics-jars, as the official image
-    ships it), copied into `directory` for the pods' user to read, and the Debian jars the official
-    image has on its class path beyond zookeeper.jar's own."""
+    ships it), copied into `directory` for the pods' user to read."""
     fetched = subprocess.run(
         [str(ROOT / "tools/zookeeper-metrics-jars")], capture_output=True, text=True, check=True, timeout=600
     )
     provider = [Path(shutil.copy(jar, directory)) for jar in sorted(Path(fetched.stdout.strip()).glob("*.jar"))]
     for jar in provider:
         jar.chmod(0o644)
-    return [*provider, *(DEBIAN_JARS / jar for jar in _IMAGE_JARS)]
+    return provider
 
 
 def write_shims(directory: Path) -> dict[str, str]:
     """Executable `zkServer.sh` and `zkCli.sh` that run Debian's real scripts with console logging.
 
-    Debian's zkEnv.sh hard-codes CLASSPATH, so the logging jars go in through JVMFLAGS (`-cp` given
+    Debian's zkEnv.sh hard-codes CLASSPATH, so the official image's class path (the Debian jars of the
+    image tools/images/build makes, and the metrics provider) goes in through JVMFLAGS (`-cp` given
     last wins). Everything else (the config path argument, SERVER_JVMFLAGS with the heap and the
     super user's digest, zkCli.sh's arguments and standard input) is what the rendered scripts pass.
     """
-    jars = [DEBIAN_JARS / "zookeeper.jar", *(DEBIAN_JARS / j for j in _LOG_JARS), *metrics_provider_jars(directory)]
+    jars = [*(DEBIAN_JARS / jar for jar in ZK_JARS), *metrics_provider_jars(directory)]
     classpath = ":".join([str(DEBIAN_CONF), *map(str, jars)])
     shims = {}
     for name, target, level in (("zkServer.sh", DEBIAN_ZKSERVER, "INFO"), ("zkCli.sh", DEBIAN_ZKCLI, "WARN")):
