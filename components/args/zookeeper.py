@@ -106,7 +106,8 @@ class ZooKeeperArgs(EnsembleOptions):
         DEFAULT_IMAGE,
         min_length=1,
         pattern=r"^\S+$",
-        description=f"Container image; needs bash and zkServer.sh on PATH. Default {DEFAULT_IMAGE!r} (official).",
+        description="Container image; what the scripts need of it (zkServer.sh, zkCli.sh, bash, openssl with TLS, "
+        f"uid 1000, ...) is tools/images/README.md's contract. Default {DEFAULT_IMAGE!r} (official).",
     )
     heap: Quantity = Field(
         "512Mi",
@@ -156,7 +157,7 @@ class ZooKeeperArgs(EnsembleOptions):
     metrics: bool = Field(
         True,
         description="Prometheus metrics provider on port 7000 (needs the zookeeper-prometheus-metrics jar, "
-        "which the official image ships). Default true.",
+        "which the official image and tools/images' Debian image ship). Default true.",
     )
     extra_config: dict[str, str] = Field(
         default_factory=dict,
