@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from google.protobuf import struct_pb2
 
 from components.testing.match import MatchError, Mismatch, mismatches
 from components.testing.provider import api_version_and_kind
-from components.testing.values import unmarked, wire
+from components.testing.values import from_struct, unmarked, wire
 
 
 @dataclass
@@ -21,9 +22,10 @@ class Resource:
     name: str
     urn: str
     parent: str
-    inputs: dict[str, Any]  # deserialized; secrets as `Secret`, preview unknowns as `UNKNOWN`
-    wire_struct: struct_pb2.Struct = field(repr=False)  # the request's inputs, converted on demand
-    outputs: dict[str, Any]  # what the mocks answered, secrets marked as the engine marks them
+    # The request's inputs and the mocks' answer as the engine holds them, converted when first read
+    # (most of a large run is never looked at).
+    wire_struct: struct_pb2.Struct = field(repr=False)
+    outputs_struct: struct_pb2.Struct = field(repr=False)
     custom: bool
     dependencies: list[str]
     # Per top-level input, the URNs its value came from.
@@ -36,6 +38,16 @@ class Resource:
     ignore_changes: list[str] = field(default_factory=list)
     additional_secret_outputs: list[str] = field(default_factory=list)
     deleted_with: str = ""
+
+    @cached_property
+    def inputs(self) -> dict[str, Any]:
+        """Deserialized; secrets as `Secret`, preview unknowns as `UNKNOWN`."""
+        return from_struct(self.wire_struct)
+
+    @cached_property
+    def outputs(self) -> dict[str, Any]:
+        """What the mocks answered, secrets marked as the engine marks them."""
+        return from_struct(self.outputs_struct)
 
     @property
     def wire(self) -> dict[str, Any]:
