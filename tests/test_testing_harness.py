@@ -187,6 +187,19 @@ def test_the_mocks_name_default_and_keep_secrets_like_the_provider(pulumi_mocks:
         assert re.fullmatch(r"10\.96\.\d+\.\d+", d.one(kind="Service").outputs["spec"]["clusterIP"])
 
 
+def test_an_output_stays_secret_when_its_input_was(pulumi_mocks: MockRunner) -> None:
+    """As the engine does: a ConfigMap given a secret value answers it as a secret (the provider
+    itself would return it in the clear), and its other outputs stay plain."""
+
+    def program() -> dict[str, Any]:
+        config = k8s.core.v1.ConfigMap("c", data={"token": pulumi.Output.secret("t0ken")}, immutable=True)
+        return {"data": config.data, "immutable": config.immutable}
+
+    d = pulumi_mocks.run(program)
+    assert d.outputs == {"data": Secret({"token": "t0ken"}), "immutable": True}
+    assert d.one(kind="ConfigMap").outputs["data"] == Secret({"token": "t0ken"})
+
+
 def test_a_statefulset_status_is_known_only_after_the_update(pulumi_mocks: MockRunner) -> None:
     def program() -> dict[str, Any]:
         sts = k8s.apps.v1.StatefulSet("db", spec={"replicas": 2, "serviceName": "db", "selector": {}, "template": {}})
