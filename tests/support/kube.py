@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import subprocess
@@ -9,7 +10,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -349,3 +350,71 @@ class Watch:
         for stream in (self._process.stdout, self._process.stderr):
             if stream is not None:
                 stream.close()
+
+
+class StatefulSetPods:
+    """The real pods of a StatefulSet on the cluster, addressed as podsim's StatefulSetSim addresses
+    its own (tests/support/redis_pods.py `PodAddressing`): by ordinal, FQDN under the headless
+    Service, and pod IP, which the test host reaches on the cluster's bridge. A replaced pod gets a
+    new IP, so the pods are read again once what was read is older than `max_age` seconds."""
+
+    def __init__(
+        self, cluster: Cluster, namespace: str, name: str, service: str, cluster_domain: str = "cluster.local"
+    ) -> None:
+        self.cluster, self.namespace, self.name = cluster, namespace, name
+        self.service, self.cluster_domain = service, cluster_domain
+        self.max_age = 1.0
+        self._lock = threading.Lock()
+        self._pods: dict[str, dict[str, Any]] = {}
+        self._read_at = -float("inf")
+
+    def pods(self, fresh: bool = False) -> dict[str, dict[str, Any]]:
+        """The StatefulSet's pods by name (live ones: none being deleted)."""
+        with self._lock:
+            if fresh or time.monotonic() - self._read_at > self.max_age:
+                found = members(self.cluster, self.namespace, self.name)
+                self._pods = {n: p for n, p in found.items() if not p["metadata"].get("deletionTimestamp")}
+                self._read_at = time.monotonic()
+            return self._pods
+
+    def pod_name(self, i: int) -> str:
+        return f"{self.name}-{i}"
+
+    def pod_fqdn(self, i: int) -> str:
+        return f"{self.pod_name(i)}.{self.service}.{self.namespace}.svc.{self.cluster_domain}"
+
+    def pod_ip(self, i: int) -> str:
+        """The pod's IP; ConnectionError (an OSError, as a refused connection) while it has none."""
+        ip = ((self.pods().get(self.pod_name(i)) or {}).get("status") or {}).get("podIP")
+        if not ip:
+            raise ConnectionError(f"{self.pod_name(i)} has no pod IP now")
+        return str(ip)
+
+    def resolve(self, host: str) -> str:
+        """The IP of a pod's FQDN (as a server hands it back), or the IP itself."""
+        with suppress(ValueError):
+            return str(ipaddress.ip_address(host))
+        pod, _, zone = host.rstrip(".").partition(".")
+        prefix = f"{self.name}-"
+        if zone != f"{self.service}.{self.namespace}.svc.{self.cluster_domain}" or not pod.startswith(prefix):
+            raise KeyError(f"{host!r} is not a pod of {self.name}")
+        return self.pod_ip(int(pod.removeprefix(prefix)))
+
+    def is_running(self, i: int) -> bool:
+        pod = self.pods().get(self.pod_name(i))
+        return bool(pod and pod["status"].get("phase") == "Running" and pod["status"].get("podIP"))
+
+    def log(self, i: int, container: str | None = None) -> str:
+        """`kubectl logs` of the pod's container (its current run)."""
+        args = ["logs", "-n", self.namespace, self.pod_name(i), *(["-c", container] if container else [])]
+        return self.cluster.kubectl(*args, check=False).stdout
+
+    def wait_ready(self, i: int | None = None, timeout: float = 120.0) -> None:
+        """Until pod i (None: every pod of the StatefulSet's spec.replicas) is Ready."""
+        if i is None:
+            replicas = self.cluster.get("statefulset", self.name, namespace=self.namespace)["spec"]["replicas"]
+            wait_ready(self.cluster, self.namespace, self.name, int(replicas), timeout=timeout)
+        else:
+            name = self.pod_name(i)
+            wait_until(f"{name} Ready", lambda: is_ready(self.pods(fresh=True).get(name) or {}), timeout=timeout)
+        self.pods(fresh=True)

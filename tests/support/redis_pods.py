@@ -2,6 +2,8 @@
 
 The manifests come from the pure renderer (exactly what RedisEnsemble registers); the password
 Secret is rendered from the test password, as the component renders it from its secret Output.
+RedisPodsOf talks to any pods that are addressed as podsim's are (`PodAddressing`): the real pods of
+a cluster too (tests/support/kube.py `StatefulSetPods`).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 import redis
 from redis.backoff import NoBackoff
@@ -36,15 +38,31 @@ from tests.support.polling import wait_until
 NOT_YET = (redis.RedisError, OSError)
 
 
+class PodAddressing(Protocol):
+    """What RedisPodsOf needs of the pods it talks to: StatefulSetSim, or a cluster's real pods."""
+
+    def pod_name(self, i: int) -> str: ...
+    def pod_fqdn(self, i: int) -> str: ...
+    def pod_ip(self, i: int) -> str: ...
+    def resolve(self, host: str) -> str: ...
+    def is_running(self, i: int) -> bool: ...
+    def log(self, i: int, container: str | None = None) -> str: ...
+    def wait_ready(self, i: int | None = None, timeout: float = 60.0) -> None: ...
+
+
+Pods = TypeVar("Pods", bound=PodAddressing)
+
+
 @dataclass
-class RedisPods:
-    """A running ensemble: the sim, its manifests and redis-py clients by ordinal or host."""
+class RedisPodsOf(Generic[Pods]):
+    """A running ensemble: the pods (a sim, or a cluster's), the manifests and redis-py clients by
+    ordinal or host."""
 
     name: str
     spec: RedisArgs
     password: str | None
     manifests: WorkloadManifests
-    sim: StatefulSetSim
+    sim: Pods
     # redis-py's TLS settings (ssl=True, CA, client certificate) when the ensemble speaks TLS.
     tls: dict[str, Any] = field(default_factory=dict)
 
@@ -56,7 +74,14 @@ class RedisPods:
     def ordinal_of(self, host: str) -> int:
         """Ordinal of a pod named by the FQDN (or IP) a server handed back."""
         ip = self.sim.resolve(host)
-        return next(i for i in range(self.spec.replicas) if self.sim.pod_ip(i) == ip)
+        return next(i for i in range(self.spec.replicas) if self._ip(i) == ip)
+
+    def _ip(self, i: int) -> str | None:
+        """Pod i's IP; None while it has none (a real pod that is gone: its replacement has no IP yet)."""
+        try:
+            return self.sim.pod_ip(i)
+        except OSError:
+            return None
 
     def client(self, i: int, *, sentinel: bool = False, password: str | bool | None = True, **kw: Any) -> redis.Redis:
         pw = self.password if password is True else (None if password is False else password)
@@ -146,7 +171,7 @@ class RedisPods:
             tolerate=NOT_YET,
         )
 
-    def scale_to(self, replicas: int) -> RedisPods:
+    def scale_to(self: RedisPods, replicas: int) -> RedisPods:
         """The ensemble with `replicas` pods, as the StatefulSet controller gets there: surplus pods
         stop highest first (gracefully), new ones start; the new config is in the ConfigMap for the
         next (re)start of each pod, which the caller does (rolling_restart)."""
@@ -165,6 +190,10 @@ class RedisPods:
             for c in (REDIS_CONTAINER, SENTINEL_CONTAINER):
                 parts.append(f"--- {self.sim.pod_name(i)}/{c}\n{self.sim.log(i, c)[-3000:]}")
         return "\n".join(parts)
+
+
+# The ensemble on podsim, as most tests run it.
+RedisPods = RedisPodsOf[StatefulSetSim]
 
 
 def render_for_sim(name: str, spec: RedisArgs, password: str | None) -> tuple[WorkloadManifests, dict[str, Any]]:
@@ -232,7 +261,7 @@ def redis_ensemble(
 class WriteLog(writelog.WriteLog):
     """What a ContinuousWriter saw (tests/support/writelog.py), checked against the final master."""
 
-    def lost(self, pods: RedisPods) -> list[str]:
+    def lost(self, pods: RedisPodsOf[Any]) -> list[str]:
         """Acknowledged keys the final master does not have."""
         master = pods.current_master()
         assert master is not None, "no master to check the writes against"
@@ -249,7 +278,7 @@ class ContinuousWriter(writelog.ContinuousWriter[WriteLog]):
     transient = NOT_YET
     log_type = WriteLog
 
-    def __init__(self, pods: RedisPods) -> None:
+    def __init__(self, pods: RedisPodsOf[Any]) -> None:
         super().__init__()
         self.pods = pods
         self._client: redis.Redis | None = None
