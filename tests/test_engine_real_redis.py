@@ -16,6 +16,7 @@ The test host reaches the pods' IPs on the cluster's bridge: redis-py talks to t
 
 from __future__ import annotations
 
+import itertools
 import time
 import uuid
 from collections.abc import Iterator
@@ -25,12 +26,12 @@ from typing import Any
 import pulumi
 import pytest
 
-from components.args.redis import RedisArgs
+from components.args.redis import REDIS_PORT, RedisArgs
 from components.render.redis import REDIS_CONTAINER, SENTINEL_CONTAINER, RedisNames
 from tests.support.engine_project import Project, real_pod_ensembles
 from tests.support.kube import Cluster, StatefulSetPods, members, wait_ready
 from tests.support.polling import wait_until
-from tests.support.redis_pods import NOT_YET, ContinuousWriter, RedisPodsOf, render_for_sim
+from tests.support.redis_pods import NOT_YET, ContinuousWriter, RedisPodsOf, SentinelEvents, render_for_sim
 from tools.engine import ROOT, Engine
 
 pytestmark = pytest.mark.engine
@@ -38,8 +39,9 @@ PASSWORD = "Real-Redis-" + uuid.uuid4().hex
 PASSWORD_KEY = "statefulkit:redis_password"  # noqa: S105 - a config key
 NAME = "redis"
 REPLICAS = 3
-# Sentinel notices a dead master after this; short, so the killed master's failover takes seconds.
-DOWN_AFTER_MS = 2000
+# Sentinel notices a dead master after this: short, so the killed master's failover takes seconds,
+# and longer than a handoff takes, so that a handoff is not mistaken for (or beaten by) detection.
+DOWN_AFTER_MS = 5000
 FAILOVER_TIMEOUT_MS = 10000
 # The longest stall of the writer a rolling update may cause (see the test for the measured numbers).
 ROLLOUT_GAP_BOUND = 10.0
@@ -248,7 +250,7 @@ def test_a_killed_master_pod_is_replaced_through_sentinel_without_losing_an_ackn
     victim = f"{NAME}-{old}"
     before = members(local_cluster, ns, NAME)[victim]["metadata"]["uid"]
     survivors = [i for i in range(REPLICAS) if i != old]
-    with ContinuousWriter(pods) as writer:
+    with SentinelEvents(pods) as events, ContinuousWriter(pods) as writer:
         time.sleep(1)
         with no_new_pods(local_cluster, ns):
             killed = time.monotonic()
@@ -274,6 +276,11 @@ def test_a_killed_master_pod_is_replaced_through_sentinel_without_losing_an_ackn
         f"{len(log.acked)} acknowledged, {log.errors} failed, longest gap {log.longest_gap():.2f}s, {len(lost)} lost"
     )
     assert new != old
+    # Found dead by the Sentinels (objectively down: a quorum agreed), then replaced by the new master.
+    down = f"master {pods.spec.master_name} {pods.fqdn(old)} {REDIS_PORT} "
+    assert any(e.data.startswith(down) for e in events.of("+odown")), events.of("+odown")
+    moved = f"{pods.spec.master_name} {pods.fqdn(old)} {REDIS_PORT} {pods.fqdn(new)} {REDIS_PORT}"
+    assert moved in {e.data for e in events.of("+switch-master")}, events.of("+switch-master")
     assert lost == [], lost[:10]
     assert pods.role(old) == "slave"
     replication = pods.replication(old)
@@ -300,7 +307,11 @@ def test_a_rolling_update_hands_the_master_over_with_a_short_write_gap_and_no_lo
     pods.wait_replication(master_before or 0, 2)
     stamp = uuid.uuid4().hex
     before = {n: p["metadata"]["uid"] for n, p in members(local_cluster, ns, NAME).items()}
-    with ContinuousWriter(pods) as writer:
+    with (
+        local_cluster.watch("pods", ns, f"app.kubernetes.io/instance={NAME}") as watch,
+        SentinelEvents(pods) as events,
+        ContinuousWriter(pods) as writer,
+    ):
         time.sleep(1)
         started = time.monotonic()
         with project.editing() as config:
@@ -325,13 +336,28 @@ def test_a_rolling_update_hands_the_master_over_with_a_short_write_gap_and_no_lo
     lost = log.lost(pods)
     gap = log.longest_gap()
     master_after = pods.current_master()
+    stopping: dict[str, float] = {}
+    for event in watch.events:
+        if event.terminating and event.uid in before.values():
+            stopping.setdefault(event.name, event.at - started)
+    times = [t - started for _, t in log.acked]
+    stalls = [f"{b - a:.2f}s at +{a:.1f}s" for a, b in itertools.pairwise(times) if b - a > 1]
+    switches = sorted({(e.data.split()[1], e.data.split()[3]) for e in events.of("+switch-master")})
+    detected = sorted({e.data for e in events.of("+odown")})
     print(
         f"\nrolling update of {REPLICAS} real pods in {took:.0f}s (master {NAME}-{master_before} before, "
         f"{NAME}-{master_after} after): writer {len(log.acked)} acknowledged, {log.errors} failed, "
-        f"longest gap {gap:.2f}s, {len(lost)} lost"
+        f"longest gap {gap:.2f}s, {len(lost)} lost; pods stopping at "
+        + ", ".join(f"{n} +{t:.1f}s" for n, t in sorted(stopping.items(), key=lambda item: item[1]))
+        + f"; writes stalled {', '.join(stalls) or 'never over 1 s'}; master moves {switches}, "
+        f"failovers on failure detection (+odown) {len(detected)}"
     )
     assert not set(before.items()) & {n: p["metadata"]["uid"] for n, p in after.items()}.items(), "a pod not replaced"
     assert lost == [], lost[:10]
+    # Every pod stopped, so the master moved at least once; each move was a handoff: no Sentinel had
+    # to find the master dead (+odown) first.
+    assert switches, "the master never moved, though its pod was replaced"
+    assert not detected, f"the master moved on failure detection, not by a handoff: {detected}"
     assert gap < ROLLOUT_GAP_BOUND, f"the writer stalled {gap:.2f}s"
     assert master_after is not None and pods.masters() == [master_after]
     pods.wait_replication(master_after, 2)

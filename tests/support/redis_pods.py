@@ -11,10 +11,12 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, Self, TypeVar
 
 import redis
 from redis.backoff import NoBackoff
@@ -297,3 +299,65 @@ class ContinuousWriter(writelog.ContinuousWriter[WriteLog]):
         if self._client is not None:
             self._client.close()
         self._client = None
+
+
+@dataclass(frozen=True)
+class SentinelEvent:
+    """One event a Sentinel published (`+sdown`, `+odown`, `+switch-master` ...), stamped with the
+    monotonic time the test read it."""
+
+    at: float
+    sentinel: int
+    channel: str
+    data: str
+
+
+class SentinelEvents:
+    """What every Sentinel publishes while the `with` block runs, read from the test host on each
+    Sentinel's pub/sub (`PSUBSCRIBE *`). A Sentinel that goes away is subscribed again once it
+    answers: a rolling restart loses only the restarting Sentinel's own events meanwhile, so a
+    failover the others agree on (a quorum sees +sdown; the leader publishes +odown) is seen."""
+
+    def __init__(self, pods: RedisPodsOf[Any]) -> None:
+        self.pods = pods
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._events: list[SentinelEvent] = []
+        self._subscribed: set[int] = set()
+        self._threads = [
+            threading.Thread(target=self._follow, args=(i,), daemon=True) for i in range(pods.spec.replicas)
+        ]
+
+    def __enter__(self) -> Self:
+        for thread in self._threads:
+            thread.start()
+        wait_until("every Sentinel subscribed", lambda: len(self._subscribed) == len(self._threads), timeout=30)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=10)
+
+    def of(self, channel: str) -> list[SentinelEvent]:
+        with self._lock:
+            return [e for e in self._events if e.channel == channel]
+
+    def _follow(self, i: int) -> None:
+        while not self._stop.is_set():
+            try:
+                with self.pods.connect(i, sentinel=True) as client:
+                    pubsub = client.pubsub(ignore_subscribe_messages=True)
+                    try:
+                        pubsub.psubscribe("*")
+                        self._subscribed.add(i)
+                        while not self._stop.is_set():
+                            message = pubsub.get_message(timeout=0.5)
+                            if message:
+                                event = SentinelEvent(time.monotonic(), i, message["channel"], message["data"])
+                                with self._lock:
+                                    self._events.append(event)
+                    finally:
+                        pubsub.close()
+            except NOT_YET:
+                time.sleep(0.2)
