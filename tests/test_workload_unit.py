@@ -396,7 +396,7 @@ def test_outputs_are_pulumi_outputs() -> None:
 
 
 def test_a_script_gets_exactly_the_values_it_names() -> None:
-    given = {"PORT": 2181, "READ_TIMEOUT": 4, "TLS_DIR": ""}
+    given: dict[str, str | int] = {"PORT": 2181, "READ_TIMEOUT": 4, "TLS_DIR": ""}
     probe = render_script("zookeeper-probe.sh", **given)
     assert "PORT=2181\nREAD_TIMEOUT=4\nTLS_DIR=''\n" in probe and "@@" not in probe
     needs = r"zookeeper-probe.sh: needs \['PORT', 'READ_TIMEOUT', 'TLS_DIR'\], given \['PORT', 'TLS_DIR'\]"
