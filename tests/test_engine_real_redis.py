@@ -11,7 +11,7 @@ order on one stack:
    its pod stops; the writer's longest gap is measured and bounded, no acknowledged write is lost.
 
 The test host reaches the pods' IPs on the cluster's bridge: redis-py talks to them directly
-(RedisPods over tests/support/kube.py `StatefulSetPods`); `kubectl exec` shows the same from inside.
+(RedisPodsOf over tests/support/kube.py `StatefulSetPods`); `kubectl exec` shows the same from inside.
 """
 
 from __future__ import annotations
@@ -86,8 +86,7 @@ def pods(project: Project, local_cluster: Cluster) -> RedisPodsOf[StatefulSetPod
 
 
 def in_pod(cluster: Cluster, namespace: str, pod: str, script: str, container: str = REDIS_CONTAINER) -> str:
-    """`kubectl exec` a shell script in a container of the pod; what it printed (it must succeed).
-    The password is the container's own (REDIS_PASSWORD from the Secret), read by redis-cli."""
+    """`kubectl exec` a shell script in a container of the pod; what it printed (it must succeed)."""
     command = ["exec", "-n", namespace, pod, "-c", container, "--", "sh", "-c", script]
     ran = cluster.kubectl(*command, check=False)
     assert ran.returncode == 0, f"{pod}/{container}: {script}: {ran.stdout}{ran.stderr}"
@@ -95,6 +94,7 @@ def in_pod(cluster: Cluster, namespace: str, pod: str, script: str, container: s
 
 
 def cli(cluster: Cluster, namespace: str, pod: str, command: str) -> str:
+    """redis-cli in the pod's Redis container, with the container's own password (from the Secret)."""
     return in_pod(cluster, namespace, pod, f'REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli --no-auth-warning {command}')
 
 
@@ -106,7 +106,7 @@ def fields(info: str) -> dict[str, str]:
 def wait_master(pods: RedisPodsOf[StatefulSetPods], survivors: list[int], not_host: str | None = None) -> int:
     """The ordinal every Sentinel of `survivors` names as master (not `not_host`), once it says so itself."""
 
-    def agreed() -> int | None:
+    def agreed() -> tuple[int] | None:  # a tuple: ordinal 0 is falsy
         views = {pods.sentinel_master(i) for i in survivors}
         if len(views) != 1:
             return None
@@ -114,12 +114,10 @@ def wait_master(pods: RedisPodsOf[StatefulSetPods], survivors: list[int], not_ho
         if host is None or host == not_host:
             return None
         new = pods.ordinal_of(host)
-        return new if pods.role(new) == "master" else None
+        return (new,) if pods.role(new) == "master" else None
 
     try:
-        found: int = wait_until(
-            "the Sentinels to agree on a master", agreed, timeout=60, interval=0.2, tolerate=NOT_YET
-        )
+        (found,) = wait_until("the Sentinels to agree on a master", agreed, timeout=60, interval=0.2, tolerate=NOT_YET)
     except TimeoutError:
         views = {i: (pods.sentinel_master(i), pods.role(i)) for i in range(pods.spec.replicas)}
         print(f"Sentinels' master and role of each pod: {views}\n{pods.logs()}")
@@ -302,7 +300,12 @@ def test_a_rolling_update_hands_the_master_over_with_a_short_write_gap_and_no_lo
     """A pod-template change through the stack config rolls every pod, highest ordinal first. The
     master's preStop pauses writes, lets the replicas catch up and has Sentinel fail over before
     its pod stops: the writer stalls for the handoff only, not for down-after plus the failover,
-    nor for the pod's replacement."""
+    nor for the pod's replacement. Told apart by Sentinel's own events: a handoff is a requested
+    failover, with no +odown (no quorum finding the master dead) before the master moves.
+
+    Unlike podsim, which runs every container's preStop before it stops any container, the kubelet
+    stops a pod's containers in parallel: the Sentinel container (no preStop) gets SIGTERM as the
+    Redis container's preStop begins, so the handoff cannot rely on the pod's own Sentinel."""
     ns = project.namespace
     wait_ready(local_cluster, ns, NAME, REPLICAS)
     master_before = pods.current_master()
