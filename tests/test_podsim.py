@@ -565,3 +565,32 @@ def test_leftovers_of_a_dead_run_are_swept(base: str) -> None:
     finally:
         for name in (ns, live_ns):
             subprocess.run(["ip", "netns", "del", name], capture_output=True, check=False)
+
+
+def test_a_graceful_stop_stops_the_containers_at_once_each_after_its_own_pre_stop(
+    network: PodNetwork, tmp_path: Path
+) -> None:
+    """As the kubelet does: a container without a preStop gets SIGTERM while another container's
+    preStop still runs (so a hook cannot count on its sidecars)."""
+    marks = tmp_path / "marks"
+    marks.mkdir(mode=0o777)
+    on_term = f"trap 'date +%s.%N > {marks}/sidecar-terminated; exit 0' TERM; while true; do sleep 0.1; done"
+    hook = f"sleep 2; date +%s.%N > {marks}/hook-done"
+    sts = simple_statefulset(
+        "stop",
+        [
+            {
+                "name": "main",
+                "command": ["sleep", "600"],
+                "lifecycle": {"preStop": {"exec": {"command": ["sh", "-c", hook]}}},
+            },
+            {"name": "sidecar", "command": ["sh", "-c", on_term]},
+        ],
+    )
+    with StatefulSetSim(network, sts, workdir=tmp_path / "run") as sim:
+        sim.start(0)
+        time.sleep(0.5)
+        sim.stop(0, grace=10)
+    terminated = float((marks / "sidecar-terminated").read_text())
+    hook_done = float((marks / "hook-done").read_text())
+    assert terminated < hook_done - 1, (terminated, hook_done)

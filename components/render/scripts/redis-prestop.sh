@@ -7,7 +7,6 @@
 . "${CONFIG_DIR:-/config}/common.sh"
 [ "$HANDOFF_SECONDS" -gt 0 ] || exit 0
 here() { cli -h 127.0.0.1 -p "$REDIS_PORT" "$@"; }
-sentinel() { cli -h 127.0.0.1 -p "$SENTINEL_PORT" "$@"; }
 [ "$(here ROLE 2>/dev/null | head -n 1)" = master ] || exit 0
 replicas=$(here INFO replication 2>/dev/null | tr -d '\r' | awk -F: '$1 == "connected_slaves" { print $2 + 0 }')
 if [ "${replicas:-0}" -lt 1 ]; then
@@ -26,10 +25,21 @@ until [ "$(here WAIT "$replicas" 1000 2>/dev/null | head -n 1)" -ge "$replicas" 
   fi
 done
 log "preStop: $replicas replica(s) caught up; handing the master role over"
-sentinel SENTINEL FAILOVER "$MASTER_NAME" >/dev/null 2>&1 || log "preStop: SENTINEL FAILOVER was refused"
+# Another pod's Sentinel runs the failover: the kubelet stops a pod's containers in parallel, so
+# this pod's own Sentinel gets its SIGTERM as this hook starts and would take the failover down with it.
+asked=""
+i=0
+while [ "$i" -lt "$REPLICAS" ] && [ -z "$asked" ]; do
+  if [ "$i" != "$ORDINAL" ] &&
+    [ "$(cli -h "$(fqdn "$i")" -p "$SENTINEL_PORT" SENTINEL FAILOVER "$MASTER_NAME" 2>/dev/null | head -n 1)" = OK ]; then
+    asked=$(fqdn "$i")
+  fi
+  i=$((i + 1))
+done
+[ -n "$asked" ] || log "preStop: no other pod's Sentinel accepted SENTINEL FAILOVER"
 # Done only once a majority of the Sentinels names the new master: stopping while the failover's
-# leader (often this pod's own Sentinel) has not yet told the others would leave a promoted replica
-# that nobody follows, and the writes it takes would be thrown away.
+# leader has not yet told the others would leave a promoted replica that nobody follows, and the
+# writes it takes would be thrown away.
 majority=$((REPLICAS / 2 + 1))
 new_master() {
   named=0

@@ -34,8 +34,9 @@ and get pods that behave, where it matters for ZooKeeper/Redis, like pods on a c
   process group, and a new ``PodNetwork`` first sweeps leftovers of runs whose pid is gone.
 
 Environment: literal values, fieldRef (name, namespace, uid, IPs, node, service account),
-secretKeyRef and configMapKeyRef. Probes: exec and tcpSocket. Lifecycle: exec preStop hooks, run on a
-graceful stop before SIGTERM, within the grace period.
+secretKeyRef and configMapKeyRef. Probes: exec and tcpSocket. Lifecycle: exec preStop hooks; a graceful
+stop stops every container at once, each after its own preStop, within the grace period (as the
+kubelet does, so a hook cannot count on a sidecar that has none).
 
 Not simulated (no test needs them; add one with the test that does): images (commands run from the
 host filesystem, optionally through ``path_shims``), init containers, postStart hooks, envFrom,

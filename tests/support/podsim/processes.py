@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -244,17 +245,12 @@ class _Processes(_Volumes):
             deadline = time.monotonic() + grace
             live = [cr for cr in run.containers.values() if cr.alive()]
             if grace > 0:
-                for cr in live:  # like kubelet: preStop first, its time counting against the grace period
-                    hook = _as_dict(_as_dict(_as_dict(cr.spec.get("lifecycle")).get("preStop")).get("exec"))
-                    if hook.get("command"):
-                        with contextlib.suppress(subprocess.TimeoutExpired):
-                            remaining = max(0.5, deadline - time.monotonic())
-                            self._exec_in(cr, [str(a) for a in hook["command"]], timeout=remaining)
-                for cr in live:
-                    _killpg(cr.proc, signal.SIGTERM)
-                for cr in live:
-                    with contextlib.suppress(subprocess.TimeoutExpired):
-                        cr.proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+                # Like the kubelet: every container stops at once, each after its own preStop (whose
+                # time counts against the grace period), so a sidecar without one gets SIGTERM while
+                # the main container's hook still runs.
+                with ThreadPoolExecutor(max_workers=len(live) or 1) as pool:
+                    for stopped in [pool.submit(self._stop_container, cr, deadline) for cr in live]:
+                        stopped.result()
             for cr in run.containers.values():
                 _killpg(cr.proc, signal.SIGKILL)
                 cr.proc.wait()
@@ -262,6 +258,16 @@ class _Processes(_Volumes):
             _killpg(run.sandbox, signal.SIGKILL)
             run.sandbox.wait()
             _kill_netns_processes(self.netns(i))
+
+    def _stop_container(self, cr: _ContainerRun, deadline: float) -> None:
+        hook = _as_dict(_as_dict(_as_dict(cr.spec.get("lifecycle")).get("preStop")).get("exec"))
+        if hook.get("command"):
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                remaining = max(0.5, deadline - time.monotonic())
+                self._exec_in(cr, [str(a) for a in hook["command"]], timeout=remaining)
+        _killpg(cr.proc, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            cr.proc.wait(timeout=max(0.0, deadline - time.monotonic()))
 
     def stop(self, i: int, grace: float | None = 10.0) -> None:
         """preStop hooks, SIGTERM to each container's process group, SIGKILL after `grace` seconds
