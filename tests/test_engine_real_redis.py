@@ -29,7 +29,7 @@ import pytest
 from components.args.redis import REDIS_PORT, RedisArgs
 from components.render.redis import REDIS_CONTAINER, SENTINEL_CONTAINER, RedisNames
 from tests.support.engine_project import Project, real_pod_ensembles
-from tests.support.kube import Cluster, StatefulSetPods, members, wait_ready
+from tests.support.kube import Cluster, StatefulSetPods, frozen, members, pod_processes, wait_ready
 from tests.support.polling import wait_until
 from tests.support.redis_pods import NOT_YET, ContinuousWriter, RedisPodsOf, SentinelEvents, render_for_sim
 from tools.engine import ROOT, Engine
@@ -233,10 +233,12 @@ def no_new_pods(cluster: Cluster, namespace: str) -> Iterator[None]:
 def test_a_killed_master_pod_is_replaced_through_sentinel_without_losing_an_acknowledged_write(
     project: Project, local_cluster: Cluster, pods: RedisPodsOf[StatefulSetPods]
 ) -> None:
-    """The master's pod is force-deleted (`--grace-period=0 --force`): the API object goes at once,
-    no preStop runs (so no handoff: only Sentinel's failure detection can move the master) and the
-    kubelet stops its containers within its minimum grace. That is a pod lost to the cluster, as a
-    node failure or a forced eviction loses it. Its replacement is held off (a ResourceQuota of the
+    """The master's pod hangs (its processes frozen from this host) and is force-deleted
+    (`--grace-period=0 --force`): the API object goes at once and the kubelet kills the containers
+    after its minimum grace; the preStop does run, but cannot reach its frozen server, so there is no
+    handoff and only Sentinel's failure detection can move the master. (Without the freeze the hook
+    hands the master over within those 2 s, as in a rolling update.) That is a pod lost to the
+    cluster, as a node that stops answering loses it. Its replacement is held off (a ResourceQuota of the
     test's own in the namespace: no new pod) until the Sentinels have promoted a replica, as it is
     when the lost pod's node (and its local volume) is gone for longer than down-after: on a live
     node the StatefulSet's replacement runs within a second, before down-after, and simply carries
@@ -252,7 +254,7 @@ def test_a_killed_master_pod_is_replaced_through_sentinel_without_losing_an_ackn
     survivors = [i for i in range(REPLICAS) if i != old]
     with SentinelEvents(pods) as events, ContinuousWriter(pods) as writer:
         time.sleep(1)
-        with no_new_pods(local_cluster, ns):
+        with no_new_pods(local_cluster, ns), frozen(pod_processes(local_cluster, ns, victim)):
             killed = time.monotonic()
             local_cluster.kubectl("delete", "pod", "-n", ns, victim, "--grace-period=0", "--force", "--wait=false")
             new = wait_master(pods, survivors, not_host=pods.fqdn(old))

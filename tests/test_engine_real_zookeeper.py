@@ -7,14 +7,11 @@ CoreDNS. The tests run in order on one stack.
 
 from __future__ import annotations
 
-import os
 import re
-import signal
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,7 +20,7 @@ from kazoo.client import KazooClient
 from components.args.zookeeper import CLIENT_PORT
 from components.render.zookeeper import CONTAINER_NAME
 from tests.support.engine_project import Project, real_pod_ensembles
-from tests.support.kube import Cluster, is_ready, members, wait_ready
+from tests.support.kube import Cluster, frozen, is_ready, members, pod_processes, wait_ready
 from tests.support.polling import wait_until
 from tools.engine import ROOT, Engine
 
@@ -165,7 +162,11 @@ def test_readiness_is_false_while_a_member_is_outside_the_quorum(project: Projec
     ns = project.namespace
     wait_ready(local_cluster, ns, NAME, MEMBERS)
     started = time.monotonic()
-    with frozen(ns, [f"{NAME}-1", f"{NAME}-2"]):
+    jvms = [
+        pid for pod in (f"{NAME}-1", f"{NAME}-2") for pid in pod_processes(local_cluster, ns, pod, "QuorumPeerMain")
+    ]
+    assert len(jvms) == 2, f"expected one ZooKeeper JVM in each of the two pods, found {jvms}"
+    with frozen(jvms):
 
         def unready() -> dict[str, Any] | None:
             pod: dict[str, Any] = members(local_cluster, ns, NAME)[f"{NAME}-0"]
@@ -191,32 +192,3 @@ def kazoo(hosts: str) -> Iterator[KazooClient]:
     finally:
         client.stop()
         client.close()
-
-
-@contextmanager
-def frozen(namespace: str, pods: list[str]) -> Iterator[None]:
-    """SIGSTOP the ZooKeeper JVMs of these pods (found among this host's processes by the pod's
-    namespace and hostname in their environment), SIGCONT them on leaving."""
-    pids = [pid for pod in pods for pid in zookeeper_jvms(namespace, pod)]
-    assert len(pids) == len(pods), f"expected one ZooKeeper JVM per pod of {pods}, found {pids}"
-    for pid in pids:
-        os.kill(pid, signal.SIGSTOP)
-    try:
-        yield
-    finally:
-        for pid in pids:
-            os.kill(pid, signal.SIGCONT)
-
-
-def zookeeper_jvms(namespace: str, pod: str) -> list[int]:
-    found = []
-    for proc in Path("/proc").glob("[0-9]*"):
-        try:
-            if b"QuorumPeerMain" not in (proc / "cmdline").read_bytes():
-                continue
-            env = set((proc / "environ").read_bytes().split(b"\0"))
-        except OSError:
-            continue  # gone meanwhile
-        if f"POD_NAMESPACE={namespace}".encode() in env and f"HOSTNAME={pod}".encode() in env:
-            found.append(int(proc.name))
-    return found

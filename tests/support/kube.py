@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import signal
 import subprocess
 import threading
 import time
@@ -418,3 +419,35 @@ class StatefulSetPods:
             name = self.pod_name(i)
             wait_until(f"{name} Ready", lambda: is_ready(self.pods(fresh=True).get(name) or {}), timeout=timeout)
         self.pods(fresh=True)
+
+
+def pod_processes(cluster: Cluster, namespace: str, pod: str, command: str = "") -> list[int]:
+    """PIDs, on this host, of a real pod's container processes whose command line contains `command`:
+    those in the cgroup of one of the pod's containers (its container IDs from the API; a process's
+    environment is no guide, since Redis writes its title over it)."""
+    statuses = cluster.get("pod", pod, namespace=namespace)["status"].get("containerStatuses") or []
+    ids = [s["containerID"].rsplit("/", 1)[-1] for s in statuses if s.get("containerID")]
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            groups = (proc / "cgroup").read_text()
+            if any(i in groups for i in ids) and command.encode() in (proc / "cmdline").read_bytes():
+                found.append(int(proc.name))
+        except OSError:
+            continue  # gone meanwhile
+    return found
+
+
+@contextmanager
+def frozen(pids: list[int]) -> Iterator[None]:
+    """SIGSTOP these processes (a hung server, a node that stopped answering); SIGCONT on leaving
+    (harmless for any that were killed meanwhile)."""
+    assert pids, "nothing to freeze"
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        for pid in pids:
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
