@@ -51,7 +51,6 @@ ZOOKEEPER = Contract(
         *on_path("zookeeper-start.sh: the member's process (exec zkServer.sh start-foreground)", "zkServer.sh"),
         *on_path("zookeeper-common.sh admin(): reconfig as the super user, password on stdin", "zkCli.sh"),
         *on_path("zookeeper-common.sh four(): a four-letter word to a peer (timeout ... bash -c)", "timeout", "bash"),
-        *on_path("zookeeper-common.sh, -probe.sh: four-letter words over TLS (openssl s_client)", "openssl"),
         *on_path(
             "zookeeper-start.sh, -prestop.sh, -common.sh: membership files, the super user's digest",
             *("cat", "grep", "sed", "tail", "paste", "mv", "rm", "sleep", "touch", "tee", "sha1sum", "base64"),
@@ -66,7 +65,12 @@ ZOOKEEPER = Contract(
             "zookeeper-start.sh: `done < <(sed ...)` over the recorded membership",
             'read -r line < <(echo ok) && [ "$line" = ok ]',
         ),
-        Need("openssl runs", "four-letter words over TLS (openssl s_client)", "openssl version"),
+        # Runs, so on PATH too (one need, not two failures for one missing program).
+        Need(
+            "openssl runs",
+            "zookeeper-common.sh, -probe.sh: four-letter words over TLS (openssl s_client)",
+            "openssl version",
+        ),
         Need(
             "zkServer.sh runs ZooKeeper's Java (java and the class path)",
             "zookeeper-start.sh; SERVER_JVMFLAGS carries the heap and the super user's digest",
@@ -85,13 +89,16 @@ REDIS = Contract(
     interpreter="sh",
     user=(999, 999),
     needs=(
-        *on_path("redis-start.sh, sentinel-start.sh: exec redis-server <conf> [--sentinel]", "redis-server"),
         *on_path("redis-common.sh cli(): every probe, vote and handoff (timeout 3 redis-cli)", "redis-cli", "timeout"),
         *on_path(
             "redis-common.sh, -start.sh, -prestop.sh, -probe.sh, sentinel-start.sh: votes, conf rendering",
             *("awk", "cat", "date", "head", "od", "sed", "sleep", "sort", "tr", "uniq", "mkdir", "mv"),
         ),
-        Need("redis-server runs", "redis-start.sh, sentinel-start.sh", "redis-server --version"),
+        Need(
+            "redis-server runs",
+            "redis-start.sh, sentinel-start.sh: exec redis-server <conf> [--sentinel]",
+            "redis-server --version",
+        ),
         Need("redis-cli speaks TLS (--tls)", "redis-common.sh cli() with TLS", "redis-cli --tls --version"),
     ),
 )
