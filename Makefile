@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help venv deps lint unit test bench clean up down preview toolchain cluster-up cluster-down
+.PHONY: help venv system-deps deps lint unit test bench clean up down preview toolchain cluster-up cluster-down
 
 help:
 	@echo "make up      deploy the dev stack (pulumi up --stack dev) on \$$KUBECONFIG or the local cluster"
@@ -26,11 +26,14 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 
 venv: $(STAMP)
 
-# Debian packages for the real-server tests (ZooKeeper, Redis, Sentinel, the exporter, iproute2),
-# ZooKeeper's Prometheus provider from Maven Central (Debian does not package it), and the
-# NetworkPolicy analyzer the cluster tests evaluate the rendered policies with.
-deps:
+# Debian packages: the local cluster's real nodes (containerd, runc, the CNI plugins) need them for
+# `make up` as much as the real-server tests (ZooKeeper, Redis, Sentinel, the exporter) do.
+system-deps:
 	tools/system-deps
+
+# For the tests, also ZooKeeper's Prometheus provider from Maven Central (Debian does not package
+# it) and the NetworkPolicy analyzer the cluster tests evaluate the rendered policies with.
+deps: system-deps
 	tools/zookeeper-metrics-jars >/dev/null
 	tools/network-policy-analyzer >/dev/null
 
@@ -61,20 +64,22 @@ bench: venv
 
 STACK ?= dev
 
-# The program through the real Pulumi engine (tools/deploy.py): $KUBECONFIG, else the local cluster.
-up: venv
+# The program through the real Pulumi engine (tools/deploy.py): $KUBECONFIG, else the local cluster,
+# whose real node needs the Debian packages (a cluster of your own needs none of them).
+LOCAL_CLUSTER_DEPS := $(if $(KUBECONFIG),,system-deps)
+up: venv $(LOCAL_CLUSTER_DEPS)
 	$(BIN)/python -m tools.deploy up --stack $(STACK)
 
 down: venv
 	$(BIN)/python -m tools.deploy down --stack $(STACK)
 
-preview: venv
+preview: venv $(LOCAL_CLUSTER_DEPS)
 	$(BIN)/python -m tools.deploy preview --stack $(STACK)
 
 toolchain:
 	tools/toolchain/build --strict
 
-cluster-up:
+cluster-up: system-deps
 	tools/cluster/up
 
 cluster-down:
