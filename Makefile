@@ -16,7 +16,7 @@ help:
 	@echo "make toolchain                   build the cached toolchain (pulumi, kubernetes provider, kubernetes, kubelet, etcd, kwok, coredns)"
 	@echo "make test    install what is missing, then lint + every test"
 	@echo "make unit    unit tests only (Pulumi mocks, no servers)"
-	@echo "make lint    ruff + mypy (strict on components/)"
+	@echo "make lint    ruff + mypy (strict on the statefulkit package)"
 	@echo "make bench   benchmarks"
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
@@ -39,7 +39,7 @@ deps: system-deps
 
 # The ensembles' shell scripts source common.sh inside the pod (SC1091; its variables, SC2153), and it
 # defines what the others use (SC2034).
-SCRIPTS := components/render/scripts
+SCRIPTS := components/statefulkit/render/scripts
 lint: venv deps
 	shellcheck -e SC1091,SC2153 $(filter-out $(SCRIPTS)/%-common.sh,$(wildcard $(SCRIPTS)/*.sh)) \
 	  tools/cluster/up tools/cluster/down tools/system-deps tools/zookeeper-metrics-jars \

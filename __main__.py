@@ -10,7 +10,7 @@ Stack config (stacks/Pulumi.<env>.yaml; every key declared in Pulumi.yaml), unde
   redis_password        secret: pulumi config set --secret statefulkit:redis_password ...
 Everything is validated before anything is registered; a bad value fails with the config key
 path, the value and the rule (`statefulkit:zookeeper.replicas: 4: ...`). The program uses only
-the package's public API (`components`, `components.stack_config`), as a user's program would.
+the package's public API (`statefulkit`, `statefulkit.stack_config`), as a user's program would.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from __future__ import annotations
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import RedisArgs, RedisEnsemble, StorageClassArgs, ZooKeeperArgs, ZooKeeperEnsemble, new_storage_class
-from components.stack_config import StackConfig
+from statefulkit import RedisArgs, RedisEnsemble, StorageClassArgs, ZooKeeperArgs, ZooKeeperEnsemble, new_storage_class
+from statefulkit.stack_config import StackConfig
 
 PROJECT = "statefulkit"
 RESTRICTED = {f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "audit", "warn")}

@@ -49,8 +49,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from components import StatefulWorkloadArgs
-from components.render.workload import kubernetes_objects, render_workload
+from statefulkit import StatefulWorkloadArgs
+from statefulkit.render.workload import kubernetes_objects, render_workload
 from tests.support.kube import Cluster, Watch, is_ready
 from tests.support.polling import wait_until
 

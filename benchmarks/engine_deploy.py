@@ -34,9 +34,9 @@ from typing import Any
 
 import yaml
 
-from components import ZooKeeperArgs
-from components.render.workload import kubernetes_objects
-from components.render.zookeeper import render_zookeeper
+from statefulkit import ZooKeeperArgs
+from statefulkit.render.workload import kubernetes_objects
+from statefulkit.render.zookeeper import render_zookeeper
 from tests.support.engine_project import EngineRun, Project
 from tests.support.kube import Cluster
 from tools import engine

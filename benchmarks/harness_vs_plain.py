@@ -1,8 +1,8 @@
-"""Cost of the shipped test harness (components.testing) over the plain Pulumi mock pattern.
+"""Cost of the shipped test harness (statefulkit.testing) over the plain Pulumi mock pattern.
 
 Both sides register the same K StatefulWorkloads (default 100) in update mode, in one process:
   plain    `pulumi.runtime.set_mocks` with mocks that echo the inputs, and `@pulumi.runtime.test`;
-  harness  `components.testing.run`: the recording monitor, the Kubernetes-like mocks, the root
+  harness  `statefulkit.testing.run`: the recording monitor, the Kubernetes-like mocks, the root
            stack, secret marking and the checks that nothing went unresolved.
 CPU seconds are the fastest of --repeat interleaved runs; peak memory (tracemalloc) is measured
 in a separate run per side, since tracing slows the program down.
@@ -22,7 +22,7 @@ from typing import Any
 import pulumi
 
 from benchmarks.render_vs_raw import component_program
-from components.testing import run
+from statefulkit.testing import run
 
 
 class _EchoMocks(pulumi.runtime.Mocks):

@@ -24,7 +24,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import StatefulWorkload
+from statefulkit import StatefulWorkload
 
 TARGET_RATIO = 1.15
 # The raw side passes API-shaped (camelCase) dicts, as the component does; the SDK's

@@ -3,7 +3,7 @@ from collections.abc import Generator, Iterator
 
 import pytest
 
-from components.testing import MockRunner
+from statefulkit.testing import MockRunner
 from tests.support.kube import Cluster
 from tools.engine import Engine
 from tools.images.build import RECIPES, build

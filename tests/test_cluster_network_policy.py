@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 import yaml
 
-from components import RedisArgs, ZooKeeperArgs
-from components.render.redis import redis_workload_args
-from components.render.workload import kubernetes_objects, render_workload
-from components.render.zookeeper import render_zookeeper
+from statefulkit import RedisArgs, ZooKeeperArgs
+from statefulkit.render.redis import redis_workload_args
+from statefulkit.render.workload import kubernetes_objects, render_workload
+from statefulkit.render.zookeeper import render_zookeeper
 from tests.support.kube import ROOT, Cluster
 from tests.support.polling import wait_until
 

@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
-from components import RedisArgs, StatefulWorkloadArgs, ZooKeeperArgs
-from components.args.extensions import ZONE_KEY as ZONE
-from components.render.redis import redis_workload_args
-from components.render.tls import CERTIFICATE_API, render_certificate
-from components.render.workload import kubernetes_objects, render_workload
-from components.render.zookeeper import render_zookeeper
+from statefulkit import RedisArgs, StatefulWorkloadArgs, ZooKeeperArgs
+from statefulkit.args.extensions import ZONE_KEY as ZONE
+from statefulkit.render.redis import redis_workload_args
+from statefulkit.render.tls import CERTIFICATE_API, render_certificate
+from statefulkit.render.workload import kubernetes_objects, render_workload
+from statefulkit.render.zookeeper import render_zookeeper
 from tests.support.kube import Cluster
 from tests.support.polling import wait_until
 

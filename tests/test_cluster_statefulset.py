@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from components import StatefulWorkloadArgs
-from components.render.workload import kubernetes_objects, render_workload
+from statefulkit import StatefulWorkloadArgs
+from statefulkit.render.workload import kubernetes_objects, render_workload
 from tests.support.kube import Cluster, WatchEvent, is_ready
 from tests.support.polling import wait_until
 

@@ -9,8 +9,8 @@ import pulumi
 import pytest
 from pydantic import ValidationError
 
-import components
-from components import RedisArgs, StatefulWorkloadArgs, StorageClassArgs, VolumeClaim, ZooKeeperArgs
+import statefulkit
+from statefulkit import RedisArgs, StatefulWorkloadArgs, StorageClassArgs, VolumeClaim, ZooKeeperArgs
 from tests.support.stack_config import REPO, engine_config, run_stack, stack_values
 from tests.support.tokens import SC
 
@@ -19,11 +19,11 @@ CLAIM = {"name": "data", "size": "1Gi", "mount_path": "/data"}
 
 
 def test_the_old_class_name_is_the_new_class() -> None:
-    with pytest.warns(DeprecationWarning, match="components.StorageClassSpec is deprecated: use StorageClassArgs"):
-        from components import StorageClassSpec  # noqa: PLC0415 - the import is what is tested
+    with pytest.warns(DeprecationWarning, match="statefulkit.StorageClassSpec is deprecated: use StorageClassArgs"):
+        from statefulkit import StorageClassSpec  # noqa: PLC0415 - the import is what is tested
     assert StorageClassSpec is StorageClassArgs
     with pytest.raises(AttributeError, match="no attribute 'NoSuchName'"):
-        _ = components.NoSuchName  # type: ignore[attr-defined]
+        _ = statefulkit.NoSuchName  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize(

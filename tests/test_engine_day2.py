@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from components.args.common import parse_quantity
+from statefulkit.args.common import parse_quantity
 from tests.support.engine_project import Project, small_ensembles
 from tests.support.kube import Cluster, WatchEvent
 from tools.engine import ROOT, Engine

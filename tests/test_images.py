@@ -20,12 +20,12 @@ from typing import Any
 
 import pytest
 
-from components.args.parts import KeyRef
-from components.args.redis import RedisArgs
-from components.args.zookeeper import ZooKeeperArgs
-from components.render.redis import redis_workload_args
-from components.render.workload import WorkloadManifests, render_workload
-from components.render.zookeeper import render_zookeeper
+from statefulkit.args.parts import KeyRef
+from statefulkit.args.redis import RedisArgs
+from statefulkit.args.zookeeper import ZooKeeperArgs
+from statefulkit.render.redis import redis_workload_args
+from statefulkit.render.workload import WorkloadManifests, render_workload
+from statefulkit.render.zookeeper import render_zookeeper
 from tests.support.zk import TEST_PASSWORD, realserver_args
 from tools.images import build, contract, sandbox
 from tools.node import oci

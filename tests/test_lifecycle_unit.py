@@ -1,4 +1,4 @@
-"""The pure decisions of components.lifecycle (what a StatefulSet delete means, which claims
+"""The pure decisions of statefulkit.lifecycle (what a StatefulSet delete means, which claims
 belong to it, how long its pods may take) and how its hook runs beside others. The cluster side
 runs in tests/test_engine_day2.py."""
 
@@ -11,10 +11,10 @@ from typing import Any
 import pulumi
 import pytest
 
-from components import lifecycle
-from components.args.workload import StatefulWorkloadArgs
-from components.lifecycle import Growth, VolumeGrowthRefusedError, claim_ordinal, plan_delete, teardown_bound_seconds
-from components.render.workload import render_workload
+from statefulkit import lifecycle
+from statefulkit.args.workload import StatefulWorkloadArgs
+from statefulkit.lifecycle import Growth, VolumeGrowthRefusedError, claim_ordinal, plan_delete, teardown_bound_seconds
+from statefulkit.render.workload import render_workload
 
 WHERE = "StatefulSet ns/zk"
 

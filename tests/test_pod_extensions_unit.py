@@ -1,4 +1,4 @@
-"""The pod extensions every Args model shares (components/args/extensions.py), as rendered: what a
+"""The pod extensions every Args model shares (components/statefulkit/args/extensions.py), as rendered: what a
 user adds lands in the pod exactly once, next to what the workload or ensemble renders itself;
 the defaults add only the zone spread and a NetworkPolicy (whose meaning
 tests/test_cluster_network_policy.py checks with an evaluator)."""
@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from components import RedisArgs, StatefulWorkloadArgs, ZooKeeperArgs
-from components.render.redis import redis_workload_args
-from components.render.workload import render_workload
-from components.render.zookeeper import render_zookeeper, zookeeper_workload_args
+from statefulkit import RedisArgs, StatefulWorkloadArgs, ZooKeeperArgs
+from statefulkit.render.redis import redis_workload_args
+from statefulkit.render.workload import render_workload
+from statefulkit.render.zookeeper import render_zookeeper, zookeeper_workload_args
 
 EXTENSIONS: dict[str, Any] = {
     "extra_volumes": [

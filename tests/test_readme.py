@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from components.testing import MockRunner
+from statefulkit.testing import MockRunner
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 SECTION = "## Testing your own program with mocks"

@@ -16,7 +16,7 @@ import pulumi
 import pytest
 import redis
 
-from components.args.redis import EXPORTER_PORT, REDIS_PORT, SENTINEL_PORT, RedisArgs, SentinelSettings
+from statefulkit.args.redis import EXPORTER_PORT, REDIS_PORT, SENTINEL_PORT, RedisArgs, SentinelSettings
 from tests.support.certs import make_ca, make_leaf, tls_secret
 from tests.support.metrics import sample, scrape
 from tests.support.podsim import PodNetwork, netns_unavailable_reason

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from pulumi.runtime import rpc
 from pydantic import ValidationError
 
-from components.args.redis import (
+from statefulkit.args.redis import (
     DEFAULT_RENAMED_COMMANDS,
     MAXMEMORY_POLICIES,
     REDIS_IMAGE,
@@ -22,10 +22,10 @@ from components.args.redis import (
     SentinelSettings,
     memory_bytes,
 )
-from components.redis import RedisEnsemble
-from components.render.redis import redis_workload_args, render_config_files, render_sentinel_conf
-from components.render.workload import render_workload
-from components.testing import SECRET_SIG, Deployment, run
+from statefulkit.redis import RedisEnsemble
+from statefulkit.render.redis import redis_workload_args, render_config_files, render_sentinel_conf
+from statefulkit.render.workload import render_workload
+from statefulkit.testing import SECRET_SIG, Deployment, run
 from tests.support.tokens import CERTIFICATE, CM, NETPOL, PDB, REDIS, SECRET, STS, SVC, WORKLOAD
 
 PASSWORD = "Pl41n-T3xt-N3v3r!"  # noqa: S105 - test-only password

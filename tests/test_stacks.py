@@ -16,7 +16,7 @@ from typing import Any
 import pulumi
 import pytest
 
-from components.testing import Resource
+from statefulkit.testing import Resource
 from tests.support.stack_config import (
     CLUSTER_SCOPED,
     REPO,

@@ -1,4 +1,4 @@
-"""components.testing itself: each matcher fails when it should, with the message it promises;
+"""statefulkit.testing itself: each matcher fails when it should, with the message it promises;
 the mocks answer like the kubernetes provider; a run is never silent."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pytest
 
-from components import StatefulWorkload
-from components.testing import (
+from statefulkit import StatefulWorkload
+from statefulkit.testing import (
     UNKNOWN,
     Capture,
     ExpectedFailureError,

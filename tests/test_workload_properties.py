@@ -11,10 +11,10 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from components import StatefulWorkloadArgs
-from components.args.common import parse_quantity
-from components.args.workload import validate_name
-from components.render.workload import WAIT_FOR_ANNOTATION, render_workload
+from statefulkit import StatefulWorkloadArgs
+from statefulkit.args.common import parse_quantity
+from statefulkit.args.workload import validate_name
+from statefulkit.render.workload import WAIT_FOR_ANNOTATION, render_workload
 
 SELECTOR_KEYS = {"app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/component"}
 LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")

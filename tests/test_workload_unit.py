@@ -8,7 +8,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pytest
 
-from components import (
+from statefulkit import (
     AntiAffinity,
     DisruptionBudget,
     OnDelete,
@@ -20,8 +20,8 @@ from components import (
     StorageClassArgs,
     VolumeClaim,
 )
-from components.render.shell import render_script
-from components.testing import Deployment, Resource, run
+from statefulkit.render.shell import render_script
+from statefulkit.testing import Deployment, Resource, run
 from tests.support.tokens import CM, NETPOL, PDB, SC, STS, SVC, WORKLOAD
 
 SELECTOR_KEYS = {"app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/component"}

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from components import (
+from statefulkit import (
     DisruptionBudget,
     OnDelete,
     RedisArgs,
@@ -18,8 +18,8 @@ from components import (
     ZooKeeperArgs,
     ZooKeeperEnsemble,
 )
-from components.args.workload import validate_name
-from components.testing import run_failing
+from statefulkit.args.workload import validate_name
+from statefulkit.testing import run_failing
 
 
 def base(**overrides: Any) -> dict[str, Any]:
@@ -160,7 +160,7 @@ BAD_ARGS: list[tuple[str, dict[str, Any], list[str]]] = [
     ("client service without ports", {"ports": [], "client_service": True}, ["client_service", "no ports"]),
     ("sidecar name clash", {"sidecars": [{"name": "main"}]}, ["sidecars", "main", "duplicate container"]),
     ("image with spaces", {"image": "my image"}, ["image", "my image", "pattern"]),
-    # Pod extensions (components/args/extensions.py), shared by every Args model.
+    # Pod extensions (components/statefulkit/args/extensions.py), shared by every Args model.
     (
         "spread min_domains without DoNotSchedule",
         {"topology_spread": [{"min_domains": 2}]},

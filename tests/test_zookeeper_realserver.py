@@ -28,8 +28,8 @@ from kazoo.client import KazooClient
 from kazoo.exceptions import KazooException, NoAuthError
 from kazoo.handlers.threading import KazooTimeoutError
 
-from components.args.zookeeper import CLIENT_PORT, ELECTION_PORT, METRICS_PORT, QUORUM_PORT
-from components.render.zookeeper import render_zookeeper
+from statefulkit.args.zookeeper import CLIENT_PORT, ELECTION_PORT, METRICS_PORT, QUORUM_PORT
+from statefulkit.render.zookeeper import render_zookeeper
 from tests.support.certs import KeyPair, make_ca, make_leaf, tls_secret
 from tests.support.metrics import sample, scrape
 from tests.support.podsim import PodNetwork, PodNotRunningError, netns_unavailable_reason

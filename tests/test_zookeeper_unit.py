@@ -30,7 +30,7 @@ from hypothesis import strategies as st
 from pulumi.runtime import rpc
 from pydantic import ValidationError
 
-from components.args.zookeeper import (
+from statefulkit.args.zookeeper import (
     CLIENT_PORT,
     DEFAULT_IMAGE,
     ELECTION_PORT,
@@ -39,8 +39,8 @@ from components.args.zookeeper import (
     fault_tolerance,
     quorum_size,
 )
-from components.render.workload import WorkloadNames, pod_dns_names, render_workload
-from components.render.zookeeper import (
+from statefulkit.render.workload import WorkloadNames, pod_dns_names, render_workload
+from statefulkit.render.zookeeper import (
     PROMETHEUS_PROVIDER,
     render_bootstrap_config_map,
     render_config_files,
@@ -48,9 +48,9 @@ from components.render.zookeeper import (
     render_zookeeper,
     zookeeper_workload_args,
 )
-from components.testing import SECRET_SIG, Deployment, Resource, run, run_failing
-from components.workload import StatefulWorkload
-from components.zookeeper import ZooKeeperEnsemble
+from statefulkit.testing import SECRET_SIG, Deployment, Resource, run, run_failing
+from statefulkit.workload import StatefulWorkload
+from statefulkit.zookeeper import ZooKeeperEnsemble
 from tests.support.tokens import CERTIFICATE, CM, NETPOL, PDB, SC, SECRET, STS, SVC, WORKLOAD, ZOOKEEPER
 
 FQDN = "{sts}-{i}.{sts}-headless.{ns}.svc.{domain}"

@@ -330,6 +330,6 @@ def preview(stack: auto.Stack, out: Print) -> auto.PreviewResult:
 
 def destroy(stack: auto.Stack, out: Print) -> auto.DestroyResult:
     recover_interrupted(stack, out)
-    # The program runs: the StatefulSets' before-delete hooks live in it (see components.lifecycle).
+    # The program runs: the StatefulSets' before-delete hooks live in it (see statefulkit.lifecycle).
     result: auto.DestroyResult = _run("destroy", stack.destroy, out, run_program=True)
     return result

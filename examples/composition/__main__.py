@@ -13,7 +13,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import RedisEnsemble, ZooKeeperEnsemble
+from statefulkit import RedisEnsemble, ZooKeeperEnsemble
 
 config = pulumi.Config()
 RESTRICTED = {f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "audit", "warn")}

@@ -1,11 +1,11 @@
-"""Unit tests of this program, written as a statefulkit user writes them: `components.testing` and
+"""Unit tests of this program, written as a statefulkit user writes them: `statefulkit.testing` and
 its `pulumi_mocks` fixture (each test runs as a preview and as an update). Run: `pytest`."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from components.testing import Capture, Deployment, Match, MockRunner, Secret, assert_match, program_at
+from statefulkit.testing import Capture, Deployment, Match, MockRunner, Secret, assert_match, program_at
 
 PASSWORD = "an-example-password"  # noqa: S105 - test-only
 

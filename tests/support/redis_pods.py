@@ -22,8 +22,8 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from components.args.redis import REDIS_PORT, SENTINEL_PORT, RedisArgs
-from components.render.redis import (
+from statefulkit.args.redis import REDIS_PORT, SENTINEL_PORT, RedisArgs
+from statefulkit.render.redis import (
     EXPORTER_CONTAINER,
     REDIS_CONTAINER,
     SENTINEL_CONTAINER,
@@ -31,7 +31,7 @@ from components.render.redis import (
     redis_workload_args,
     render_auth_secret,
 )
-from components.render.workload import WorkloadManifests, render_workload
+from statefulkit.render.workload import WorkloadManifests, render_workload
 from tests.support import writelog
 from tests.support.podsim import PodNetwork, StatefulSetSim
 from tests.support.polling import wait_until

@@ -6,7 +6,7 @@ applied, required keys enforced, typed keys checked, maps and lists as JSON stri
 strings, and the secret keys listed (their plain values supplied by the test, as `pulumi config
 set --secret` would store them encrypted).
 
-`run_stack` runs the program's directory with the shipped harness (`components.testing`), which
+`run_stack` runs the program's directory with the shipped harness (`statefulkit.testing`), which
 runs it inside a root stack as the Python language host does, so `pulumi.export` ends in the
 stack's outputs: the recorded wire form shows exactly what would land in the state (secrets carry
 the secret signature, unknowns the unknown sentinel).
@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from components.testing import SECRET_SIG, SIG_KEY, Deployment, config_value, program_at, run
+from statefulkit.testing import SECRET_SIG, SIG_KEY, Deployment, config_value, program_at, run
 from tests.support.tokens import NS, SC
 from tools.engine import project_settings, stack_file
 

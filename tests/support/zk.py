@@ -25,9 +25,9 @@ from kazoo.client import KazooClient
 from kazoo.exceptions import KazooException, NodeExistsError
 from kazoo.handlers.threading import KazooTimeoutError
 
-from components.args.zookeeper import CLIENT_PORT, SECURE_CLIENT_PORT, ZooKeeperArgs
-from components.render.workload import WorkloadManifests
-from components.render.zookeeper import (
+from statefulkit.args.zookeeper import CLIENT_PORT, SECURE_CLIENT_PORT, ZooKeeperArgs
+from statefulkit.render.workload import WorkloadManifests
+from statefulkit.render.zookeeper import (
     ZooKeeperNames,
     render_admin_secret,
     render_bootstrap_config_map,

@@ -3,7 +3,7 @@ so any number fits the local cluster's volumes)."""
 
 import pulumi
 
-from components import StatefulWorkload
+from statefulkit import StatefulWorkload
 
 config = pulumi.Config()
 for i in range(config.require_int("count")):

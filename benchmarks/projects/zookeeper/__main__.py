@@ -3,6 +3,6 @@
 import pulumi
 
 from benchmarks.engine_deploy import zookeeper_args
-from components import ZooKeeperEnsemble
+from statefulkit import ZooKeeperEnsemble
 
 ZooKeeperEnsemble("zk", zookeeper_args(pulumi.Config().require("namespace")))
