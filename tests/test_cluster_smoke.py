@@ -223,6 +223,7 @@ def test_the_certificate_and_the_pod_monitor_pass_their_crds_schemas(cluster: Cl
             namespace=ns,
             tls={"issuer_ref": {"name": "ca", "kind": "ClusterIssuer"}},
             pod_monitor={"interval_seconds": 15, "labels": {"release": "prometheus"}},
+            network_policy={"metrics": [{"namespace_labels": {}}]},  # a monitor needs a source its policy admits
         )
         assert args.tls is not None
         api_version, kind = CERTIFICATE_API

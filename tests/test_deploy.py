@@ -105,3 +105,28 @@ def test_a_lock_is_removed_only_when_every_owner_is_gone(tmp_path: Path) -> None
     (tmp_path / "locks" / "organization" / "statefulkit" / "dev" / "b.json").unlink()
     _lock(tmp_path, "c", gone.pid, "another-host")  # its process cannot be checked from here
     assert engine.stale_locks(tmp_path, "statefulkit", "dev") == []
+
+
+def make_dry_run(target: str, environ: dict[str, str]) -> list[str]:
+    """The commands `make -n <target>` would run, with the venv taken as installed."""
+    run = subprocess.run(
+        ["make", "-n", "-o", ".venv/.installed", target],
+        cwd=ROOT,
+        env=environ,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return run.stdout.splitlines()
+
+
+def test_make_up_installs_the_system_packages_before_it_deploys_as_make_test_does() -> None:
+    """A fresh machine: `make up` on the local cluster needs the Debian packages of its real node
+    (containerd, runc, the CNI plugins), so it runs the same step `make test` runs, first."""
+    local = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
+    up = make_dry_run("up", local)
+    assert "tools/system-deps" in up, up
+    assert up.index("tools/system-deps") < next(i for i, c in enumerate(up) if "tools.deploy up" in c), up
+    assert "tools/system-deps" in make_dry_run("test", local)
+    # A cluster of the user's own needs none of the packages.
+    assert "tools/system-deps" not in make_dry_run("up", {**local, "KUBECONFIG": "/home/me/.kube/config"})

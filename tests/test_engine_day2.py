@@ -1,6 +1,7 @@
 """Day-2 changes through the real engine on the local cluster: a larger storage size grows the
 claims in place (no pod restarts), a smaller one or a class without expansion is refused before
-anything changes, and destroy scales every StatefulSet to 0 before deleting it.
+anything changes, and destroy scales every StatefulSet to 0 before deleting it, whatever size the
+program then declares.
 
 The tests run in order on one stack (3 ZooKeeper members, 3 Redis pods); the last destroys it.
 What is checked is what the cluster holds, read with kubectl and its watch.
@@ -16,7 +17,7 @@ import pytest
 
 from statefulkit.args.common import parse_quantity
 from tests.support.engine_project import Project, small_ensembles
-from tests.support.kube import Cluster, WatchEvent
+from tests.support.kube import Cluster, scaled_to_zero_before_deleted
 from tools.engine import ROOT, Engine
 
 pytestmark = pytest.mark.engine
@@ -134,21 +135,16 @@ def test_growth_on_a_class_without_expansion_is_refused(project: Project, local_
     assert requested_sizes(local_cluster, namespace) == {"2Gi"}
 
 
-def scaled_to_zero_before_deleted(events: list[WatchEvent], name: str) -> bool:
-    """The StatefulSet's watch shows spec.replicas 0, then status.replicas 0, then its deletion."""
-    seen = [e for e in events if e.name == name]
-    zero = next((i for i, e in enumerate(seen) if e.object["spec"].get("replicas") == 0), None)
-    drained = next((i for i, e in enumerate(seen) if i >= (zero or 0) and not e.object["status"].get("replicas")), None)
-    deleted = next((i for i, e in enumerate(seen) if e.type == "DELETED"), None)
-    return None not in (zero, drained, deleted) and zero <= drained < deleted  # type: ignore[operator]
-
-
 def test_destroy_scales_every_statefulset_to_zero_and_waits_for_its_pods(
     project: Project, local_cluster: Cluster
 ) -> None:
+    """`destroy --run-program` tears down whatever size the program declares: here the smaller
+    size an update refused (2Gi -> 1Gi) is still in the stack file. Only a replacement checks growth."""
     namespace = project.namespace
     statefulsets = [s["metadata"]["name"] for s in local_cluster.get("statefulsets", namespace=namespace)["items"]]
     assert sorted(statefulsets) == ["redis", ZOOKEEPER]
+    assert requested_sizes(local_cluster, namespace) == {"2Gi"}
+    set_storage_size(project, "1Gi")
     with local_cluster.watch("statefulsets", namespace) as sts_watch, local_cluster.watch("pods", namespace) as pods:
         printed = project.destroy()
         sts_events, pod_events = sts_watch.events, pods.events

@@ -3,7 +3,9 @@ file, and an engine killed mid-run, all through the real engine on the local clu
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -18,6 +20,7 @@ import yaml
 from tests.conftest import TEST_PASSPHRASE
 from tests.support.engine_project import Project
 from tests.support.kube import Cluster
+from tools import engine as engine_module
 from tools.engine import ROOT, Engine
 
 pytestmark = pytest.mark.engine
@@ -116,6 +119,35 @@ def test_a_bad_stack_file_fails_in_the_engine_naming_every_key_and_deploys_nothi
     assert "Traceback" not in printed and "unhandled error" not in printed, printed
     assert [r["type"] for r in project.resources() if r["type"] != "pulumi:pulumi:Stack"] == []
     assert local_cluster.kubectl("get", "namespace", namespace, check=False).returncode != 0
+
+
+def test_an_error_inside_an_apply_fails_make_up_with_the_users_exception(
+    engine: Engine, local_cluster: Cluster, tmp_path: Path
+) -> None:
+    """A user's bug in an apply on an ensemble's Output, which nothing awaits (it once crashed the
+    test harness's interpreter): `make up`'s code path ends with the ValueError and its traceback,
+    exit 1, no crash and no hang."""
+    namespace = f"sk-bug-{uuid.uuid4().hex[:6]}"
+    config = {"statefulkit-apply-error:namespace": namespace}
+    project = Project.copy(ROOT / "tests/projects/apply_error", tmp_path, engine, "bug", config)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PULUMI_")}
+    env |= {k: engine.env[k] for k in ("KUBECONFIG", "PULUMI_BACKEND_URL")} | {
+        "PULUMI_CONFIG_PASSPHRASE": TEST_PASSPHRASE
+    }
+    command = [sys.executable, "-m", "tools.deploy", "up", "--stack", "bug", "--project", str(project.directory)]
+    local_cluster.kubectl("create", "namespace", namespace)
+    try:
+        run = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
+    finally:
+        # The program cannot run (that is the bug), so the stack goes without it, as it came.
+        with contextlib.suppress(engine_module.EngineError):
+            project.destroy(run_program=False)
+        local_cluster.kubectl("delete", "namespace", namespace, "--wait=false", check=False)
+    printed = run.stdout + run.stderr
+    assert run.returncode == 1, f"exit {run.returncode}:\n{printed}"
+    assert "ValueError: invalid literal for int() with base 10: 'zk-0.zk-headless" in printed, printed
+    assert "Traceback (most recent call last)" in printed, printed
+    assert re.search(r'__main__.py", line \d+, in as_number', printed), printed  # the user's own line
 
 
 # 11 -----------------------------------------------------------------------------------------

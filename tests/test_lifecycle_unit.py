@@ -1,17 +1,13 @@
 """The pure decisions of statefulkit.lifecycle (what a StatefulSet delete means, which claims
-belong to it, how long its pods may take) and how its hook runs beside others. The cluster side
-runs in tests/test_engine_day2.py."""
+belong to it, how long its pods may take). The hooks that run them: tests/test_hooks_unit.py; the
+cluster side: tests/test_engine_day2.py and tests/test_engine_providers.py."""
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from typing import Any
 
-import pulumi
 import pytest
 
-from statefulkit import lifecycle
 from statefulkit.args.workload import StatefulWorkloadArgs
 from statefulkit.lifecycle import Growth, VolumeGrowthRefusedError, claim_ordinal, plan_delete, teardown_bound_seconds
 from statefulkit.render.workload import render_workload
@@ -93,35 +89,3 @@ def test_the_teardown_bound_counts_every_grace_period_when_pods_stop_one_by_one(
     parallel = spec(pod_management_policy="Parallel", termination_grace_period_seconds=20)
     assert teardown_bound_seconds(ordered) == 3 * 20 + 60
     assert teardown_bound_seconds(parallel) == 20 + 60
-
-
-def test_hooks_of_parallel_deletes_run_at_the_same_time(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The engine deletes StatefulSets in parallel; the SDK awaits each hook on the program's one
-    event loop. Each call here blocks until the other has started too, so hooks that blocked the
-    loop (drained one StatefulSet at a time) would break the barrier instead."""
-    both_started = threading.Barrier(2, timeout=10)
-    looked_up: list[str] = []
-
-    class Cluster:
-        def statefulset(self, namespace: str, name: str) -> None:
-            both_started.wait()
-            looked_up.append(f"{namespace}/{name}")  # then gone: nothing to drain
-
-    monkeypatch.setattr(lifecycle.Cluster, "connect", classmethod(lambda cls: Cluster()))
-
-    def hook_args(name: str) -> pulumi.ResourceHookArgs:
-        return pulumi.ResourceHookArgs(
-            urn=f"urn:{name}", id=f"ns/{name}", name=name, type="kubernetes:apps/v1:StatefulSet"
-        )
-
-    async def delete_both() -> None:
-        await asyncio.gather(*(lifecycle._before_delete(hook_args(n)) for n in ("zk", "redis")))
-
-    # A loop of its own, never made current: asyncio.run would leave the main thread without one,
-    # and the Pulumi runtime of later tests asks for it.
-    loop = asyncio.new_event_loop()
-    try:
-        loop.run_until_complete(delete_both())
-    finally:
-        loop.close()
-    assert sorted(looked_up) == ["ns/redis", "ns/zk"]

@@ -7,7 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+from pydantic import BaseModel, ValidationError
+
 from statefulkit import RedisArgs, StatefulWorkloadArgs, ZooKeeperArgs
+from statefulkit.args.options import WorkloadOptions
 from statefulkit.render.redis import redis_workload_args
 from statefulkit.render.workload import render_workload
 from statefulkit.render.zookeeper import render_zookeeper, zookeeper_workload_args
@@ -162,17 +166,78 @@ def test_the_default_network_policy_admits_members_and_same_namespace_clients_on
     assert closed is not None and len(closed["spec"]["ingress"]) == 1
 
 
+PROMETHEUS = {"namespace_labels": {"kubernetes.io/metadata.name": "monitoring"}, "pod_labels": {"app": "prometheus"}}
+
+
 def test_a_pod_monitor_scrapes_every_metrics_port_of_the_pods() -> None:
     monitor = {"interval_seconds": 15, "labels": {"release": "prometheus"}}
-    zk = render_zookeeper("zk", ZooKeeperArgs(namespace="data", pod_monitor=monitor))
+    scraped = {"metrics": [PROMETHEUS]}
+    zk = render_zookeeper("zk", ZooKeeperArgs(namespace="data", pod_monitor=monitor, network_policy=scraped))
     assert zk.pod_monitor is not None
     assert zk.pod_monitor["metadata"]["labels"]["release"] == "prometheus"
     assert zk.pod_monitor["spec"] == {
         "selector": zk.stateful_set["spec"]["selector"],
         "podMetricsEndpoints": [{"port": "metrics", "path": "/metrics", "interval": "15s"}],
     }
-    redis_args = RedisArgs(existing_secret={"name": "a", "key": "p"}, metrics={}, pod_monitor={})
+    redis_args = RedisArgs(
+        existing_secret={"name": "a", "key": "p"}, metrics={}, pod_monitor={}, network_policy=scraped
+    )
     redis = render_workload("redis", redis_workload_args("redis", redis_args))
     assert redis.pod_monitor is not None
     assert [e["port"] for e in redis.pod_monitor["spec"]["podMetricsEndpoints"]] == ["metrics"]
     assert render_zookeeper("zk", ZooKeeperArgs()).pod_monitor is None
+    # Without a NetworkPolicy nothing blocks the scrapes.
+    assert render_zookeeper("zk", ZooKeeperArgs(pod_monitor={}, network_policy=None)).pod_monitor is not None
+
+
+def test_every_port_a_pod_monitor_scrapes_is_open_to_a_metrics_source() -> None:
+    """What the monitor scrapes, the workload's own NetworkPolicy lets the named Prometheus reach."""
+    scraped = {"metrics": [PROMETHEUS]}
+    redis_args = RedisArgs(auth=False, metrics={"port": 9500}, pod_monitor={}, network_policy=scraped)
+    for manifests in (
+        render_zookeeper("zk", ZooKeeperArgs(pod_monitor={}, network_policy=scraped)),
+        render_workload("redis", redis_workload_args("redis", redis_args)),
+    ):
+        assert manifests.pod_monitor is not None and manifests.network_policy is not None
+        pod = manifests.stateful_set["spec"]["template"]["spec"]
+        numbers = {p["name"]: p["containerPort"] for c in pod["containers"] for p in c.get("ports", [])}
+        scrapes = {numbers[e["port"]] for e in manifests.pod_monitor["spec"]["podMetricsEndpoints"]}
+        prometheus = {"namespaceSelector": {"matchLabels": PROMETHEUS["namespace_labels"]}}
+        prometheus["podSelector"] = {"matchLabels": PROMETHEUS["pod_labels"]}
+        opened = {
+            p["port"]
+            for rule in manifests.network_policy["spec"]["ingress"]
+            if prometheus in rule["from"]
+            for p in rule["ports"]
+        }
+        assert scrapes and scrapes <= opened, (scrapes, opened)
+
+
+@pytest.mark.parametrize(
+    ("model", "args"),
+    [
+        (
+            StatefulWorkloadArgs,
+            {"image": "app:1", "ports": [{"name": "m", "container_port": 9, "reachable_by": "metrics"}]},
+        ),
+        (ZooKeeperArgs, {}),
+        (RedisArgs, {"auth": False, "metrics": {}}),
+    ],
+)
+def test_a_pod_monitor_the_network_policy_would_block_is_refused(model: type[BaseModel], args: dict[str, Any]) -> None:
+    policies: list[dict[str, Any]] = [{}, {"clients": [{}], "metrics": []}]
+    for policy in policies:  # the default policy admits no metrics source
+        with pytest.raises(ValidationError) as caught:
+            model.model_validate({**args, "pod_monitor": {"interval_seconds": 15}, "network_policy": policy})
+        (error,) = caught.value.errors()
+        assert error["loc"] == ("pod_monitor",)
+        for fragment in (
+            "network_policy.metrics=[] admits no metrics source",
+            "would block every scrape",
+            "network_policy=None",
+        ):
+            assert fragment in error["msg"], error["msg"]
+    with pytest.raises(ValidationError, match=r"network_policy\.metrics"):
+        model.model_validate({**args, "pod_monitor": {}})
+    unguarded = model.model_validate({**args, "pod_monitor": {}, "network_policy": None})
+    assert isinstance(unguarded, WorkloadOptions) and unguarded.pod_monitor is not None

@@ -1,14 +1,18 @@
-"""The README's testing example is a test: it runs here, in both modes, as a user's pytest would."""
+"""The README's testing example is a test: it runs here, in both modes, as a user's pytest would.
+It uses only what the README documents of the ensembles, and that is what they expose."""
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 from typing import Any
 
+import pulumi
 import pytest
 
-from statefulkit.testing import MockRunner
+from statefulkit import RedisEnsemble, ZooKeeperEnsemble
+from statefulkit.testing import MockRunner, run
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 SECTION = "## Testing your own program with mocks"
@@ -39,3 +43,62 @@ def test_a_broken_readme_example_would_fail(pulumi_mocks: MockRunner) -> None:
     exec(compile(broken, "broken-readme", "exec"), namespace)  # noqa: S102
     with pytest.raises(AssertionError, match=r"no StatefulSet named 'zk' matches the pattern"):
         namespace["test_zookeeper"](pulumi_mocks)
+
+
+ENSEMBLES = {"ZooKeeperEnsemble": ZooKeeperEnsemble, "RedisEnsemble": RedisEnsemble}
+
+
+def documented_outputs(ensemble: str) -> set[str]:
+    """The names in the `Outputs: ...` sentence of the README's section on `ensemble`."""
+    text = README.read_text()
+    start = text.index(f"\n## {ensemble}")
+    section = text[start : text.index("\n## ", start + 1)]
+    found = re.findall(r"^Outputs: (.*?)\.(?:\s|$)", section, re.M | re.S)
+    assert len(found) == 1, f"expected one 'Outputs:' sentence in the README's {ensemble} section, found {len(found)}"
+    return set(re.findall(r"`([a-z_]+)`(?!'s)", found[0]))  # `existing_secret`'s is an argument
+
+
+def example_attributes() -> dict[str, set[str]]:
+    """Ensemble class -> the attributes the README's testing example reads of its instances."""
+    tree = ast.parse(readme_example())
+    instances = {
+        target.id: node.value.func.id
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Assign)
+        and isinstance(node.value, ast.Call)
+        and isinstance(node.value.func, ast.Name)
+        and node.value.func.id in ENSEMBLES
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    }
+    used: dict[str, set[str]] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in instances:
+            used.setdefault(instances[node.value.id], set()).add(node.attr)
+    return used
+
+
+def test_the_example_reads_only_documented_outputs() -> None:
+    used = example_attributes()
+    assert used, "the README's testing example reads no output of an ensemble"
+    for ensemble, attributes in used.items():
+        undocumented = attributes - documented_outputs(ensemble)
+        assert not undocumented, f"the README's testing example reads {ensemble}.{sorted(undocumented)}, not documented"
+
+
+def test_the_documented_outputs_are_what_the_ensembles_expose() -> None:
+    """Every documented output is there, and every public Output attribute (and the workload) is documented."""
+    made: dict[str, pulumi.ComponentResource] = {}
+
+    def program() -> None:
+        made["ZooKeeperEnsemble"] = ZooKeeperEnsemble("zk", {"replicas": 3})
+        made["RedisEnsemble"] = RedisEnsemble("cache", {"password": pulumi.Output.secret("pw")})
+
+    run(program, preview=False)
+    for ensemble, instance in made.items():
+        exposed = {
+            name
+            for name, value in vars(instance).items()
+            if not name.startswith("_") and name != "urn" and isinstance(value, pulumi.Output)
+        }
+        assert documented_outputs(ensemble) == exposed | {"workload"}, ensemble

@@ -646,7 +646,10 @@ def test_bad_component_name_is_refused_before_registration() -> None:
 
 
 def test_unknown_field_is_refused() -> None:
-    assert "sentinels" in rejected(args(sentinels=3))
+    message = rejected(args(sentinels=3))
+    assert "sentinels" in message and "unknown field; did you mean 'sentinel'?" in message
+    assert "sentinel.quorom" in rejected(args(sentinel={"quorom": 2}))
+    assert "did you mean 'quorum'?" in rejected(args(sentinel={"quorom": 2}))
 
 
 @pytest.mark.parametrize(

@@ -271,6 +271,14 @@ def _set(path: str, value: Any) -> Any:
     return edit
 
 
+def _both(*edits: Any) -> Any:
+    def edit(values: dict[str, Any]) -> None:
+        for one in edits:
+            one(values)
+
+    return edit
+
+
 def _drop(path: str) -> Any:
     key, _, leaf = path.partition(".")
 
@@ -336,6 +344,54 @@ BROKEN = {
         _set("statefulkit:zookeeper", [3]),
         ["statefulkit:zookeeper: [3]: must be a map of ZooKeeperArgs keys"],
     ),
+    "unknown key like a field": (
+        "prod",
+        _set("statefulkit:zookeeper.replica", 3),
+        ["statefulkit:zookeeper.replica: 3: unknown key (not a field of this block); did you mean 'replicas'?"],
+    ),
+    "unknown nested key like a field": (
+        "staging",
+        _set("statefulkit:redis.sentinel", {"quorom": 2}),
+        ["statefulkit:redis.sentinel.quorom: 2: unknown key (not a field of this block); did you mean 'quorum'?"],
+    ),
+    "variable the ensemble sets itself": (
+        "dev",
+        _set("statefulkit:zookeeper.extra_env", {"POD_NAMESPACE": "x"}),
+        [
+            "statefulkit:zookeeper.extra_env.POD_NAMESPACE: 'POD_NAMESPACE' is set by the ensemble itself (the pod's "
+            "namespace, from the downward API); a variable is set once per container"
+        ],
+    ),
+    "variable the ensemble sets itself, as a list": (
+        "staging",
+        _set("statefulkit:redis.extra_env", [{"name": "TZ", "value": "UTC"}, {"name": "POD_NAME", "value": "x"}]),
+        ["statefulkit:redis.extra_env[1]: 'POD_NAME' is set by the ensemble itself"],
+    ),
+    "sidecar named like the ensemble's container": (
+        "prod",
+        _set("statefulkit:redis.sidecars", [{"name": "sentinel"}]),
+        ["statefulkit:redis.sidecars[0].name: 'sentinel' is set by the ensemble itself (the Sentinel container)"],
+    ),
+    "volume mounted over the ensemble's data": (
+        "prod",
+        _both(
+            _set("statefulkit:zookeeper.extra_volumes", [{"name": "scratch", "empty_dir": True}]),
+            _set("statefulkit:zookeeper.extra_volume_mounts", [{"name": "scratch", "mount_path": "/datalog"}]),
+        ),
+        [
+            "statefulkit:zookeeper.extra_volume_mounts[0].mount_path: '/datalog' is set by the ensemble itself "
+            "(where claim 'datalog' is mounted, with data_log_storage_size)"
+        ],
+    ),
+    "pod monitor the network policy would block": (
+        "staging",
+        _set("statefulkit:zookeeper.pod_monitor", {"interval_seconds": 15}),
+        [
+            "statefulkit:zookeeper.pod_monitor: {'interval_seconds': 15, 'labels': {}}: pod_monitor is set but "
+            "network_policy.metrics=[] admits no metrics source",
+            "or set network_policy=None",
+        ],
+    ),
 }
 
 
@@ -381,6 +437,30 @@ def test_every_problem_of_the_stack_file_is_reported_in_one_run(preview: bool) -
     ], lines
     assert "replicas=4 is even" in lines[2]
     assert result.deployment.resources == []
+
+
+def test_a_clash_with_the_ensembles_pod_is_reported_beside_a_field_error(preview: bool) -> None:
+    """The pod's rules run once the fields are valid; they still speak when another key fails."""
+
+    def edit(values: dict[str, Any]) -> None:
+        values["statefulkit:zookeeper"] |= {"replicas": "many", "extra_env": {"POD_NAMESPACE": "x"}}
+
+    result = run(preview, "staging", edit)
+    lines = [line.strip() for line in str(result.error).splitlines()[1:]]
+    assert [line.split(":")[1] for line in lines] == ["zookeeper.replicas", "zookeeper.extra_env.POD_NAMESPACE"], lines
+    assert result.deployment.resources == []
+
+
+def test_an_unknown_key_gets_no_suggestion_when_nothing_is_close_or_the_program_sets_it(preview: bool) -> None:
+    def edit(values: dict[str, Any]) -> None:
+        values["statefulkit:zookeeper"] |= {"colour": "blue", "namespce": "elsewhere"}
+
+    lines = [line.strip() for line in str(run(preview, "dev", edit).error).splitlines()[1:]]
+    assert lines == [
+        "statefulkit:zookeeper.colour: 'blue': unknown key (not a field of this block)",
+        # `namespace` is close, but it comes from statefulkit:namespace, not from this block.
+        "statefulkit:zookeeper.namespce: 'elsewhere': unknown key (not a field of this block)",
+    ]
 
 
 def test_a_rule_about_a_field_that_failed_is_not_judged_on_its_default(preview: bool) -> None:

@@ -10,7 +10,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pytest
 
-from statefulkit import StatefulWorkload
+from statefulkit import RedisEnsemble, StatefulWorkload, ZooKeeperEnsemble
 from statefulkit.testing import (
     UNKNOWN,
     Capture,
@@ -22,6 +22,7 @@ from statefulkit.testing import (
     Secret,
     UnresolvedOutputError,
     assert_match,
+    mismatches,
     run,
 )
 
@@ -102,6 +103,59 @@ def test_captures_keep_what_they_matched() -> None:
     assert ports.values == ["peer", "probe"]
     with pytest.raises(LookupError, match="the capture matched nothing"):
         _ = Capture().value
+
+
+def test_a_capture_keeps_only_what_a_whole_match_accepted() -> None:
+    """A candidate that matched the capture but not the rest of the pattern leaves nothing behind."""
+    env = [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}, {"name": "C", "value": "2"}]
+    name = Capture()
+    assert_match(env, Match.array_with([{"name": name, "value": "2"}]))  # A was tried first
+    assert name.values == ["B"]
+
+    failed = Capture()  # the first item is found, the second is not: the array_with fails
+    assert "no element matches array_with item [1]" in message(env, Match.array_with([{"name": failed}, {"name": "Z"}]))
+    with pytest.raises(MatchError):
+        assert_match({"a": 1, "b": 2}, {"a": failed, "b": 3})
+    with pytest.raises(MatchError):
+        assert_match({"a": 1, "b": 2}, Match.exact({"a": failed}))
+    with pytest.raises(MatchError):
+        assert_match({"a": {"k": 1}}, Match.object_like({"a": {"k": Capture(failed)}, "b": 1}))
+    assert mismatches({"a": 1}, {"a": failed, "b": 1})
+    assert failed.values == []
+    with pytest.raises(LookupError, match="the capture matched nothing"):
+        _ = failed.value
+
+    negated = Capture()  # the inside of a not_ never keeps anything, whether the not_ holds or not
+    assert_match({"a": {"k": 1, "j": 2}}, {"a": Match.not_({"k": negated, "j": 3})})
+    assert "expected anything but" in message({"a": {"k": 1}}, {"a": Match.not_({"k": negated})})
+    assert negated.values == []
+
+    outer, inner = Capture({"name": Capture()}), Capture(Match.string_like_regex("^C"))
+    assert mismatches(env, Match.array_with([outer, {"name": inner}])) == []  # called on its own, it keeps
+    assert outer.values == [env[0]] and inner.values == ["C"]
+
+
+def zookeeper_and_redis() -> None:
+    ZooKeeperEnsemble("zk", {"replicas": 3})
+    RedisEnsemble("cache", {"password": pulumi.Output.secret("pw")})
+
+
+def test_has_resource_captures_from_the_resource_it_returns(pulumi_mocks: MockRunner) -> None:
+    d = pulumi_mocks.run(zookeeper_and_redis)
+    name = Capture()
+    sts = d.has_resource(
+        kind="StatefulSet", inputs={"metadata": {"name": name}, "spec": {"serviceName": "cache-headless"}}
+    )
+    assert sts.k8s_name == "cache"
+    assert name.values == ["cache"]  # not also 'zk', which matched the capture and not serviceName
+
+    with pytest.raises(MatchError, match="no StatefulSet matches the pattern"):
+        d.has_resource(kind="StatefulSet", inputs={"metadata": {"name": name}, "spec": {"serviceName": "nope"}})
+    with pytest.raises(MatchError, match="2 of StatefulSet match, expected one"):
+        d.has_resource(kind="StatefulSet", inputs={"metadata": {"name": name}})
+    with pytest.raises(MatchError, match=r"no StatefulSet named 'redis'; nearest: 'cache' \(matches\)"):
+        d.has_resource(kind="StatefulSet", k8s_name="redis", inputs={"metadata": {"name": name}})
+    assert name.values == ["cache"]  # none of the failed queries kept a value
 
 
 def test_secrets_match_only_as_secrets_and_never_print() -> None:
@@ -202,7 +256,7 @@ def test_an_output_stays_secret_when_its_input_was(pulumi_mocks: MockRunner) -> 
 
 def test_a_statefulset_status_is_known_only_after_the_update(pulumi_mocks: MockRunner) -> None:
     def program() -> dict[str, Any]:
-        sts = k8s.apps.v1.StatefulSet("db", spec={"replicas": 2, "serviceName": "db", "selector": {}, "template": {}})
+        sts = k8s.apps.v1.StatefulSet("db", spec={"replicas": 2, "service_name": "db", "selector": {}, "template": {}})
         return {"ready": sts.status.apply(lambda s: s and s.ready_replicas)}
 
     if pulumi_mocks.preview:

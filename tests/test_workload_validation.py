@@ -85,7 +85,7 @@ BAD_ARGS: list[tuple[str, dict[str, Any], list[str]]] = [
     (
         "duplicate mount paths",
         {"volume_claims": [CLAIM, {**CLAIM, "name": "logs"}]},
-        ["mount path", "/data", "own path"],
+        ["volume_claims.1.mount_path", "'/data' is also volume_claims[0].mount_path", "one volume per container"],
     ),
     (
         "config mount clashes with claim",
@@ -107,10 +107,25 @@ BAD_ARGS: list[tuple[str, dict[str, Any], list[str]]] = [
     (
         "duplicate port numbers",
         {"ports": [{"name": "a", "container_port": 80}, {"name": "b", "container_port": 80}]},
-        ["port number", "80", "twice"],
+        ["ports.1.container_port", "port 80/TCP is also ports[0].container_port", "declared once"],
     ),
-    ("unknown key", {"replica": 3}, ["replica", "Extra inputs are not permitted"]),
-    ("unknown nested key", {"volume_claims": [{**CLAIM, "sise": "1Gi"}]}, ["volume_claims.0.sise", "Extra inputs"]),
+    ("unknown key", {"replica": 3}, ["replica\n", "unknown field; did you mean 'replicas'?"]),
+    ("unknown camelCase key", {"podMonitor": {}}, ["podMonitor\n", "did you mean 'pod_monitor'?"]),
+    (
+        "unknown nested key",
+        {"volume_claims": [{**CLAIM, "sise": "1Gi"}]},
+        ["volume_claims.0.sise", "unknown field; did you mean 'size'?"],
+    ),
+    (
+        "unknown key in a union member",
+        {"update_strategy": {"type": "RollingUpdate", "partiton": 1}},
+        ["update_strategy.RollingUpdate.partiton", "did you mean 'partition'?"],
+    ),
+    (
+        "unknown key like a deprecated name",
+        {"storage_clas": {}},
+        ["storage_clas\n", "did you mean 'create_storage_class'?"],
+    ),
     ("bad namespace", {"namespace": "Team_A"}, ["namespace", "Team_A", "DNS-1123"]),
     (
         "bad storage class name",
@@ -137,7 +152,7 @@ BAD_ARGS: list[tuple[str, dict[str, Any], list[str]]] = [
     (
         "liveness success threshold",
         {"liveness_probe": {"tcp_port": 2181, "success_threshold": 2}},
-        ["liveness_probe.success_threshold=2", "must be 1"],
+        ["liveness_probe.success_threshold\n", "success_threshold=2", "requires 1 for liveness_probe"],
     ),
     (
         "selector label override",
@@ -146,7 +161,16 @@ BAD_ARGS: list[tuple[str, dict[str, Any], list[str]]] = [
     ),
     ("bad anti-affinity mode", {"anti_affinity": {"mode": "sometimes"}}, ["anti_affinity.mode", "sometimes"]),
     ("root user", {"run_as_user": 0}, ["run_as_user", "0", "greater than or equal to 1"]),
-    ("duplicate env", {"env": [{"name": "A", "value": "1"}, {"name": "A", "value": "2"}]}, ["env", "'A'", "duplicate"]),
+    (
+        "duplicate env",
+        {"env": [{"name": "A", "value": "1"}, {"name": "A", "value": "2"}]},
+        ["env.A\n", "'A' is given twice in env", "a variable is set once per container"],
+    ),
+    (
+        "duplicate env of an init container",
+        {"init_containers": [{"name": "init", "env": [{"name": "B", "value": "1"}, {"name": "B", "value": "2"}]}]},
+        ["init_containers.0.env.B", "'B' is given twice in init_containers[0].env"],
+    ),
     (
         "env two sources",
         {"env": [{"name": "A", "value": "1", "field_path": "metadata.name"}]},
@@ -158,7 +182,26 @@ BAD_ARGS: list[tuple[str, dict[str, Any], list[str]]] = [
         ["client_service.port_names", "admin", "not declared"],
     ),
     ("client service without ports", {"ports": [], "client_service": True}, ["client_service", "no ports"]),
-    ("sidecar name clash", {"sidecars": [{"name": "main"}]}, ["sidecars", "main", "duplicate container"]),
+    (
+        "sidecar name clash",
+        {"sidecars": [{"name": "main"}]},
+        ["sidecars.0.name", "'main' is also container_name", "container names must be unique"],
+    ),
+    (
+        "sidecar port name clash",
+        {"sidecars": [{"name": "side", "ports": {"client": 9000}}]},
+        ["sidecars.0.ports.0.name", "'client' is also ports[0].name", "port names must be unique"],
+    ),
+    (
+        "sidecar probe of an undeclared port",
+        {"sidecars": [{"name": "side", "readiness_probe": {"http_get": {"port": "web"}}}]},
+        ["sidecars.0.readiness_probe.http_get.port", "'web' is not a declared port name", "['client']"],
+    ),
+    (
+        "claim named like the config volume",
+        {"volume_claims": [{**CLAIM, "name": "config"}], "config_files": {"a": "b"}},
+        ["volume_claims.0.name", "'config' is set by the workload itself (the volume of config_files)"],
+    ),
     ("image with spaces", {"image": "my image"}, ["image", "my image", "pattern"]),
     # Pod extensions (components/statefulkit/args/extensions.py), shared by every Args model.
     (
@@ -180,7 +223,7 @@ BAD_ARGS: list[tuple[str, dict[str, Any], list[str]]] = [
     (
         "volume named like a claim",
         {"volume_claims": [CLAIM], "extra_volumes": [{"name": "data", "empty_dir": True}]},
-        ["extra_volumes", "'data'", "already name the workload's own volumes"],
+        ["extra_volumes.0.name", "'data' is also volume_claims[0].name", "volume names must be unique"],
     ),
     (
         "mount of an unknown volume",
@@ -194,7 +237,7 @@ BAD_ARGS: list[tuple[str, dict[str, Any], list[str]]] = [
             "extra_volumes": [{"name": "scratch", "empty_dir": True}],
             "extra_volume_mounts": [{"name": "scratch", "mount_path": "/data"}],
         },
-        ["container 'main'", "/data", "used twice"],
+        ["extra_volume_mounts.0.mount_path", "'/data' is also volume_claims[0].mount_path"],
     ),
     (
         "sub_path escaping the volume",
@@ -212,7 +255,7 @@ BAD_ARGS: list[tuple[str, dict[str, Any], list[str]]] = [
     (
         "init container named like the main one",
         {"init_containers": [{"name": "main"}]},
-        ["init_containers", "main", "duplicate container"],
+        ["init_containers.0.name", "'main' is also container_name"],
     ),
     (
         "sidecar mount of an unknown volume",
@@ -313,13 +356,30 @@ def test_defaults_are_already_validated_values(model: type[BaseModel], required:
         (
             ZooKeeperArgs,
             {"extra_env": {"BOOTSTRAP_REPLICAS": "9"}},
-            ["env of container", "BOOTSTRAP_REPLICAS", "extra_env"],
+            ["extra_env.BOOTSTRAP_REPLICAS\n", "'BOOTSTRAP_REPLICAS' is set by the ensemble itself"],
         ),
-        (RedisArgs, {"extra_env": {"REDIS_PASSWORD": "x"}}, ["env of container", "REDIS_PASSWORD", "extra_env"]),
+        (
+            RedisArgs,
+            {"extra_env": {"REDIS_PASSWORD": "x"}},
+            ["extra_env.REDIS_PASSWORD\n", "'REDIS_PASSWORD' is set by the ensemble itself"],
+        ),
+        (ZooKeeperArgs, {"sidecars": [{"name": "zookeeper"}]}, ["sidecars.0.name", "set by the ensemble itself"]),
+        (RedisArgs, {"init_containers": [{"name": "sentinel"}]}, ["init_containers.0.name", "the Sentinel container"]),
         (ZooKeeperArgs, {"security": {"add_capabilities": ["SYS_ADMIN"]}}, ["security.add_capabilities", "SYS_ADMIN"]),
         (RedisArgs, {"topology_spread": [{"min_domains": 3}]}, ["min_domains=3", "only with DoNotSchedule"]),
-        (RedisArgs, {"pod_monitor": {}}, ["pod_monitor is set but metrics is None", "RedisExporter()"]),
-        (ZooKeeperArgs, {"metrics": False, "pod_monitor": {}}, ["pod_monitor is set but metrics=False"]),
+        (
+            RedisArgs,
+            {"pod_monitor": {}, "network_policy": {"metrics": [{}]}},
+            ["pod_monitor is set but metrics is None", "RedisExporter()"],
+        ),
+        (
+            ZooKeeperArgs,
+            {"metrics": False, "pod_monitor": {}, "network_policy": {"metrics": [{}]}},
+            ["pod_monitor is set but metrics=False"],
+        ),
+        (ZooKeeperArgs, {"pod_monitor": {}}, ["pod_monitor\n", "network_policy.metrics=[] admits no metrics source"]),
+        (ZooKeeperArgs, {"replica": 3}, ["replica\n", "did you mean 'replicas'?"]),
+        (RedisArgs, {"sentinel": {"quorom": 2}}, ["sentinel.quorom\n", "did you mean 'quorum'?"]),
     ],
 )
 def test_ensembles_refuse_bad_extensions_before_anything_is_registered(
@@ -336,3 +396,57 @@ def test_ensembles_refuse_bad_extensions_before_anything_is_registered(
     for fragment in fragments:
         assert fragment in str(error), f"{fragment!r} missing from:\n{error}"
     assert registered == []
+
+
+@pytest.mark.parametrize(
+    ("model", "key"),
+    [(StatefulWorkloadArgs, "colour"), (ZooKeeperArgs, "flavour"), (RedisArgs, "zz"), (ZooKeeperArgs, "x" * 40)],
+)
+def test_an_unknown_key_like_no_field_gets_no_suggestion(model: type[BaseModel], key: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        model.model_validate({"image": "app:1", "auth": False, key: 1} if model is not ZooKeeperArgs else {key: 1})
+    (error,) = [e for e in caught.value.errors() if e["loc"] == (key,)]
+    assert error["type"] == "extra_forbidden" and error["msg"] == "Extra inputs are not permitted"
+    assert "did you mean" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("key", "meant"),
+    [
+        ("replica", "replicas"),
+        ("Replicas", "replicas"),
+        ("storageSize", "storage_size"),
+        ("heap_size", "heap"),
+        ("tls_enabled", "tls"),
+        ("sidecar", "sidecars"),
+        ("extra_envs", "extra_env"),
+        ("storage_clas", "create_storage_class"),  # close to the deprecated name: its new one
+    ],
+)
+def test_an_unknown_key_suggests_the_field_it_most_likely_meant(key: str, meant: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        ZooKeeperArgs.model_validate({key: 1})
+    (error,) = [e for e in caught.value.errors() if e["loc"] == (key,)]
+    assert error["type"] == "extra_forbidden"
+    assert error["msg"] == f"unknown field; did you mean '{meant}'?"
+    assert error["ctx"] == {"suggestion": meant}
+
+
+def test_suggestions_keep_the_other_errors_as_they_were() -> None:
+    """Rewriting the unknown key's error leaves every other error of the model, nested ones
+    included, exactly as pydantic made it."""
+    bad = {"replicas": "x", "heap": "1Gb", "tls": {}, "anti_affinity": {"mode": "x"}}
+    with pytest.raises(ValidationError) as plain:
+        ZooKeeperArgs.model_validate(bad)
+    with pytest.raises(ValidationError) as suggested:
+        ZooKeeperArgs.model_validate({**bad, "replica": 3, "sentinel": 1, "pvc_retention": {"when_delted": "Retain"}})
+    added = {("replica",): "replicas", ("pvc_retention", "when_delted"): "when_deleted", ("sentinel",): None}
+    for loc, meant in added.items():  # a nested suggestion survives the outer model's too
+        (error,) = [e for e in suggested.value.errors() if e["loc"] == loc]
+        assert error["msg"] == (
+            f"unknown field; did you mean '{meant}'?" if meant else "Extra inputs are not permitted"
+        )
+    kept = [e for e in suggested.value.errors() if e["loc"] not in added]
+    assert [(e["type"], e["loc"], e["msg"]) for e in kept] == [
+        (e["type"], e["loc"], e["msg"]) for e in plain.value.errors()
+    ]

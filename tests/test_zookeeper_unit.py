@@ -769,7 +769,7 @@ BAD_ARGS: list[tuple[str, dict[str, Any], list[str]]] = [
     ("selector label", {"labels": {"app.kubernetes.io/name": "x"}}, ["labels", "app.kubernetes.io/name", "selector"]),
     ("bad namespace", {"namespace": "Team_A"}, ["namespace", "'Team_A'", "DNS-1123"]),
     ("bad pod management", {"pod_management_policy": "Random"}, ["pod_management_policy", "'Random'"]),
-    ("unknown field", {"replica": 3}, ["replica", "Extra inputs are not permitted"]),
+    ("unknown field", {"replica": 3}, ["replica", "unknown field; did you mean 'replicas'?"]),
     ("root user", {"run_as_user": 0}, ["run_as_user", "0", "greater than or equal to 1"]),
     ("image with space", {"image": "zookeeper 3.9"}, ["image", "'zookeeper 3.9'", "pattern"]),
 ]

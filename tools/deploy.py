@@ -101,7 +101,12 @@ def main(argv: list[str] | None = None) -> int:
                 + "; ".join(f"pulumi config set --secret {key} <value> --stack {args.stack}" for key in missing)
             )
         stack = runner.stack(args.project, args.stack, out)
-        {"up": engine.up, "down": engine.destroy, "preview": engine.preview}[args.action](stack, out)
+        if args.action == "up":
+            engine.up(stack, out)
+        elif args.action == "preview":
+            engine.preview(stack, out)
+        else:
+            engine.destroy(stack, out)  # with the program: its hooks drain each StatefulSet first
     except (DeployError, engine.EngineError) as error:
         print(f"[deploy] error: {error}", file=sys.stderr)
         return 1

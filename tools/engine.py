@@ -328,8 +328,10 @@ def preview(stack: auto.Stack, out: Print) -> auto.PreviewResult:
     return result
 
 
-def destroy(stack: auto.Stack, out: Print) -> auto.DestroyResult:
+def destroy(stack: auto.Stack, out: Print, *, run_program: bool = True) -> auto.DestroyResult:
+    """`pulumi destroy --run-program`: the StatefulSets' before-delete hooks live in the program
+    (statefulkit.hooks). `run_program=False` is the plain `pulumi destroy`, which the engine refuses
+    while any resource has a delete hook (workloads with delete_hook=False have none)."""
     recover_interrupted(stack, out)
-    # The program runs: the StatefulSets' before-delete hooks live in it (see statefulkit.lifecycle).
-    result: auto.DestroyResult = _run("destroy", stack.destroy, out, run_program=True)
+    result: auto.DestroyResult = _run("destroy", stack.destroy, out, run_program=run_program)
     return result

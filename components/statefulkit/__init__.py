@@ -5,6 +5,16 @@ __version__ = "0.2.0"  # the one version source (pyproject reads it)
 import warnings
 from typing import Any
 
+from statefulkit.args.extensions import (
+    ExtraVolume,
+    NetworkPolicyArgs,
+    PodMonitorArgs,
+    PodSecurity,
+    TopologySpread,
+    TrafficSource,
+    VolumeMount,
+)
+from statefulkit.args.options import EnsembleOptions, WorkloadOptions
 from statefulkit.args.parts import (
     AntiAffinity,
     ClientService,
@@ -24,7 +34,8 @@ from statefulkit.args.parts import (
     Toleration,
     VolumeClaim,
 )
-from statefulkit.args.redis import RedisArgs, SentinelSettings
+from statefulkit.args.redis import RedisArgs, RedisExporter, SentinelSettings
+from statefulkit.args.tls import IssuerRef, TlsArgs
 from statefulkit.args.workload import StatefulWorkloadArgs
 from statefulkit.args.zookeeper import ZooKeeperArgs
 from statefulkit.redis import RedisEnsemble
@@ -32,31 +43,46 @@ from statefulkit.storage import new_storage_class
 from statefulkit.workload import StatefulWorkload
 from statefulkit.zookeeper import ZooKeeperEnsemble
 
+# The public API: every name the README documents (tests/test_public_api.py reads it), importable
+# from here; the submodules behind it are free to change.
 __all__ = [
     "AntiAffinity",
     "ClientService",
     "Container",
     "ContainerPort",
     "DisruptionBudget",
+    "EnsembleOptions",
     "EnvVar",
+    "ExtraVolume",
     "HttpGet",
+    "IssuerRef",
     "KeyRef",
+    "NetworkPolicyArgs",
     "OnDelete",
     "PodManagementPolicy",
+    "PodMonitorArgs",
+    "PodSecurity",
     "Probe",
     "PvcRetentionPolicy",
     "RedisArgs",
     "RedisEnsemble",
+    "RedisExporter",
     "Resources",
     "RollingUpdate",
     "SentinelSettings",
     "StatefulWorkload",
     "StatefulWorkloadArgs",
     "StorageClassArgs",
+    "TlsArgs",
     "Toleration",
+    "TopologySpread",
+    "TrafficSource",
     "VolumeClaim",
+    "VolumeMount",
+    "WorkloadOptions",
     "ZooKeeperArgs",
     "ZooKeeperEnsemble",
+    "__version__",
     "new_storage_class",
 ]
 

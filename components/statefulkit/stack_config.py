@@ -46,8 +46,9 @@ class StackConfig:
         try:
             validated = adapter.validate_python(value) if not found else None
         except ValidationError as error:
-            found += [_describe(key, value, e) for e in error.errors()]
-            found += _cross_field_problems(key, adapter, value, error)
+            program_keys = set(set_by_program or ())
+            found += [_describe(key, value, e, program_keys) for e in error.errors()]
+            found += _cross_field_problems(key, adapter, value, error, program_keys)
             validated = None
         self.problems += found
         return validated
@@ -61,10 +62,13 @@ class StackConfig:
             raise pulumi.RunError("invalid stack config:\n  " + "\n  ".join(self.problems))
 
 
-def _cross_field_problems(key: str, adapter: TypeAdapter[Any], value: Any, error: ValidationError) -> list[str]:
-    """Rules between fields (`replicas=4 is even`) run only once every field is valid. Validate
-    again without the failing keys, so those rules speak in the same run; a rule that names a
-    left-out key would judge its default, not the user's value, and is not reported."""
+def _cross_field_problems(
+    key: str, adapter: TypeAdapter[Any], value: Any, error: ValidationError, program_keys: set[str]
+) -> list[str]:
+    """Rules between fields (`replicas=4 is even`, a sidecar named like the ensemble's container)
+    run only once every field is valid. Validate again without the failing keys, so those rules
+    speak in the same run; a rule that names a left-out key would judge its default, not the
+    user's value, and is not reported."""
     if not isinstance(value, dict):
         return []
     failing = {e["loc"][0] for e in error.errors() if e["loc"] and e["loc"][0] in value}
@@ -74,22 +78,35 @@ def _cross_field_problems(key: str, adapter: TypeAdapter[Any], value: Any, error
         adapter.validate_python({k: v for k, v in value.items() if k not in failing})
     except ValidationError as second:
         return [
-            _describe(key, value, e)
+            _describe(key, value, e, program_keys)
             for e in second.errors()
-            if not e["loc"] and not any(re.search(rf"\b{re.escape(str(k))}\b", str(e["msg"])) for k in failing)
+            if not (e["loc"] and e["loc"][0] in failing)
+            and not any(re.search(rf"\b{re.escape(str(k))}\b", str(e["msg"])) for k in failing)
         ]
     return []
 
 
-def _describe(key: str, value: Any, e: Any) -> str:
+def _describe(key: str, value: Any, e: Any, program_keys: set[str]) -> str:
     rule, loc, node, path = str(e["msg"]).removeprefix("Value error, "), e["loc"], value, ""
     for part in loc:  # follow the config; pydantic's union tags are not in it
         if isinstance(node, dict) and (part in node or e["type"] == "missing"):
             node, path = node.get(part), f"{path}.{part}"
         elif isinstance(node, list) and isinstance(part, int):
             node, path = node[part], f"{path}[{part}]"
+        elif isinstance(node, list) and (named := _named(node, part)) is not None:  # `env.A` of a list of {name: A}
+            node, path = node[named], f"{path}[{named}]"
     if not loc and (field := re.match(r"[a-z_][a-z0-9_.]*(?==)", rule)):  # cross-field: `replicas=4 is even ...`
         path = f".{field[0]}"
-    got = "" if e["type"] == "missing" or (not loc and e["type"] == "value_error") else f"{e['input']!r}: "
-    rule = "unknown key (not a field of this block)" if e["type"] == "extra_forbidden" else rule
+    said = e["type"] == "missing" or (not loc and e["type"] == "value_error") or rule.startswith(repr(e["input"]))
+    got = "" if said else f"{e['input']!r}: "
+    if e["type"] == "extra_forbidden":
+        suggestion = (e.get("ctx") or {}).get("suggestion")
+        # A field the program fills in is no better a key than the one written.
+        meant = suggestion is not None and not (len(loc) == 1 and suggestion in program_keys)
+        rule = "unknown key (not a field of this block)" + (f"; did you mean '{suggestion}'?" if meant else "")
     return f"{key}{path}: {got}{rule}"
+
+
+def _named(items: list[Any], name: Any) -> int | None:
+    """The index of the item of a list of maps whose `name` is `name`."""
+    return next((i for i, item in enumerate(items) if isinstance(item, dict) and item.get("name") == name), None)

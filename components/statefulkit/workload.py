@@ -8,9 +8,10 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from statefulkit import hooks
 from statefulkit.args.common import coerce
 from statefulkit.args.workload import StatefulWorkloadArgs, validate_name
-from statefulkit.lifecycle import IMMUTABLE_FIELDS, statefulset_hook, want
+from statefulkit.lifecycle import IMMUTABLE_FIELDS
 from statefulkit.manifest import manifest_kwargs
 from statefulkit.render.monitoring import POD_MONITOR_API
 from statefulkit.render.workload import pod_dns_names, render_workload
@@ -61,11 +62,6 @@ class StatefulWorkload(pulumi.ComponentResource):
                 f"{name}-client", **manifest_kwargs(manifests.client_service), opts=child
             )
 
-        # What the before-delete hook compares the live StatefulSet with (a size-only change grows
-        # the claims in place); the name is explicit, the namespace may still be an Output.
-        pulumi.Output.from_input(args.namespace).apply(
-            lambda ns: want(ns, names.stateful_set, manifests.stateful_set["spec"])
-        )
         # What the component was told to wait for, the StatefulSet waits for too (the engine
         # records dependencies per resource, and the pods are what must not start early).
         depends_on: list[pulumi.Resource] = [self.headless_service, *_resources(opts)]
@@ -80,9 +76,11 @@ class StatefulWorkload(pulumi.ComponentResource):
                 # Explicit names mean the old object must go before its replacement exists.
                 delete_before_replace=True,
                 # Drains the pods before a delete, or grows the claims before a size-only swap.
-                hooks=pulumi.ResourceHookBinding(before_delete=[statefulset_hook()]),
+                hooks=hooks.binding(delete_hook=args.delete_hook),
             ),
         )
+        # What the hooks compare the live StatefulSet with, and on which provider's cluster.
+        hooks.declare(self.stateful_set, name=names.stateful_set, parent=self, spec=manifests.stateful_set["spec"])
 
         self.pdb: k8s.policy.v1.PodDisruptionBudget | None = None
         if manifests.pdb is not None:

@@ -125,9 +125,10 @@ class Project:
         """The stack outputs (`pulumi stack output`), secrets in the clear."""
         return {key: value.value for key, value in self.stack().outputs().items()}
 
-    def destroy(self) -> EngineRun:
+    def destroy(self, *, run_program: bool = True) -> EngineRun:
+        """`pulumi destroy --run-program`, or without the program (`run_program=False`)."""
         printed = EngineRun()
-        engine.destroy(self.stack(), printed)
+        engine.destroy(self.stack(printed), printed, run_program=run_program)
         return printed
 
     def preview(self) -> tuple[auto.PreviewResult, EngineRun]:
@@ -135,10 +136,16 @@ class Project:
         return engine.preview(self.stack(), printed), printed
 
     def failing(self, operation: str) -> EngineRun:
-        """Run `up` or `preview`, which must fail; what it printed."""
+        """Run `up`, `preview` or a plain `destroy` (without the program), which must fail; what it printed."""
         printed = EngineRun()
+
+        def plain_destroy(stack: auto.Stack, out: engine.Print) -> None:
+            engine.destroy(stack, out, run_program=False)
+
         try:
-            {"up": engine.up, "preview": engine.preview}[operation](self.stack(), printed)
+            {"up": engine.up, "preview": engine.preview, "destroy": plain_destroy}[operation](
+                self.stack(printed), printed
+            )
         except engine.EngineError:
             return printed
         raise AssertionError(f"{operation} succeeded:\n{printed.text}")

@@ -451,3 +451,12 @@ def frozen(pids: list[int]) -> Iterator[None]:
         for pid in pids:
             with suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGCONT)
+
+
+def scaled_to_zero_before_deleted(events: list[WatchEvent], name: str) -> bool:
+    """The StatefulSet's watch shows spec.replicas 0, then status.replicas 0, then its deletion."""
+    seen = [e for e in events if e.name == name]
+    zero = next((i for i, e in enumerate(seen) if e.object["spec"].get("replicas") == 0), None)
+    drained = next((i for i, e in enumerate(seen) if i >= (zero or 0) and not e.object["status"].get("replicas")), None)
+    deleted = next((i for i, e in enumerate(seen) if e.type == "DELETED"), None)
+    return None not in (zero, drained, deleted) and zero <= drained < deleted  # type: ignore[operator]

@@ -6,14 +6,24 @@ surfaces as a pydantic ValidationError that names the field, the value and the r
 
 from __future__ import annotations
 
+import difflib
 import re
 import warnings
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
-from typing import Annotated, Any, ClassVar, TypeVar
+from typing import Annotated, Any, ClassVar, Self, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    ValidationError,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 # DNS-1035 label: what Kubernetes requires of Service names (and what we demand of a
 # workload name, because it prefixes the headless Service).
@@ -37,6 +47,11 @@ _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 # Longest StatefulSet name that leaves room for the controller-revision-hash label
 # value `<sts>-<10 chars>` within the 63-character label limit.
 MAX_WORKLOAD_NAME = 52
+# How alike (difflib's ratio) a mistyped key and a field name must be for the field to be suggested.
+SUGGESTION_CUTOFF = 0.75
+
+# Where a value sits in the user's input: field names and list indexes, as pydantic's `loc`.
+Loc = tuple[str | int, ...]
 
 
 class StrictModel(BaseModel):
@@ -68,8 +83,91 @@ class StrictModel(BaseModel):
             data[new] = data.pop(old)
         return data
 
+    @model_validator(mode="wrap")
+    @classmethod
+    def _suggest_fields_for_unknown_keys(cls, data: Any, handler: ModelWrapValidatorHandler[Self]) -> Self:
+        """An unknown key of this model says which field it most likely meant (each nested model
+        names its own, so `sentinel.quorom` suggests SentinelSettings' `quorum`)."""
+        try:
+            return handler(data)
+        except ValidationError as error:
+            spellings = {**{name: name for name in cls.model_fields}, **cls.renamed_fields}
+            suggested = [_suggest(e, spellings) for e in error.errors()]
+            if all(s is None for s in suggested):
+                raise
+            line_errors = [_line_error(e) if s is None else s for e, s in zip(error.errors(), suggested, strict=True)]
+            raise ValidationError.from_exception_data(error.title, line_errors) from None
+
 
 Model = TypeVar("Model", bound=BaseModel)
+
+
+def closest_name(key: str, spellings: Mapping[str, str]) -> str | None:
+    """The name a mistyped `key` most likely meant, or None when none is close. `spellings` maps
+    each accepted spelling (field names, deprecated names) to the name to suggest for it.
+
+    Case, '_' and '-' do not count (`storageSize` means `storage_size`); then the closest spelling
+    by difflib's ratio, or the one spelling the key extends (`heap_size`: `heap`) or abbreviates
+    (`down_after`: `down_after_milliseconds`)."""
+
+    def plain(text: str) -> str:
+        return text.lower().replace("_", "").replace("-", "")
+
+    by_plain = {plain(spelling): name for spelling, name in spellings.items()}
+    typed = plain(key)
+    if typed in by_plain:
+        return by_plain[typed]
+    close = difflib.get_close_matches(typed, list(by_plain), n=1, cutoff=SUGGESTION_CUTOFF)
+    if close:
+        return by_plain[close[0]]
+    extended = sorted((s for s in by_plain if len(s) >= 3 and typed.startswith(s)), key=len)
+    if extended:
+        return by_plain[extended[-1]]
+    abbreviated = {by_plain[s] for s in by_plain if len(typed) >= 4 and s.startswith(typed)}
+    return abbreviated.pop() if len(abbreviated) == 1 else None
+
+
+def _suggest(error: Any, spellings: Mapping[str, str]) -> InitErrorDetails | None:
+    """pydantic's own error for an unknown key of this model (a one-part loc), with the field it
+    most likely meant; None when it is another error, or nothing is close."""
+    loc = error["loc"]
+    if error["type"] != "extra_forbidden" or len(loc) != 1 or "url" not in error:
+        return None
+    suggestion = closest_name(str(loc[0]), spellings)
+    if suggestion is None:
+        return None
+    kind = PydanticCustomError(
+        "extra_forbidden", "unknown field; did you mean '{suggestion}'?", {"suggestion": suggestion}
+    )
+    return InitErrorDetails(type=kind, loc=loc, input=error["input"])
+
+
+def _line_error(error: Any) -> InitErrorDetails:
+    """An error of a ValidationError, to raise again unchanged: pydantic's own kinds by their type
+    (their message is made from it), the others (no `url`) with their message as it is."""
+    if "url" in error:
+        return InitErrorDetails(type=error["type"], loc=error["loc"], input=error["input"], ctx=error.get("ctx", {}))
+    kind = PydanticCustomError(error["type"], error["msg"], error.get("ctx"))
+    return InitErrorDetails(type=kind, loc=error["loc"], input=error["input"])
+
+
+def refusal(title: str, problems: Sequence[tuple[Loc, Any, str]]) -> ValidationError:
+    """A ValidationError with one error per (loc, value, message): for a rule between fields that
+    blames one field the user wrote, so the error points there (`sidecars.0.name`) rather than
+    at the whole model. Each message names the value itself, since RedisArgs hides inputs."""
+    errors = [
+        InitErrorDetails(type=PydanticCustomError("value_error", message), loc=loc, input=value)
+        for loc, value, message in problems
+    ]
+    return ValidationError.from_exception_data(title, errors)
+
+
+def field_path(loc: Loc) -> str:
+    """A loc as a user reads a key path: `sidecars[0].ports[1].name`, `extra_env.POD_NAMESPACE`."""
+    path = ""
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else part)
+    return path
 
 
 def duplicates(values: list[Any]) -> list[Any]:

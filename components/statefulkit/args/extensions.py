@@ -17,6 +17,7 @@ from statefulkit.args.common import (
     LabelValue,
     StrictModel,
     duplicates,
+    refusal,
 )
 
 ZONE_KEY = "topology.kubernetes.io/zone"
@@ -193,7 +194,8 @@ class PodExtensions(StrictModel):
     pod_monitor: PodMonitorArgs | None = Field(
         None,
         description="PodMonitorArgs(...) creates a monitoring.coreos.com/v1 PodMonitor (the prometheus-operator "
-        "CRD must be installed). Default None.",
+        "CRD must be installed); with a NetworkPolicy, network_policy.metrics must name the Prometheus pods, or "
+        "every scrape would be blocked. Default None.",
     )
 
     @field_validator("topology_spread")
@@ -206,6 +208,22 @@ class PodExtensions(StrictModel):
                 "and when_unsatisfiable"
             )
         return value
+
+    @model_validator(mode="after")
+    def _monitor_can_scrape(self) -> PodExtensions:
+        """A PodMonitor scrapes through the workload's own NetworkPolicy: it needs a metrics source
+        there. None is admitted by default, because no default can know where Prometheus runs, and
+        admitting every pod would open the metrics ports to the whole cluster."""
+        policy = self.network_policy
+        if self.pod_monitor is not None and policy is not None and not policy.metrics:
+            message = (
+                "pod_monitor is set but network_policy.metrics=[] admits no metrics source, so the workload's "
+                "own NetworkPolicy would block every scrape; name the Prometheus pods in network_policy.metrics "
+                "(e.g. {namespace_labels: {kubernetes.io/metadata.name: monitoring}, pod_labels: "
+                "{app.kubernetes.io/name: prometheus}}), or set network_policy=None for no NetworkPolicy"
+            )
+            raise refusal(type(self).__name__, [(("pod_monitor",), self.pod_monitor.model_dump(), message)])
+        return self
 
     @model_validator(mode="after")
     def _mounts_name_extra_volumes(self) -> PodExtensions:

@@ -7,7 +7,7 @@ them is written here once.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import Field, field_validator, model_validator
 
@@ -32,6 +32,7 @@ from statefulkit.args.parts import (
     Toleration,
     UpdateStrategy,
 )
+from statefulkit.args.pod import PodParts, check_pod
 
 # Labels that select the pods; user labels may not override them.
 SELECTOR_KEYS = ("app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/component")
@@ -74,6 +75,15 @@ class WorkloadOptions(PodExtensions):
     node_selector: dict[str, str] = Field(default_factory=dict, description="Default {}.")
     tolerations: list[Toleration] = Field(default_factory=list, description="Default [].")
     priority_class_name: str | None = Field(None, description="Default unset.")
+    delete_hook: bool = Field(
+        True,
+        description="Default true: every delete of the StatefulSet passes through statefulkit's before-delete "
+        "hook (pods drained one at a time before a destroy; a larger storage size grows the claims in place, "
+        "no pod restarts); a destroy must then run the program (`pulumi destroy --run-program`). False, for "
+        "environments that cannot run the program on destroy: no delete hook, so a plain `pulumi destroy` "
+        "works, but a destroy stops every pod at once and a larger storage size replaces the StatefulSet "
+        "(every pod restarts at once; the claims are grown once it is created again).",
+    )
     cluster_domain: DnsSubdomain = Field("cluster.local", description="Cluster DNS domain. Default cluster.local.")
     run_as_user: Annotated[int, at_least("run_as_user", 1)] = Field(
         1000, description="Non-root UID (restricted PSS). Default 1000."
@@ -125,13 +135,28 @@ class WorkloadOptions(PodExtensions):
 
 
 class EnsembleOptions(WorkloadOptions):
-    """ZooKeeperArgs and RedisArgs: the ensemble renders its main container, a user adds to it."""
+    """ZooKeeperArgs and RedisArgs: the ensemble renders its main container, a user adds to it.
+
+    What the user adds (extra_env, extra_volumes and extra_volume_mounts, sidecars, init
+    containers) must not clash with what the ensemble puts into the pod itself (`own_pod`): the
+    rules of statefulkit.args.pod, which StatefulWorkloadArgs runs over the rendered pod, run here
+    first, so a clash names the user's field before anything renders."""
 
     extra_env: EnvList = Field(
         default_factory=list,
         description="Added to the main container's environment, list of EnvVar or {name: value}; a variable "
         "the ensemble sets itself is refused. Default [].",
     )
+
+    def own_pod(self) -> PodParts:
+        """What the ensemble renders into its pods itself with these options: its containers (the
+        main one first), their variables and ports, its volumes and their mount paths."""
+        raise NotImplementedError(f"{type(self).__name__} must say what it puts into its pods (own_pod)")
+
+    @model_validator(mode="after")
+    def _additions_fit_the_pod(self) -> Self:
+        check_pod(self.own_pod().with_additions(self, env_field="extra_env"), type(self).__name__)
+        return self
 
 
 def check_added_containers(options: WorkloadOptions) -> None:

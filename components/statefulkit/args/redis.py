@@ -17,8 +17,9 @@ from pydantic import AfterValidator, ConfigDict, Field, PlainValidator, field_va
 
 from statefulkit.args.common import PortNumber, StorageSize, StrictModel, at_least, is_output_like, parse_quantity
 from statefulkit.args.options import EnsembleOptions
-from statefulkit.args.parts import KeyRef, Resources
-from statefulkit.args.tls import TlsArgs
+from statefulkit.args.parts import ContainerPort, KeyRef, Resources
+from statefulkit.args.pod import CONFIG_VOLUME, PodContainer, PodParts, own, own_ports
+from statefulkit.args.tls import TlsArgs, own_tls_parts
 
 # The official image, pinned. Debian-based: sh, redis-cli, coreutils (timeout, od) and awk.
 REDIS_IMAGE = "redis:8.10.2"
@@ -27,6 +28,23 @@ SENTINEL_PORT = 26379
 # A maintained exporter (github.com/oliver006/redis_exporter); tests run Debian's build of it.
 EXPORTER_IMAGE = "oliver006/redis_exporter:v1.67.0"
 EXPORTER_PORT = 9121
+# What the ensemble puts into its pods (components/statefulkit/render/redis.py renders them; a
+# user's sidecars, volumes and variables may not take these names and paths: `own_pod`).
+REDIS_CONTAINER = "redis"
+SENTINEL_CONTAINER = "sentinel"
+EXPORTER_CONTAINER = "metrics"
+REDIS_PORT_NAME = "redis"
+SENTINEL_PORT_NAME = "sentinel"
+EXPORTER_PORT_NAME = "metrics"
+DATA_VOLUME = "data"
+DATA_DIR = "/data"
+CONFIG_DIR = "/config"
+# The variables of the Redis and Sentinel containers: their pod's name and namespace, where the
+# scripts are, and (with auth) the password, from its Secret.
+POD_NAME_ENV = "POD_NAME"
+NAMESPACE_ENV = "POD_NAMESPACE"
+CONFIG_DIR_ENV = "CONFIG_DIR"
+PASSWORD_ENV = "REDIS_PASSWORD"  # noqa: S105 - a variable name, not a password
 
 MaxmemoryPolicy = Literal[
     "noeviction",
@@ -346,6 +364,50 @@ class RedisArgs(EnsembleOptions):
                 f"at most {self.replicas - 1} replica(s), so it would refuse every write"
             )
         return self
+
+    def own_pod(self) -> PodParts:
+        tls_volumes, tls_mounts = own_tls_parts() if self.tls is not None else ([], [])
+        redis_names, redis_ports = own_ports(
+            [ContainerPort(name=REDIS_PORT_NAME, container_port=REDIS_PORT)], "Redis's"
+        )
+        main = PodContainer(
+            name=own(REDIS_CONTAINER, "the Redis server's container"),
+            env=[
+                own(POD_NAME_ENV, "the pod's name, from the downward API"),
+                own(NAMESPACE_ENV, "the pod's namespace, from the downward API"),
+                own(CONFIG_DIR_ENV, "where the scripts are"),
+                *([own(PASSWORD_ENV, "the password, from its Secret, with auth")] if self.auth else []),
+            ],
+            port_names=redis_names,
+            ports=redis_ports,
+            mounts=tls_mounts,
+        )
+        sentinel_port = ContainerPort(name=SENTINEL_PORT_NAME, container_port=SENTINEL_PORT)
+        sentinel_names, sentinel_ports = own_ports([sentinel_port], "Sentinel's")
+        containers = [
+            main,
+            PodContainer(
+                name=own(SENTINEL_CONTAINER, "the Sentinel container"), port_names=sentinel_names, ports=sentinel_ports
+            ),
+        ]
+        if self.metrics is not None:
+            exporter_port = ContainerPort(name=EXPORTER_PORT_NAME, container_port=self.metrics.port)
+            names, ports = own_ports([exporter_port], "the exporter's", {EXPORTER_PORT_NAME: "metrics"})
+            exporter = own(EXPORTER_CONTAINER, "the exporter's container, with metrics")
+            containers.append(PodContainer(name=exporter, port_names=names, ports=ports))
+        return PodParts(
+            owner="the ensemble",
+            containers=containers,
+            volumes=[
+                own(DATA_VOLUME, "the data claim"),
+                own(CONFIG_VOLUME, "the config files and scripts"),
+                *tls_volumes,
+            ],
+            shared_mounts=[
+                own(DATA_DIR, f"where claim {DATA_VOLUME!r} is mounted"),
+                own(CONFIG_DIR, "where the config files and scripts are mounted"),
+            ],
+        )
 
     def effective_quorum(self) -> int:
         """The configured quorum, or a majority of the pods (one Sentinel per pod)."""

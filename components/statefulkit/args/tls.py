@@ -12,13 +12,15 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from statefulkit.args.common import DnsSubdomain, StrictModel
+from statefulkit.args.pod import Part, own
 
 TLS_DIR = "/tls"
 TLS_VOLUME = "tls"
 # Where a member that needs key and chain in one file (ZooKeeper's PEM key store) assembles it: a
 # memory-backed emptyDir, so the key is never written to a disk.
 TLS_KEYSTORE_VOLUME = "tls-keystore"
-TLS_KEYSTORE = "/tls-keystore/keystore.pem"
+TLS_KEYSTORE_DIR = "/tls-keystore"
+TLS_KEYSTORE = f"{TLS_KEYSTORE_DIR}/keystore.pem"
 
 
 class IssuerRef(StrictModel):
@@ -62,3 +64,14 @@ class TlsArgs(StrictModel):
 
 def certificate_secret(name: str) -> str:
     return f"{name}-tls"
+
+
+def own_tls_parts(*, keystore: bool = False) -> tuple[list[Part], list[Part]]:
+    """The volumes an ensemble with tls adds to its pods, and their mount paths in its main
+    container (components/statefulkit/render/tls.py renders them)."""
+    volumes = [own(TLS_VOLUME, "the certificate Secret, with tls")]
+    mounts = [own(TLS_DIR, f"where the certificate Secret {TLS_VOLUME!r} is mounted, with tls")]
+    if keystore:
+        volumes.append(own(TLS_KEYSTORE_VOLUME, "the memory-backed key store, with tls"))
+        mounts.append(own(TLS_KEYSTORE_DIR, f"where the key store {TLS_KEYSTORE_VOLUME!r} is mounted, with tls"))
+    return volumes, mounts

@@ -7,7 +7,7 @@ from typing import ClassVar
 
 from pydantic import Field, model_validator
 
-from statefulkit.args.common import AbsolutePath, DnsLabel, LabelValue, StrictModel, WorkloadName, duplicates
+from statefulkit.args.common import AbsolutePath, DnsLabel, LabelValue, StrictModel, WorkloadName
 from statefulkit.args.options import WorkloadOptions
 from statefulkit.args.parts import (
     ClientService,
@@ -19,9 +19,20 @@ from statefulkit.args.parts import (
     Resources,
     VolumeClaim,
 )
+from statefulkit.args.pod import (
+    CONFIG_VOLUME,
+    PROBES,
+    PodContainer,
+    PodParts,
+    check_pod,
+    env_parts,
+    own,
+    port_parts,
+    written,
+)
 
-# The pod volume of config_files (components/statefulkit/render/pod.py mounts it).
-CONFIG_VOLUME = "config"
+__all__ = ["CONFIG_VOLUME", "StatefulWorkloadArgs", "WorkloadNameModel", "validate_name"]
+
 _CONFIG_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
 
 
@@ -61,10 +72,33 @@ class StatefulWorkloadArgs(WorkloadOptions):
 
     @model_validator(mode="after")
     def _cross_field_rules(self) -> StatefulWorkloadArgs:
-        _check_mounts(self)
-        _check_containers(self)
+        check_pod(self.pod_parts(), type(self).__name__)
+        _check_config_keys(self)
         _check_exposed(self)
         return self
+
+    def pod_parts(self) -> PodParts:
+        """The pod as its rules see it (statefulkit.args.pod): everything in it is the user's,
+        but the volume of config_files."""
+        port_names, ports = port_parts(self.ports, ("ports",))
+        main = PodContainer(
+            name=written(self.container_name, ("container_name",)),
+            env=env_parts(self.env, ("env",)),
+            port_names=port_names,
+            ports=ports,
+            probes=[((kind,), kind, probe) for kind in PROBES if (probe := getattr(self, kind)) is not None],
+        )
+        config = [own(CONFIG_VOLUME, "the volume of config_files")] if self.config_files else []
+        claims = list(enumerate(self.volume_claims))
+        return PodParts(
+            owner="the workload",
+            containers=[main],
+            volumes=[*config, *(written(c.name, ("volume_claims", i, "name")) for i, c in claims)],
+            shared_mounts=[
+                *(written(c.mount_path, ("volume_claims", i, "mount_path")) for i, c in claims),
+                *([written(self.config_mount_path, ("config_mount_path",))] if self.config_files else []),
+            ],
+        ).with_additions(self)
 
     def all_containers(self) -> list[Container]:
         """The main container as a Container, then the sidecars."""
@@ -86,66 +120,10 @@ class StatefulWorkloadArgs(WorkloadOptions):
         return [main, *self.sidecars]
 
 
-def _check_mounts(args: StatefulWorkloadArgs) -> None:
-    names = duplicates([claim.name for claim in args.volume_claims])
-    if names:
-        raise ValueError(f"volume_claims: duplicate claim name(s) {names}; each claim name must be unique")
-    taken = [claim.name for claim in args.volume_claims] + [CONFIG_VOLUME] * bool(args.config_files)
-    clash = [v.name for v in args.extra_volumes if v.name in taken]
-    if clash:
-        raise ValueError(f"extra_volumes: {clash} already name the workload's own volumes ({taken})")
-    paths = [claim.mount_path for claim in args.volume_claims]
-    if args.config_files:
-        paths.append(args.config_mount_path)
-    dup_paths = duplicates(paths)
-    if dup_paths:
-        raise ValueError(
-            f"volume_claims/config_mount_path: duplicate mount path(s) {dup_paths}; each volume needs its own path"
-        )
-    for container in [*args.all_containers(), *args.init_containers]:
-        dup_paths = duplicates(paths + [m.mount_path for m in container.volume_mounts])
-        if dup_paths:
-            raise ValueError(
-                f"volume mounts of container {container.name!r}: mount path(s) {dup_paths} used twice (the claims "
-                "and config files are mounted in every container)"
-            )
+def _check_config_keys(args: StatefulWorkloadArgs) -> None:
     bad_keys = [key for key in args.config_files if not _CONFIG_KEY.match(key) or len(key) > 253]
     if bad_keys:
         raise ValueError(f"config_files: key(s) {bad_keys} are not valid ConfigMap keys ([-._a-zA-Z0-9]+)")
-
-
-def _check_containers(args: StatefulWorkloadArgs) -> None:
-    containers = args.all_containers()
-    dup_containers = duplicates([c.name for c in [*containers, *args.init_containers]])
-    if dup_containers:
-        raise ValueError(
-            f"sidecars/init_containers: duplicate container name(s) {dup_containers} (the main one is "
-            f"{args.container_name!r})"
-        )
-    ports = [p for c in containers for p in c.ports]
-    dup_names = duplicates([p.name for p in ports])
-    if dup_names:
-        raise ValueError(f"ports: duplicate port name(s) {dup_names}; port names must be unique in a pod")
-    dup_numbers = duplicates([(p.container_port, p.protocol) for p in ports])
-    if dup_numbers:
-        raise ValueError(f"ports: port number(s) {dup_numbers} declared twice in one pod")
-    port_names = {p.name for p in ports}
-    for container in containers:
-        dup_env = duplicates([e.name for e in container.env])
-        if dup_env:
-            raise ValueError(
-                f"env of container {container.name!r}: duplicate variable(s) {dup_env} (an ensemble's extra_env "
-                "may not set a variable the ensemble sets itself)"
-            )
-        for kind in ("readiness_probe", "liveness_probe", "startup_probe"):
-            probe: Probe | None = getattr(container, kind)
-            if probe is None:
-                continue
-            ref = probe.port_reference()
-            if isinstance(ref, str) and ref not in port_names:
-                raise ValueError(f"{kind} of container {container.name!r}: port {ref!r} is not a declared port name")
-            if kind != "readiness_probe" and probe.success_threshold != 1:
-                raise ValueError(f"{kind}.success_threshold={probe.success_threshold}: must be 1 for {kind}")
 
 
 def _check_exposed(args: StatefulWorkloadArgs) -> None:

@@ -14,8 +14,16 @@ from pydantic import Field, field_validator, model_validator
 
 from statefulkit.args.common import Quantity, StorageSize, at_least, parse_quantity, scaled_count
 from statefulkit.args.options import EnsembleOptions
-from statefulkit.args.parts import DisruptionBudget, KeyRef, PodManagementPolicy, Resources, RollingUpdate
-from statefulkit.args.tls import TlsArgs
+from statefulkit.args.parts import (
+    ContainerPort,
+    DisruptionBudget,
+    KeyRef,
+    PodManagementPolicy,
+    Resources,
+    RollingUpdate,
+)
+from statefulkit.args.pod import CONFIG_VOLUME, PodContainer, PodParts, own, own_ports, port_label
+from statefulkit.args.tls import TlsArgs, own_tls_parts
 
 # The official image (Docker Official Images `zookeeper`, Ubuntu-based, bash, uid 1000, zkServer.sh on PATH).
 DEFAULT_IMAGE = "zookeeper:3.9.4"
@@ -25,6 +33,19 @@ ELECTION_PORT = 3888
 ADMIN_PORT = 8080
 METRICS_PORT = 7000
 SECURE_CLIENT_PORT = 2281
+# What the ensemble puts into its pods (components/statefulkit/render/zookeeper.py renders them; a
+# user's sidecars, volumes and variables may not take these names and paths: `own_pod`).
+CONTAINER_NAME = "zookeeper"
+CONFIG_DIR = "/config"
+DATA_DIR = "/data"
+DATA_LOG_DIR = "/datalog"
+DATA_CLAIM = "data"
+DATA_LOG_CLAIM = "datalog"
+NAMESPACE_ENV = "POD_NAMESPACE"
+# The super user's password, read from its Secret into this variable.
+PASSWORD_ENV = "ZK_SUPER_PASSWORD"  # noqa: S105 - a variable name, not a password
+# The replica count a brand-new ensemble founds itself with, read from the bootstrap ConfigMap.
+REPLICAS_ENV = "BOOTSTRAP_REPLICAS"
 # ZooKeeper server ids must lie in 1..255 (254 with TTL nodes / extended types).
 MAX_SERVER_ID = 255
 MIN_HEAP_MIB = 32
@@ -372,6 +393,69 @@ class ZooKeeperArgs(EnsembleOptions):
             )
 
     # --- derived values
+
+    def serves_plaintext(self) -> bool:
+        """Whether clients reach plaintext 2181 (without tls, or with plaintext_client_port)."""
+        return self.tls is None or self.plaintext_client_port
+
+    def container_ports(self) -> list[ContainerPort]:
+        """The ports of the ZooKeeper container, and who the NetworkPolicy lets reach them."""
+        ports = []
+        if self.serves_plaintext():
+            ports.append(ContainerPort(name="client", container_port=CLIENT_PORT))
+        if self.tls is not None:
+            ports.append(ContainerPort(name="secure-client", container_port=SECURE_CLIENT_PORT))
+        ports += [
+            ContainerPort(name="quorum", container_port=QUORUM_PORT, reachable_by="peers"),
+            ContainerPort(name="election", container_port=ELECTION_PORT, reachable_by="peers"),
+        ]
+        if self.admin_server:
+            # The AdminServer can reconfigure and dump the ensemble: nobody outside the pod reaches it.
+            ports.append(ContainerPort(name="admin", container_port=ADMIN_PORT, reachable_by="pod"))
+        if self.metrics:
+            ports.append(ContainerPort(name="metrics", container_port=METRICS_PORT, reachable_by="metrics"))
+        return ports
+
+    def own_pod(self) -> PodParts:
+        when = {"secure-client": "tls", "admin": "admin_server", "metrics": "metrics"}
+        port_names, ports = own_ports(self.container_ports(), "ZooKeeper's", when)
+        loopback = []
+        if not self.serves_plaintext():
+            # Dynamic membership needs a plaintext client address: with tls alone it is the loopback's.
+            why = "ZooKeeper's plaintext listener on the pod's loopback, which dynamic membership needs, with tls"
+            loopback = [own((CLIENT_PORT, "TCP"), why, port_label(CLIENT_PORT, "TCP"))]
+        tls_volumes, tls_mounts = own_tls_parts(keystore=True) if self.tls is not None else ([], [])
+        data_log = self.data_log_storage_size is not None
+        main = PodContainer(
+            name=own(CONTAINER_NAME, "the ZooKeeper server's container"),
+            env=[
+                own(NAMESPACE_ENV, "the pod's namespace, from the downward API"),
+                own(REPLICAS_ENV, "the founding member count, from the bootstrap ConfigMap"),
+                own(PASSWORD_ENV, "the super user's password, from its Secret"),
+            ],
+            port_names=port_names,
+            ports=[*ports, *loopback],
+            mounts=tls_mounts,
+        )
+        return PodParts(
+            owner="the ensemble",
+            containers=[main],
+            volumes=[
+                own(DATA_CLAIM, "the dataDir claim"),
+                *([own(DATA_LOG_CLAIM, "the dataLogDir claim, with data_log_storage_size")] if data_log else []),
+                own(CONFIG_VOLUME, "the config files and scripts"),
+                *tls_volumes,
+            ],
+            shared_mounts=[
+                own(DATA_DIR, f"where claim {DATA_CLAIM!r} is mounted"),
+                *(
+                    [own(DATA_LOG_DIR, f"where claim {DATA_LOG_CLAIM!r} is mounted, with data_log_storage_size")]
+                    if data_log
+                    else []
+                ),
+                own(CONFIG_DIR, "where the config files and scripts are mounted"),
+            ],
+        )
 
     @property
     def heap_mib(self) -> int:

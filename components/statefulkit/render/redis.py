@@ -22,9 +22,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from statefulkit.args import redis as spec
 from statefulkit.args.extensions import VolumeMount
 from statefulkit.args.parts import ClientService, Container, EnvVar, KeyRef, PodManagementPolicy, Probe, VolumeClaim
-from statefulkit.args.redis import REDIS_PORT, SENTINEL_COMMANDS, SENTINEL_PORT, RedisArgs, RedisExporter
+from statefulkit.args.redis import (
+    CONFIG_DIR_ENV,
+    EXPORTER_PORT_NAME,
+    NAMESPACE_ENV,
+    POD_NAME_ENV,
+    REDIS_PORT,
+    REDIS_PORT_NAME,
+    SENTINEL_COMMANDS,
+    SENTINEL_PORT,
+    SENTINEL_PORT_NAME,
+    RedisArgs,
+    RedisExporter,
+)
 from statefulkit.args.tls import TLS_DIR, TlsArgs
 from statefulkit.args.workload import StatefulWorkloadArgs
 from statefulkit.render.pod import Manifest
@@ -32,13 +45,15 @@ from statefulkit.render.shell import render_script
 from statefulkit.render.tls import tls_mounts, with_tls
 from statefulkit.render.workload import WorkloadNames, ensemble_metadata, pod_dns_names
 
-DATA_VOLUME = "data"
-DATA_DIR = "/data"
-CONFIG_DIR = "/config"
-REDIS_CONTAINER = "redis"
-SENTINEL_CONTAINER = "sentinel"
-EXPORTER_CONTAINER = "metrics"
-PASSWORD_ENV = "REDIS_PASSWORD"  # noqa: S105 - a variable name, not a password
+# What the ensemble puts into its pods is declared with its args (RedisArgs.own_pod checks a user's
+# sidecars, volumes and variables against it); the renderer keeps these names for it.
+CONFIG_DIR = spec.CONFIG_DIR
+DATA_DIR = spec.DATA_DIR
+DATA_VOLUME = spec.DATA_VOLUME
+EXPORTER_CONTAINER = spec.EXPORTER_CONTAINER
+PASSWORD_ENV = spec.PASSWORD_ENV
+REDIS_CONTAINER = spec.REDIS_CONTAINER
+SENTINEL_CONTAINER = spec.SENTINEL_CONTAINER
 PASSWORD_KEY = "password"  # noqa: S105 - the Secret key name
 APP_NAME = "redis"
 
@@ -221,9 +236,9 @@ def render_config_files(name: str, args: RedisArgs) -> dict[str, str]:
 
 def _env(password: KeyRef | None) -> list[EnvVar]:
     env = [
-        EnvVar(name="POD_NAME", field_path="metadata.name"),
-        EnvVar(name="POD_NAMESPACE", field_path="metadata.namespace"),
-        EnvVar(name="CONFIG_DIR", value=CONFIG_DIR),
+        EnvVar(name=POD_NAME_ENV, field_path="metadata.name"),
+        EnvVar(name=NAMESPACE_ENV, field_path="metadata.namespace"),
+        EnvVar(name=CONFIG_DIR_ENV, value=CONFIG_DIR),
     ]
     if password is not None:
         env.append(EnvVar(name=PASSWORD_ENV, secret_key_ref=password))
@@ -272,7 +287,7 @@ def _exporter(exporter: RedisExporter, args: RedisArgs, password: KeyRef | None)
         image=exporter.image,
         env=env,
         volume_mounts=_tls_mounts(args),
-        ports=[{"name": "metrics", "container_port": exporter.port, "reachable_by": "metrics"}],
+        ports=[{"name": EXPORTER_PORT_NAME, "container_port": exporter.port, "reachable_by": "metrics"}],
         resources=exporter.resources,
         # No probe: a failing exporter must not take Redis out of its Services or hold a rollout.
     )
@@ -290,7 +305,7 @@ def redis_workload_args(name: str, args: RedisArgs, secret_name: Any = None) -> 
         volume_mounts=_tls_mounts(args),
         command=["sh", f"{CONFIG_DIR}/{SENTINEL_START}"],
         env=env,
-        ports=[{"name": "sentinel", "container_port": SENTINEL_PORT}],
+        ports=[{"name": SENTINEL_PORT_NAME, "container_port": SENTINEL_PORT}],
         resources=args.sentinel_resources,
         # Sentinel-start may wait for this pod's Redis and for the master before Sentinel runs.
         **_probes("sentinel", args.discovery_timeout_seconds + args.sentinel.down_after_seconds + 30),
@@ -302,7 +317,7 @@ def redis_workload_args(name: str, args: RedisArgs, secret_name: Any = None) -> 
     return StatefulWorkloadArgs(
         **options,
         container_name=REDIS_CONTAINER,
-        ports=[{"name": "redis", "container_port": REDIS_PORT}],
+        ports=[{"name": REDIS_PORT_NAME, "container_port": REDIS_PORT}],
         command=["sh", f"{CONFIG_DIR}/{REDIS_START}"],
         env=[*env, *args.extra_env],
         resources=args.resources,
@@ -320,5 +335,5 @@ def redis_workload_args(name: str, args: RedisArgs, secret_name: Any = None) -> 
         component="server",
         # Peers must resolve each other (and the Sentinels the master) before anyone is Ready.
         publish_not_ready_addresses=True,
-        client_service=ClientService(port_names=["sentinel"]),
+        client_service=ClientService(port_names=[SENTINEL_PORT_NAME]),
     )

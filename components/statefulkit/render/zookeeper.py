@@ -27,6 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from statefulkit.args import zookeeper as spec
 from statefulkit.args.parts import ClientService, ContainerPort, EnvVar, KeyRef, Probe, VolumeClaim
 from statefulkit.args.tls import TLS_DIR, TLS_KEYSTORE, TlsArgs
 from statefulkit.args.workload import StatefulWorkloadArgs
@@ -35,6 +36,7 @@ from statefulkit.args.zookeeper import (
     CLIENT_PORT,
     ELECTION_PORT,
     METRICS_PORT,
+    NAMESPACE_ENV,
     QUORUM_PORT,
     SECURE_CLIENT_PORT,
     ZooKeeperArgs,
@@ -50,13 +52,17 @@ from statefulkit.render.workload import (
     render_workload,
 )
 
-CONTAINER_NAME = "zookeeper"
+# What the ensemble puts into its pods is declared with its args (ZooKeeperArgs.own_pod checks a user's
+# sidecars, volumes and variables against it); the renderer keeps these names for it.
+CONFIG_DIR = spec.CONFIG_DIR
+CONTAINER_NAME = spec.CONTAINER_NAME
+DATA_CLAIM = spec.DATA_CLAIM
+DATA_DIR = spec.DATA_DIR
+DATA_LOG_CLAIM = spec.DATA_LOG_CLAIM
+DATA_LOG_DIR = spec.DATA_LOG_DIR
+PASSWORD_ENV = spec.PASSWORD_ENV
+REPLICAS_ENV = spec.REPLICAS_ENV
 APP_NAME = "zookeeper"
-CONFIG_DIR = "/config"
-DATA_DIR = "/data"
-DATA_LOG_DIR = "/datalog"
-DATA_CLAIM = "data"
-DATA_LOG_CLAIM = "datalog"
 BASE_CONFIG_FILE = "zoo-base.cfg"
 COMMON_SCRIPT_FILE = "common.sh"
 START_SCRIPT_FILE = "start.sh"
@@ -71,12 +77,10 @@ PROBE_READ_TIMEOUT = 4
 # Seconds a start or stop script gives a peer to answer a four-letter word, and one zkCli.sh run.
 PEER_TIMEOUT = 3
 ADMIN_TIMEOUT = 15
-# The super user's password: a Secret key, read by the pods into this variable.
+# The super user's password: a Secret key, read by the pods into PASSWORD_ENV.
 PASSWORD_KEY = "password"  # noqa: S105 - the Secret key name
-PASSWORD_ENV = "ZK_SUPER_PASSWORD"  # noqa: S105 - a variable name, not a password
-# The replica count a brand-new ensemble founds itself with: a ConfigMap key, read into this variable.
+# The replica count a brand-new ensemble founds itself with: a ConfigMap key, read into REPLICAS_ENV.
 REPLICAS_KEY = "replicas"
-REPLICAS_ENV = "BOOTSTRAP_REPLICAS"
 
 
 @dataclass(frozen=True)
@@ -202,7 +206,7 @@ def member_port(args: ZooKeeperArgs) -> int:
 
 
 def serves_plaintext(args: ZooKeeperArgs) -> bool:
-    return args.tls is None or args.plaintext_client_port
+    return args.serves_plaintext()
 
 
 def render_common_script(name: str, args: ZooKeeperArgs) -> str:
@@ -269,21 +273,7 @@ def render_config_files(name: str, args: ZooKeeperArgs) -> dict[str, str]:
 
 
 def zookeeper_ports(args: ZooKeeperArgs) -> list[ContainerPort]:
-    ports = []
-    if serves_plaintext(args):
-        ports.append(ContainerPort(name="client", container_port=CLIENT_PORT))
-    if args.tls is not None:
-        ports.append(ContainerPort(name="secure-client", container_port=SECURE_CLIENT_PORT))
-    ports += [
-        ContainerPort(name="quorum", container_port=QUORUM_PORT, reachable_by="peers"),
-        ContainerPort(name="election", container_port=ELECTION_PORT, reachable_by="peers"),
-    ]
-    if args.admin_server:
-        # The AdminServer can reconfigure and dump the ensemble: nobody outside the pod reaches it.
-        ports.append(ContainerPort(name="admin", container_port=ADMIN_PORT, reachable_by="pod"))
-    if args.metrics:
-        ports.append(ContainerPort(name="metrics", container_port=METRICS_PORT, reachable_by="metrics"))
-    return ports
+    return args.container_ports()
 
 
 def zookeeper_workload_args(name: str, args: ZooKeeperArgs, secret_name: Any = None) -> StatefulWorkloadArgs:
@@ -302,7 +292,7 @@ def zookeeper_workload_args(name: str, args: ZooKeeperArgs, secret_name: Any = N
         ports=zookeeper_ports(args),
         command=["bash", f"{CONFIG_DIR}/{START_SCRIPT_FILE}"],
         env=[
-            EnvVar(name="POD_NAMESPACE", field_path="metadata.namespace"),
+            EnvVar(name=NAMESPACE_ENV, field_path="metadata.namespace"),
             # By reference, not by value: the count changes with a scale, the pod template must not.
             EnvVar(
                 name=REPLICAS_ENV,

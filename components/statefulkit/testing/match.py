@@ -4,14 +4,20 @@ A pattern is a plain value or a `Matcher`. Dicts match partially at every depth 
 actual value are fine, as in AWS CDK's `Match.object_like`); lists match element by element and
 must have the same length (use `Match.array_with` for "contains, in order"); anything else must be
 equal. A `Secret(pattern)` matches only a secret whose value matches `pattern`.
+
+A `Capture` keeps a value only when the whole match it took part in succeeds: a candidate that
+matched the capture but not the rest of the pattern (another resource, another element of an
+`array_with`, the inside of a `Match.not_`) leaves nothing behind.
 """
 
 from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 from statefulkit.testing.values import Secret
@@ -54,8 +60,64 @@ class Matcher(ABC):
         """Where `actual` (possibly absent) differs; empty when it matches."""
 
 
-def mismatches(actual: Any, pattern: Any, path: str = "") -> list[Mismatch]:  # noqa: PLR0911 - one per pattern kind
-    """Every place where `actual` differs from `pattern` (empty when it matches)."""
+# What the captures inside the match being decided have seen: (capture, value) in order. None when
+# no match is being decided (a Capture used on its own keeps what it matches at once).
+_seen: ContextVar[list[tuple[Capture, Any]] | None] = ContextVar("statefulkit_testing_captures", default=None)
+
+
+@dataclass
+class Attempt:
+    """One match decided on its own: its mismatches, and what its captures saw (kept by `keep`)."""
+
+    mismatches: list[Mismatch]
+    captured: list[tuple[Capture, Any]] = field(default_factory=list)
+
+    @property
+    def matched(self) -> bool:
+        return not self.mismatches
+
+    def keep(self) -> None:
+        """Hand the captured values to the match around this one, or to the captures if none."""
+        outer = _seen.get()
+        if outer is not None:
+            outer.extend(self.captured)
+            return
+        for capture, value in self.captured:
+            capture.values.append(value)
+
+
+@contextmanager
+def _deciding() -> Iterator[list[tuple[Capture, Any]]]:
+    captured: list[tuple[Capture, Any]] = []
+    token = _seen.set(captured)
+    try:
+        yield captured
+    finally:
+        _seen.reset(token)
+
+
+def attempt(actual: Any, pattern: Any, path: str = "") -> Attempt:
+    """Match without keeping any capture yet: the caller keeps them (`keep()`) if it takes this match."""
+    with _deciding() as captured:
+        found = _mismatches(actual, pattern, path)
+    return Attempt(found, captured)
+
+
+def mismatches(actual: Any, pattern: Any, path: str = "") -> list[Mismatch]:
+    """Every place where `actual` differs from `pattern` (empty when it matches).
+
+    Inside a `Matcher` this is part of the match around it; called on its own, it keeps what the
+    captures in `pattern` saw only when everything matched.
+    """
+    if _seen.get() is not None:
+        return _mismatches(actual, pattern, path)
+    tried = attempt(actual, pattern, path)
+    if tried.matched:
+        tried.keep()
+    return tried.mismatches
+
+
+def _mismatches(actual: Any, pattern: Any, path: str) -> list[Mismatch]:  # noqa: PLR0911 - one per pattern kind
     if isinstance(pattern, Matcher):
         return pattern.mismatches(actual, path)
     if actual is _ABSENT:
@@ -93,10 +155,12 @@ def _array_mismatches(actual: Any, pattern: Sequence[Any], path: str) -> list[Mi
 
 
 def assert_match(actual: Any, pattern: Any, what: str = "value") -> None:
-    """Raise `MatchError` listing every mismatch of `actual` against `pattern`."""
-    found = mismatches(actual, pattern)
-    if found:
-        raise MatchError(f"{what} does not match:\n  " + "\n  ".join(map(str, found)), found)
+    """Raise `MatchError` listing every mismatch of `actual` against `pattern` (captures keep
+    their values only when it matches)."""
+    tried = attempt(actual, pattern)
+    if not tried.matched:
+        raise MatchError(f"{what} does not match:\n  " + "\n  ".join(map(str, tried.mismatches)), tried.mismatches)
+    tried.keep()
 
 
 class _AnyValue(Matcher):
@@ -151,10 +215,13 @@ class _ArrayWith(Matcher):
             return [Mismatch(path, f"expected an array containing {self.items!r}, got {_show(actual)}")]
         start = 0
         for index, item in enumerate(self.items):  # in order: each item after the previous one's match
-            hit = next((i for i in range(start, len(actual)) if not mismatches(actual[i], item)), None)
+            # Only the element taken keeps what its captures saw, not the ones tried before it.
+            tried = ((i, attempt(actual[i], item, _child(path, i))) for i in range(start, len(actual)))
+            hit = next(((i, found) for i, found in tried if found.matched), None)
             if hit is None:
                 return [Mismatch(path, f"no element matches array_with item [{index}] {item!r} in {list(actual)!r}")]
-            start = hit + 1
+            hit[1].keep()
+            start = hit[0] + 1
         return []
 
 
@@ -178,7 +245,8 @@ class _Not(Matcher):
         self.pattern = pattern
 
     def mismatches(self, actual: Any, path: str) -> list[Mismatch]:
-        if mismatches(actual, self.pattern, path):
+        # What a negated pattern captures is never kept: either it matched (so this fails) or it did not.
+        if not attempt(actual, self.pattern, path).matched:
             return []
         return [Mismatch(path, f"expected anything but {self.pattern!r}, got {_show(actual)}")]
 
@@ -225,6 +293,8 @@ class Match:
 class Capture(Matcher):
     """Matches like `pattern` (any value by default) and keeps what it matched, in order.
 
+    A value is kept only when the whole match succeeds: the resource `has_resource` returns, the
+    value `assert_match` accepts, the element `array_with` takes; a failed match keeps nothing.
     `capture.value` is the only (or last) value; `capture.values` all of them (a capture inside
     `array_with` or a repeated query sees several).
     """
@@ -234,10 +304,11 @@ class Capture(Matcher):
         self.values: list[Any] = []
 
     def mismatches(self, actual: Any, path: str) -> list[Mismatch]:
-        found = mismatches(actual, self.pattern, path)
-        if not found:
-            self.values.append(actual)
-        return found
+        tried = attempt(actual, self.pattern, path)
+        if tried.matched:
+            tried.captured.append((self, actual))
+            tried.keep()
+        return tried.mismatches
 
     @property
     def value(self) -> Any:

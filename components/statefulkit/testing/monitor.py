@@ -12,6 +12,7 @@ from statefulkit.testing.recording import Resource
 from statefulkit.testing.values import SECRET_SIG, SIG_KEY, wire
 
 STACK_TYPE = "pulumi:pulumi:Stack"
+HOOK_KINDS = ("before_create", "after_create", "before_update", "after_update", "before_delete", "after_delete")
 
 
 class _PlainInputs(pulumi.runtime.Mocks):
@@ -44,6 +45,13 @@ class RecordingMonitor(sdk_mocks.MockMonitor):
         super().__init__(_PlainInputs(mocks))
         self.registered: list[Resource] = []
         self.outputs_of: dict[str, dict[str, Any]] = {}  # wire form, by URN
+
+    def make_urn(self, parent: str, type_: str, name: str) -> str:
+        """A URN as the engine makes it: the parent's whole type chain, without the root stack's
+        (the SDK's mocks keep only the parent's own type, and the stack's)."""
+        if parent and "::pulumi:pulumi:Stack::" not in parent:
+            type_ = f"{parent.split('::')[2]}${type_}"
+        return f"urn:pulumi:{pulumi.get_stack()}::{pulumi.get_project()}::{type_}::{name}"
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
         response = super().RegisterResource(request)  # type: ignore[no-untyped-call]  # the SDK leaves it unannotated
@@ -80,6 +88,11 @@ class RecordingMonitor(sdk_mocks.MockMonitor):
                 ignore_changes=list(request.ignoreChanges),
                 additional_secret_outputs=list(request.additionalSecretOutputs),
                 deleted_with=request.deletedWith,
+                hooks={
+                    when: list(names)
+                    for when in HOOK_KINDS
+                    if request.HasField("hooks") and (names := getattr(request.hooks, when))
+                },
             )
         )
         return response

@@ -9,7 +9,7 @@ from typing import Any
 
 from google.protobuf import struct_pb2
 
-from statefulkit.testing.match import MatchError, Mismatch, mismatches
+from statefulkit.testing.match import MatchError, Mismatch, attempt
 from statefulkit.testing.provider import api_version_and_kind
 from statefulkit.testing.values import from_struct, unmarked, wire
 
@@ -38,6 +38,8 @@ class Resource:
     ignore_changes: list[str] = field(default_factory=list)
     additional_secret_outputs: list[str] = field(default_factory=list)
     deleted_with: str = ""
+    # The resource hooks bound to it, by when they run: {"before_delete": ["<hook name>"], ...}.
+    hooks: dict[str, list[str]] = field(default_factory=dict)
 
     @cached_property
     def inputs(self) -> dict[str, Any]:
@@ -164,18 +166,24 @@ class Deployment:
     ) -> Resource:
         """The one selected resource whose inputs match the `inputs` pattern (partial, see `match`).
 
-        The failure names the nearest candidates and where each differs.
+        Captures in the pattern keep the values of that resource only; when the query fails they
+        keep nothing. The failure names the nearest candidates and where each differs.
         """
         if inputs is None:
             return self.one(type, name=name, kind=kind, k8s_name=k8s_name)
         wanted = _describe(type, name, kind, k8s_name)
         selected = self.select(type, name=name, kind=kind, k8s_name=k8s_name)
-        scored = [(r, mismatches(r.inputs, inputs)) for r in selected]
-        matching = [r for r, found in scored if not found]
+        # Each candidate is tried on its own: what a capture saw in it is kept only if it is the one.
+        attempts = [(r, attempt(r.inputs, inputs)) for r in selected]
+        matching = [(r, tried) for r, tried in attempts if tried.matched]
         if len(matching) == 1:
-            return matching[0]
+            resource, tried = matching[0]
+            tried.keep()
+            return resource
         if len(matching) > 1:
-            raise MatchError(f"{len(matching)} of {wanted} match, expected one: {[r.urn for r in matching]}")
+            urns = [r.urn for r, _ in matching]
+            raise MatchError(f"{len(matching)} of {wanted} match, expected one: {urns}")
+        scored = [(r, tried.mismatches) for r, tried in attempts]
         if scored:
             scored.sort(key=lambda pair: len(pair[1]))
             lines = [f"{r.label()} {_first(found)}" for r, found in scored[:3]]
@@ -183,7 +191,7 @@ class Deployment:
         # Nothing of that name: rank the same kind/type by name, then by how close the inputs are.
         pool = self.select(type, kind=kind)
         ranked = sorted(
-            ((r, mismatches(r.inputs, inputs)) for r in pool),
+            ((r, attempt(r.inputs, inputs).mismatches) for r in pool),  # ranking only: nothing captured
             key=lambda pair: (-_similarity(pair[0], k8s_name or name), len(pair[1])),
         )
         if not ranked:

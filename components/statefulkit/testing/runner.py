@@ -8,6 +8,7 @@ program returned (the ones a test asks for) that never resolved to a known value
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import runpy
@@ -87,6 +88,27 @@ async def _resolve(value: Any) -> tuple[bool, Any]:
     return True, Secret(resolved) if secret and not contains_secret(resolved) else resolved
 
 
+async def _settle() -> None:
+    """Wait until every RPC and Output the program started has finished, failed or not.
+
+    Left to itself, the SDK looks for outstanding RPCs before any task the program scheduled has
+    started, so it finds none; it then waits for the Outputs, raises at the first failed one and
+    stops the callback server that serves resource hooks (and transforms). A hook's registration
+    may at that moment still be starting that server (a grpc.aio server), and grpc crashes the
+    interpreter (SIGSEGV) when a server is stopped during its start. Settled first, the run ends
+    with the program's own error and nothing left in flight, and no task of a failed run stays on
+    the event loop to run during a later one.
+    """
+    while True:
+        await asyncio.sleep(0)  # tasks just scheduled start, and add their RPCs and Outputs
+        with settings.SETTINGS.lock:
+            outputs = list(settings.SETTINGS.outputs)
+        pending = [task for task in (*settings.SETTINGS.rpc_manager.rpcs, *outputs) if not task.done()]
+        if not pending:
+            return
+        await asyncio.wait(pending)
+
+
 def run(
     program: Program,
     *,
@@ -116,16 +138,19 @@ def run(
     returned: dict[str, tuple[bool, Any]] = {}
 
     async def main() -> None:
-        result = program()
-        if result is None or isinstance(result, pulumi.Resource):
-            return
-        if not isinstance(result, Mapping):  # a lone Output would go unchecked: refuse it
-            raise TypeError(
-                f"run: the program returned {type(result).__name__}; return a dict of the Outputs to resolve, "
-                "a resource, or None"
-            )
-        for key, value in result.items():
-            returned[key] = await _resolve(value)
+        try:
+            result = program()
+            if result is None or isinstance(result, pulumi.Resource):
+                return
+            if not isinstance(result, Mapping):  # a lone Output would go unchecked: refuse it
+                raise TypeError(
+                    f"run: the program returned {type(result).__name__}; return a dict of the Outputs to resolve, "
+                    "a resource, or None"
+                )
+            for key, value in result.items():
+                returned[key] = await _resolve(value)
+        finally:
+            await _settle()
 
     error: BaseException | None = None
     try:
