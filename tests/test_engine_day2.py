@@ -16,12 +16,11 @@ from typing import Any
 import pytest
 
 from statefulkit.args.common import parse_quantity
-from tests.support.engine_project import Project, small_ensembles
+from tests.support.engine_project import Project, deployed, small_ensembles
 from tests.support.kube import Cluster, scaled_to_zero_before_deleted
-from tools.engine import ROOT, Engine
+from tools.engine import Engine
 
 pytestmark = pytest.mark.engine
-PASSWORD_KEY = "statefulkit:redis_password"  # noqa: S105 - a config key
 ZOOKEEPER = "zookeeper"  # the StatefulSet's name, as the stack names it
 STORAGE_CLASS = "local-pv"  # the local cluster's default class
 
@@ -30,16 +29,9 @@ Obj = dict[str, Any]
 
 @pytest.fixture(scope="module")
 def project(engine: Engine, local_cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
-    namespace = f"sk-day2-{uuid.uuid4().hex[:6]}"
-    project = Project.copy(ROOT, tmp_path_factory.mktemp("project"), engine, "day2", small_ensembles(namespace))
-    project.set_secret(PASSWORD_KEY, "Day2-" + uuid.uuid4().hex)
-    project.up()
-    try:
+    config = small_ensembles(f"sk-day2-{uuid.uuid4().hex[:6]}")
+    with deployed(engine, local_cluster, tmp_path_factory.mktemp("project"), "day2", config) as project:
         yield project
-    finally:
-        project.remove(local_cluster)
-        # The last test destroys the stack, which keeps the namespace (by design): remove it here.
-        local_cluster.kubectl("delete", "namespace", namespace, "--wait=false", check=False)
 
 
 def claims(cluster: Cluster, namespace: str, statefulset: str) -> dict[str, Obj]:

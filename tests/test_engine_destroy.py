@@ -12,26 +12,19 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support.engine_project import Project, small_ensembles
+from tests.support.engine_project import Project, deployed, small_ensembles
 from tests.support.kube import Cluster
 from tests.support.polling import wait_until
-from tools.engine import ROOT, Engine
+from tools.engine import Engine
 
 pytestmark = pytest.mark.engine
-PASSWORD_KEY = "statefulkit:redis_password"  # noqa: S105 - a config key
 
 
 @pytest.fixture(scope="module")
 def project(engine: Engine, local_cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
-    namespace = f"sk-destroy-{uuid.uuid4().hex[:6]}"
-    project = Project.copy(ROOT, tmp_path_factory.mktemp("project"), engine, "destroy", small_ensembles(namespace))
-    project.set_secret(PASSWORD_KEY, "Destroy-" + uuid.uuid4().hex)
-    project.up()
-    try:
+    config = small_ensembles(f"sk-destroy-{uuid.uuid4().hex[:6]}")
+    with deployed(engine, local_cluster, tmp_path_factory.mktemp("project"), "destroy", config) as project:
         yield project
-    finally:
-        project.remove(local_cluster)
-        local_cluster.kubectl("delete", "namespace", namespace, "--wait=false", check=False)
 
 
 def statefulsets(cluster: Cluster, namespace: str) -> list[str]:

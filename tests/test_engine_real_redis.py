@@ -26,8 +26,8 @@ from typing import Any
 import pulumi
 import pytest
 
-from statefulkit.args.redis import REDIS_PORT, RedisArgs
-from statefulkit.render.redis import REDIS_CONTAINER, SENTINEL_CONTAINER, RedisNames
+from statefulkit.args.redis import REDIS_CONTAINER, REDIS_PORT, SENTINEL_CONTAINER, RedisArgs
+from statefulkit.render.redis import RedisNames
 from tests.support.engine_project import Project, real_pod_ensembles
 from tests.support.kube import Cluster, StatefulSetPods, frozen, members, pod_processes, wait_ready
 from tests.support.polling import wait_until

@@ -17,8 +17,7 @@ from typing import Any
 import pytest
 from kazoo.client import KazooClient
 
-from statefulkit.args.zookeeper import CLIENT_PORT
-from statefulkit.render.zookeeper import CONTAINER_NAME
+from statefulkit.args.zookeeper import CLIENT_PORT, CONTAINER_NAME
 from tests.support.engine_project import Project, real_pod_ensembles
 from tests.support.kube import Cluster, frozen, is_ready, members, pod_processes, wait_ready
 from tests.support.polling import wait_until

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -176,3 +177,19 @@ class Project:
         """The resources in the stack's state (`pulumi stack export`)."""
         deployment = self.stack().export_stack().deployment or {}
         return list(deployment.get("resources") or [])
+
+
+@contextmanager
+def deployed(
+    runner: engine.Engine, cluster: Cluster, scratch: Path, stack: str, config: dict[str, Any]
+) -> Iterator[Project]:
+    """The project's own program deployed with `config` (and a Redis password of its own); on
+    exit destroyed, and its namespace (retained by a destroy, by design) deleted."""
+    project = Project.copy(engine.ROOT, scratch, runner, stack, config)
+    project.set_secret("statefulkit:redis_password", f"{stack}-{uuid.uuid4().hex}")
+    project.up()
+    try:
+        yield project
+    finally:
+        project.remove(cluster)
+        cluster.kubectl("delete", "namespace", project.namespace, "--wait=false", check=False)

@@ -22,11 +22,15 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from statefulkit.args.redis import REDIS_PORT, SENTINEL_PORT, RedisArgs
-from statefulkit.render.redis import (
+from statefulkit.args.redis import (
     EXPORTER_CONTAINER,
     REDIS_CONTAINER,
+    REDIS_PORT,
     SENTINEL_CONTAINER,
+    SENTINEL_PORT,
+    RedisArgs,
+)
+from statefulkit.render.redis import (
     RedisNames,
     redis_workload_args,
     render_auth_secret,

@@ -22,17 +22,26 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from statefulkit.args import redis as spec
 from statefulkit.args.extensions import VolumeMount
 from statefulkit.args.parts import ClientService, Container, EnvVar, KeyRef, PodManagementPolicy, Probe, VolumeClaim
+
+# What the ensemble puts into its pods is declared with its args (RedisArgs.own_pod
+# checks a user's additions against it); the renderer uses the same names.
 from statefulkit.args.redis import (
+    CONFIG_DIR,
     CONFIG_DIR_ENV,
+    DATA_DIR,
+    DATA_VOLUME,
+    EXPORTER_CONTAINER,
     EXPORTER_PORT_NAME,
     NAMESPACE_ENV,
+    PASSWORD_ENV,
     POD_NAME_ENV,
+    REDIS_CONTAINER,
     REDIS_PORT,
     REDIS_PORT_NAME,
     SENTINEL_COMMANDS,
+    SENTINEL_CONTAINER,
     SENTINEL_PORT,
     SENTINEL_PORT_NAME,
     RedisArgs,
@@ -45,15 +54,6 @@ from statefulkit.render.shell import render_script
 from statefulkit.render.tls import tls_mounts, with_tls
 from statefulkit.render.workload import WorkloadNames, ensemble_metadata, pod_dns_names
 
-# What the ensemble puts into its pods is declared with its args (RedisArgs.own_pod checks a user's
-# sidecars, volumes and variables against it); the renderer keeps these names for it.
-CONFIG_DIR = spec.CONFIG_DIR
-DATA_DIR = spec.DATA_DIR
-DATA_VOLUME = spec.DATA_VOLUME
-EXPORTER_CONTAINER = spec.EXPORTER_CONTAINER
-PASSWORD_ENV = spec.PASSWORD_ENV
-REDIS_CONTAINER = spec.REDIS_CONTAINER
-SENTINEL_CONTAINER = spec.SENTINEL_CONTAINER
 PASSWORD_KEY = "password"  # noqa: S105 - the Secret key name
 APP_NAME = "redis"
 

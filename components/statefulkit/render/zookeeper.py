@@ -27,17 +27,27 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from statefulkit.args import zookeeper as spec
 from statefulkit.args.parts import ClientService, ContainerPort, EnvVar, KeyRef, Probe, VolumeClaim
 from statefulkit.args.tls import TLS_DIR, TLS_KEYSTORE, TlsArgs
 from statefulkit.args.workload import StatefulWorkloadArgs
+
+# What the ensemble puts into its pods is declared with its args (ZooKeeperArgs.own_pod
+# checks a user's additions against it); the renderer uses the same names.
 from statefulkit.args.zookeeper import (
     ADMIN_PORT,
     CLIENT_PORT,
+    CONFIG_DIR,
+    CONTAINER_NAME,
+    DATA_CLAIM,
+    DATA_DIR,
+    DATA_LOG_CLAIM,
+    DATA_LOG_DIR,
     ELECTION_PORT,
     METRICS_PORT,
     NAMESPACE_ENV,
+    PASSWORD_ENV,
     QUORUM_PORT,
+    REPLICAS_ENV,
     SECURE_CLIENT_PORT,
     ZooKeeperArgs,
 )
@@ -52,16 +62,6 @@ from statefulkit.render.workload import (
     render_workload,
 )
 
-# What the ensemble puts into its pods is declared with its args (ZooKeeperArgs.own_pod checks a user's
-# sidecars, volumes and variables against it); the renderer keeps these names for it.
-CONFIG_DIR = spec.CONFIG_DIR
-CONTAINER_NAME = spec.CONTAINER_NAME
-DATA_CLAIM = spec.DATA_CLAIM
-DATA_DIR = spec.DATA_DIR
-DATA_LOG_CLAIM = spec.DATA_LOG_CLAIM
-DATA_LOG_DIR = spec.DATA_LOG_DIR
-PASSWORD_ENV = spec.PASSWORD_ENV
-REPLICAS_ENV = spec.REPLICAS_ENV
 APP_NAME = "zookeeper"
 BASE_CONFIG_FILE = "zoo-base.cfg"
 COMMON_SCRIPT_FILE = "common.sh"
