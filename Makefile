@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help venv system-deps deps lint unit test bench clean up down preview toolchain cluster-up cluster-down
+.PHONY: help venv system-deps deps lint unit dependency-bounds test bench clean up down preview toolchain cluster-up cluster-down
 
 help:
 	@echo "make up      deploy the dev stack (pulumi up --stack dev) on \$$KUBECONFIG or the local cluster"
@@ -16,6 +16,7 @@ help:
 	@echo "make toolchain                   build the cached toolchain (pulumi, kubernetes provider, kubernetes, kubelet, etcd, kwok, coredns)"
 	@echo "make test    install what is missing, then lint + every test"
 	@echo "make unit    unit tests only (Pulumi mocks, no servers)"
+	@echo "make dependency-bounds          unit tests + mypy at the lowest and the newest versions pyproject.toml admits"
 	@echo "make lint    ruff + mypy (strict on the statefulkit package)"
 	@echo "make bench   benchmarks"
 
@@ -53,9 +54,15 @@ lint: venv deps
 unit: venv
 	$(BIN)/python -m pytest -m "not realserver and not e2e and not engine"
 
+# requirements.txt pins what .venv (and so CI) runs, but users get whatever pyproject.toml's ranges
+# admit: the unit tests and mypy also run at both ends of them, each in a venv of its own
+# (.venv-lowest, .venv-highest), reused while pip resolves the same versions.
+dependency-bounds:
+	$(PYTHON) tools/dependency-bounds
+
 # Real-server, engine and cluster tests must run here: a skip of one is turned into a failure.
 # The toolchain is built first (not inside a test, where a cold build would count against its timeout).
-test: venv deps toolchain lint
+test: venv deps toolchain lint dependency-bounds
 	STATEFULKIT_REQUIRE_REAL=1 $(BIN)/python -m pytest
 
 bench: venv
@@ -86,4 +93,4 @@ cluster-down:
 	tools/cluster/down
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .venv-lowest .venv-highest .mypy_cache .ruff_cache .hypothesis

@@ -19,10 +19,10 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    ModelWrapValidatorHandler,
     ValidationError,
     model_validator,
 )
+from pydantic.functional_validators import ModelWrapValidatorHandler  # `from pydantic` only since 2.11
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 # DNS-1035 label: what Kubernetes requires of Service names (and what we demand of a
