@@ -30,6 +30,15 @@ def local_cluster() -> Iterator[Cluster]:
         Cluster.down()
 
 
+@pytest.fixture(autouse=True, scope="module")
+def volumes_available(request: pytest.FixtureRequest) -> None:
+    """Each engine test module starts with the local cluster's volumes Available again: every
+    stack a module destroys leaves its claims' volumes Released (reclaim policy Retain), and the
+    cluster has nine a node. tools/cluster/up on a running cluster only recycles them (~1 s)."""
+    if request.node.get_closest_marker("engine") and Cluster.running():
+        Cluster.up()
+
+
 @pytest.fixture(scope="session")
 def real_nodes(local_cluster: Cluster) -> list[str]:
     """Real nodes in the local cluster (tools/node/up), STATEFULKIT_REAL_NODES of them (default 2):

@@ -111,9 +111,9 @@ def test_a_bad_stack_file_fails_in_the_engine_naming_every_key_and_deploys_nothi
     project.set_secret(PASSWORD_KEY, "unused-" + uuid.uuid4().hex)
     printed = project.failing("up").text
     for problem in (
-        "statefulkit:zookeeper.storage_size: '1Gb': '1Gb' is not a Kubernetes quantity",
+        "statefulkit:zookeeper.storage_size: '1Gb' is not a Kubernetes quantity",
         "statefulkit:zookeeper.replicas: replicas=4 is even",
-        "statefulkit:redis.storage_size: '1Gb': '1Gb' is not a Kubernetes quantity",
+        "statefulkit:redis.storage_size: '1Gb' is not a Kubernetes quantity",
     ):
         assert printed.count(problem) == 1, f"{problem!r} not printed exactly once:\n{printed}"
     assert "Traceback" not in printed and "unhandled error" not in printed, printed
