@@ -64,8 +64,8 @@ def test_each_statefulset_is_declared_with_its_own_providers_cluster(pulumi_mock
         default = StatefulWorkload("default", workload("default"))
         declared = hooks._program_run().declared
         return {
-            "accesses": [asyncio.ensure_future(d.access.resolve()) for d in declared if d.access],
-            "urns": pulumi.Output.all(*(d.urn for d in declared)),
+            "accesses": [asyncio.ensure_future(a.resolve()) for d in declared if (a := d.access())],
+            "urns": [asyncio.ensure_future(d.urn()) for d in declared],
             "statefulsets": pulumi.Output.all(
                 explicit.stateful_set.urn, inherited.store.stateful_set.urn, default.stateful_set.urn
             ),
@@ -87,7 +87,8 @@ def test_the_default_provider_is_read_from_the_stack_config(pulumi_mocks: MockRu
     def program() -> dict[str, Any]:
         StatefulWorkload("zk", workload("zk"))
         (declared,) = hooks._program_run().declared
-        return {"access": asyncio.ensure_future(declared.access.resolve()) if declared.access else None}
+        access = declared.access()
+        return {"access": asyncio.ensure_future(access.resolve()) if access else None}
 
     config = {"kubernetes:kubeconfig": "/somewhere/kubeconfig", "kubernetes:context": "ops"}
     d = pulumi_mocks.run(program, config=config)
@@ -157,6 +158,22 @@ def run_in_loop(make: Callable[[], Coroutine[Any, Any, None]]) -> None:
         hooks._current.clear()
 
 
+class Declared(hooks.Declared):
+    """A declared StatefulSet as the hook sees it, without a program: its URN is URN."""
+
+    def __init__(self, size: str, answered: asyncio.Future[bool], access: ClusterAccess | None) -> None:
+        self.size, self.answered, self.settings = size, answered, access
+
+    async def urn(self) -> str:
+        return URN
+
+    async def desired(self) -> dict[str, Any]:
+        return {key: spec_of(self.size).get(key) for key in IMMUTABLE_FIELDS}
+
+    def access(self) -> hooks.ProviderAccess | None:
+        return hooks.ProviderAccess(self.settings.source, self.settings.kubeconfig) if self.settings else None
+
+
 def delete(
     *, declared_size: str | None, access: ClusterAccess | None = EAST, replacing: bool = False, urn: str = URN
 ) -> Callable[[], Coroutine[Any, Any, None]]:
@@ -168,14 +185,7 @@ def delete(
             answered: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
             if not replacing:
                 answered.set_result(True)
-            run.declared.append(
-                hooks.Declared(
-                    urn=pulumi.Output.from_input(URN),
-                    answered=answered,
-                    desired=pulumi.Output.from_input({k: spec_of(declared_size).get(k) for k in IMMUTABLE_FIELDS}),
-                    access=hooks.ProviderAccess(access.source, access.kubeconfig) if access else None,
-                )
-            )
+            run.declared.append(Declared(declared_size, answered, access))
         hooks._current[:] = [run]
         old = {"metadata": {"uid": STATE_UID}}
         args = pulumi.ResourceHookArgs(urn=urn, id="ns/zk", name="zk", type=hooks.STATEFULSET, old_outputs=old)

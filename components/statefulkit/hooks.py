@@ -63,14 +63,28 @@ class ProviderAccess:
         return ClusterAccess(await kubeconfig.future() or None, context or None, cluster or None, str(source))
 
 
-@dataclass(frozen=True)
 class Declared:
-    """A StatefulSet the program declares: where it is, and what the program wants of it."""
+    """A StatefulSet the program declares, and what the program wants of it. What a hook needs of
+    it (its URN, its provider's settings, the declared immutable fields) is worked out only when a
+    hook runs: most programs never delete a StatefulSet, and each Output made here would cost every
+    workload of every run."""
 
-    urn: pulumi.Output[str]
-    answered: asyncio.Future[bool]  # done once the engine answered its registration
-    desired: pulumi.Output[dict[str, Any]]  # the declared spec's immutable fields
-    access: ProviderAccess | None  # None: its provider does not say how it connects
+    def __init__(self, statefulset: pulumi.CustomResource, *, name: str, parent: pulumi.Resource, spec: dict[str, Any]):
+        self.statefulset, self.name, self.parent, self.spec = statefulset, name, parent, spec
+        # Done once the engine answered its registration (a delete-before-replace answers after the create).
+        self.answered: asyncio.Future[bool] = asyncio.ensure_future(statefulset.id.is_known())
+
+    async def urn(self) -> str:
+        return str(await pulumi.create_urn(self.name, STATEFULSET, parent=self.parent).future())
+
+    async def desired(self) -> dict[str, Any]:
+        """The declared spec's immutable fields, Outputs in them resolved."""
+        resolved = await pulumi.Output.from_input({key: self.spec.get(key) for key in IMMUTABLE_FIELDS}).future()
+        return dict(resolved or {})
+
+    def access(self) -> ProviderAccess | None:
+        """Its provider's settings (the one the SDK resolved for it); None: they are not known here."""
+        return access_of(self.statefulset._provider)
 
 
 @dataclass
@@ -120,14 +134,7 @@ def _registered(hook: pulumi.ResourceHook) -> pulumi.ResourceHook:
 
 def declare(statefulset: pulumi.CustomResource, *, name: str, parent: pulumi.Resource, spec: dict[str, Any]) -> None:
     """Record the StatefulSet `name` (a child of `parent`) and the spec the program declares for it."""
-    _program_run().declared.append(
-        Declared(
-            urn=pulumi.create_urn(name, STATEFULSET, parent=parent),
-            answered=asyncio.ensure_future(statefulset.id.is_known()),
-            desired=pulumi.Output.from_input({key: spec.get(key) for key in IMMUTABLE_FIELDS}),
-            access=access_of(statefulset._provider),  # the provider the SDK resolved for it
-        )
-    )
+    _program_run().declared.append(Declared(statefulset, name=name, parent=parent, spec=spec))
 
 
 def access_of(provider: pulumi.ProviderResource | None) -> ProviderAccess | None:
@@ -146,7 +153,7 @@ def access_of(provider: pulumi.ProviderResource | None) -> ProviderAccess | None
 
 async def _declared(urn: str) -> Declared | None:
     for declared in list(_program_run().declared):
-        if await declared.urn.future() == urn:
+        if await declared.urn() == urn:
             return declared
     return None
 
@@ -166,13 +173,14 @@ async def _before_delete(args: pulumi.ResourceHookArgs) -> None:
     dry_run = pulumi.runtime.is_dry_run()
     declared = await _declared(args.urn)
     if declared is None:  # removed from the program: find the cluster that holds it
-        known = [d.access for d in _program_run().declared if d.access is not None] + [access_of(None)]
+        known = [d.access() for d in _program_run().declared] + [access_of(None)]
         candidates = [a for a in dict.fromkeys([await p.resolve() for p in known if p is not None]) if a is not None]
         await _in_thread(functools.partial(_teardown_undeclared, args, where, candidates, dry_run))
         return
-    access = await declared.access.resolve() if declared.access is not None else None
+    settings = declared.access()
+    access = await settings.resolve() if settings is not None else None
     if access is None:
-        if declared.access is None:
+        if settings is None:
             raise RuntimeError(
                 f"{where}: its kubernetes provider was not created by this program's kubernetes.Provider "
                 "(its kubeconfig is not known here), so statefulkit cannot reach its cluster to drain the pods "
@@ -183,7 +191,7 @@ async def _before_delete(args: pulumi.ResourceHookArgs) -> None:
         pulumi.log.warn(f"{where}: its provider's kubeconfig is not known in this preview; the update checks it")
         return
     replacing = not declared.answered.done()
-    desired = await _known(declared.desired) if replacing else None
+    desired = await declared.desired() if replacing else None
     await _in_thread(functools.partial(_grow_or_drain, args, where, access, desired, dry_run))
 
 
@@ -262,11 +270,11 @@ def _teardown_undeclared(
 async def _after_create(args: pulumi.ResourceHookArgs) -> None:
     """Without the delete hook a larger size replaces the StatefulSet: grow the claims it found."""
     declared = await _declared(args.urn)
-    access = await declared.access.resolve() if declared is not None and declared.access is not None else None
+    settings = declared.access() if declared is not None else None
+    access = await settings.resolve() if settings is not None else None
     if declared is None or access is None:
         return  # created by another program's run, or a provider statefulkit cannot reach: nothing to grow
-    desired = await _known(declared.desired)
-    await _in_thread(functools.partial(_grow_found_claims, args, access, desired or {}))
+    await _in_thread(functools.partial(_grow_found_claims, args, access, await declared.desired()))
 
 
 def _grow_found_claims(args: pulumi.ResourceHookArgs, access: ClusterAccess, desired: dict[str, Any]) -> None:
