@@ -3,6 +3,7 @@
 import difflib
 
 import pytest
+from pydantic import BaseModel
 
 from statefulkit import RedisArgs, ZooKeeperArgs
 from tests.golden import corpus, dumps, expected, key, render
@@ -11,7 +12,7 @@ ENTRIES = corpus()
 
 
 @pytest.mark.parametrize(("ensemble", "model"), [("zookeeper", ZooKeeperArgs), ("redis", RedisArgs)])
-def test_the_corpus_sets_every_option_of_each_ensemble(ensemble: str, model: type) -> None:
+def test_the_corpus_sets_every_option_of_each_ensemble(ensemble: str, model: type[BaseModel]) -> None:
     used = {option for entry in ENTRIES if entry["ensemble"] == ensemble for option in entry["args"]}
     assert set(model.model_fields) - used == set(), "add a corpus entry that sets them, then record it"
 

@@ -23,7 +23,10 @@ from statefulkit.testing import Resource, Secret, run
 HERE = Path(__file__).parent
 CORPUS = HERE / "corpus.json"
 RENDERED = HERE / "rendered.json"
-ENSEMBLES: dict[str, type[pulumi.ComponentResource]] = {"zookeeper": ZooKeeperEnsemble, "redis": RedisEnsemble}
+ENSEMBLES: dict[str, type[ZooKeeperEnsemble] | type[RedisEnsemble]] = {
+    "zookeeper": ZooKeeperEnsemble,
+    "redis": RedisEnsemble,
+}
 MASKED = "<secret>"
 LONG_TEXT = 300  # characters; shorter strings stay inline
 
