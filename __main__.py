@@ -18,7 +18,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_kubernetes as k8s
 
-from statefulkit import RedisArgs, RedisEnsemble, StorageClassArgs, ZooKeeperArgs, ZooKeeperEnsemble, new_storage_class
+from statefulkit import ENSEMBLES, RedisArgs, StorageClassArgs, ZooKeeperArgs, new_storage_class
 from statefulkit.stack_config import StackConfig
 
 PROJECT = "statefulkit"
@@ -78,17 +78,13 @@ if storage_class is not None:
     depends_on.append(storage)
     pulumi.export("storage_class", storage.metadata.apply(lambda meta: str(meta.name)))
 ensemble_opts = pulumi.ResourceOptions(depends_on=depends_on)
-zookeeper = ZooKeeperEnsemble(
-    "zookeeper", zookeeper_args.model_copy(update={"namespace": namespace_name}), opts=ensemble_opts
-)
-redis = RedisEnsemble("redis", redis_args.model_copy(update={"namespace": namespace_name}), opts=ensemble_opts)
+validated = {"zookeeper": zookeeper_args, "redis": redis_args}
+deployed = {
+    key: ENSEMBLES[key](key, args.model_copy(update={"namespace": namespace_name}), opts=ensemble_opts)
+    for key, args in validated.items()
+}
 
 pulumi.export("namespace", namespace_name)
-pulumi.export("zookeeper_connect_string", zookeeper.connect_string)
-pulumi.export("zookeeper_client_service", zookeeper.client_service_name)
-pulumi.export("zookeeper_headless_service", zookeeper.headless_service_name)
-pulumi.export("redis_sentinel_addresses", redis.sentinel_addresses)
-pulumi.export("redis_master_name", redis.master_name)
-pulumi.export("redis_sentinel_service", redis.sentinel_service_name)
-pulumi.export("redis_headless_service", redis.headless_service_name)
-pulumi.export("redis_password_secret", redis.password_secret_name)  # the Secret's name; the password stays in it
+for key, ensemble in deployed.items():
+    for suffix, output in ensemble.exports:
+        pulumi.export(f"{key}_{suffix}", getattr(ensemble, output))

@@ -36,7 +36,7 @@ import yaml
 
 from statefulkit import ZooKeeperArgs
 from statefulkit.render.workload import kubernetes_objects
-from statefulkit.render.zookeeper import render_zookeeper
+from statefulkit.render.zookeeper import ZooKeeperRender
 from tests.support.engine_project import EngineRun, Project
 from tests.support.kube import Cluster
 from tools import engine
@@ -121,7 +121,7 @@ def zookeeper_engine_vs_kubectl(cluster: Cluster, runner: engine.Engine, scratch
 
 
 def kubectl_objects(ns: str) -> list[dict[str, Any]]:
-    return kubernetes_objects(render_zookeeper("zk", zookeeper_args(ns)))
+    return kubernetes_objects(ZooKeeperRender("zk", zookeeper_args(ns)).manifests())
 
 
 def quiet(_line: str) -> None:

@@ -18,9 +18,9 @@ import pytest
 import yaml
 
 from statefulkit import RedisArgs, ZooKeeperArgs
-from statefulkit.render.redis import redis_workload_args
+from statefulkit.render.redis import RedisRender
 from statefulkit.render.workload import kubernetes_objects, render_workload
-from statefulkit.render.zookeeper import render_zookeeper
+from statefulkit.render.zookeeper import ZooKeeperRender
 from tests.support.kube import ROOT, Cluster
 from tests.support.polling import wait_until
 
@@ -134,11 +134,11 @@ def test_members_clients_and_scrapers_reach_exactly_their_ports(
         "clients": [{}, {"namespace_labels": {"team": "apps"}, "pod_labels": {"app": "web"}}],
         "metrics": [{"namespace_labels": {"team": "monitoring"}, "pod_labels": {"app": "prometheus"}}],
     }
-    zookeeper = render_zookeeper("zk", ZooKeeperArgs(namespace=data, network_policy=policy))
+    zookeeper = ZooKeeperRender("zk", ZooKeeperArgs(namespace=data, network_policy=policy)).manifests()
     redis_args = RedisArgs(
-        namespace=data, existing_secret={"name": "auth", "key": "password"}, metrics={}, network_policy=policy
+        namespace=data, existing_secret={"name": "auth", "key": "password"}, exporter={}, network_policy=policy
     )
-    redis = render_workload("redis", redis_workload_args("redis", redis_args))
+    redis = render_workload("redis", RedisRender("redis", redis_args).workload_args())
     objects = [*kubernetes_objects(zookeeper), *kubernetes_objects(redis)]
     objects += [
         client_pod("neighbour", data),

@@ -14,10 +14,10 @@ import pytest
 
 from statefulkit import RedisArgs, StatefulWorkloadArgs, ZooKeeperArgs
 from statefulkit.args.extensions import ZONE_KEY as ZONE
-from statefulkit.render.redis import redis_workload_args
+from statefulkit.render.redis import RedisRender
 from statefulkit.render.tls import CERTIFICATE_API, render_certificate
 from statefulkit.render.workload import kubernetes_objects, render_workload
-from statefulkit.render.zookeeper import render_zookeeper
+from statefulkit.render.zookeeper import ZooKeeperRender
 from tests.support.kube import Cluster
 from tests.support.polling import wait_until
 
@@ -88,7 +88,7 @@ def test_required_anti_affinity_spreads_members_over_nodes(cluster: Cluster) -> 
 
 def test_restricted_admission_is_enforced_and_the_rendered_pods_pass_it(cluster: Cluster) -> None:
     with cluster.namespace("pss", RESTRICTED) as ns:
-        zk = kubernetes_objects(render_zookeeper("zk", ZooKeeperArgs(namespace=ns)))
+        zk = kubernetes_objects(ZooKeeperRender("zk", ZooKeeperArgs(namespace=ns)).manifests())
         sts = next(o for o in zk if o["kind"] == "StatefulSet")
         pod = pod_of(sts, ns, "zk-0")
         pod_spec = pod["spec"]
@@ -190,8 +190,8 @@ def test_pod_extensions_pass_the_api_server_and_restricted_admission(cluster: Cl
         assert cluster.apply([account]).returncode == 0
         redis_args = RedisArgs(namespace=ns, existing_secret={"name": "auth", "key": "password"}, **extensions)
         for name, objects in (
-            ("zk", kubernetes_objects(render_zookeeper("zk", ZooKeeperArgs(namespace=ns, **extensions)))),
-            ("redis", kubernetes_objects(render_workload("redis", redis_workload_args("redis", redis_args)))),
+            ("zk", kubernetes_objects(ZooKeeperRender("zk", ZooKeeperArgs(namespace=ns, **extensions)).manifests())),
+            ("redis", kubernetes_objects(render_workload("redis", RedisRender("redis", redis_args).workload_args()))),
         ):
             sts = next(o for o in objects if o["kind"] == "StatefulSet")
             accepted = cluster.apply([sts], dry_run=True)
@@ -233,7 +233,9 @@ def test_the_certificate_and_the_pod_monitor_pass_their_crds_schemas(cluster: Cl
             "metadata": {"name": "zk-tls", "namespace": ns},
             "spec": render_certificate("zk", args.tls, ns, ["zk-headless", "zk"], args.cluster_domain),
         }
-        monitor = next(o for o in kubernetes_objects(render_zookeeper("zk", args)) if o["kind"] == "PodMonitor")
+        monitor = next(
+            o for o in kubernetes_objects(ZooKeeperRender("zk", args).manifests()) if o["kind"] == "PodMonitor"
+        )
         accepted = cluster.apply([certificate, monitor], dry_run=True)
         assert accepted.returncode == 0, accepted.stderr
         for obj in (certificate, monitor):

@@ -32,6 +32,8 @@ def test_the_old_class_name_is_the_new_class() -> None:
         (StatefulWorkloadArgs, {"image": "app:1"}, "storage_class", CLASS, "create_storage_class"),
         (ZooKeeperArgs, {}, "storage_class", CLASS, "create_storage_class"),
         (RedisArgs, {"auth": False}, "storage_class", "fast", "storage_class_name"),
+        # `metrics` was a bool in ZooKeeperArgs and the exporter sidecar in RedisArgs.
+        (RedisArgs, {"auth": False}, "metrics", {"port": 9500}, "exporter"),
         (
             VolumeClaim,
             {"name": "data", "size": "1Gi", "mount_path": "/data"},

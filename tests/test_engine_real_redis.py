@@ -27,7 +27,7 @@ import pulumi
 import pytest
 
 from statefulkit.args.redis import REDIS_CONTAINER, REDIS_PORT, SENTINEL_CONTAINER, RedisArgs
-from statefulkit.render.redis import RedisNames
+from statefulkit.render.workload import WorkloadNames
 from tests.support.engine_project import Project, real_pod_ensembles
 from tests.support.kube import Cluster, StatefulSetPods, frozen, members, pod_processes, wait_ready
 from tests.support.polling import wait_until
@@ -80,7 +80,7 @@ def pods(project: Project, local_cluster: Cluster) -> RedisPodsOf[StatefulSetPod
     )
     manifests, _ = render_for_sim(NAME, spec, PASSWORD)
     real = StatefulSetPods(
-        local_cluster, project.namespace, NAME, RedisNames.of(NAME).headless_service, spec.cluster_domain
+        local_cluster, project.namespace, NAME, WorkloadNames.of(NAME).headless_service, spec.cluster_domain
     )
     return RedisPodsOf(name=NAME, spec=spec, password=PASSWORD, manifests=manifests, sim=real)
 

@@ -16,11 +16,11 @@ from pydantic import ValidationError
 
 from statefulkit import EnvVar, RedisArgs, StatefulWorkloadArgs, ZooKeeperArgs
 from statefulkit.args.common import Loc
-from statefulkit.args.options import EnsembleOptions
+from statefulkit.args.ensemble import EnsembleOptions
 from statefulkit.args.pod import PodParts
-from statefulkit.render.redis import redis_workload_args
+from statefulkit.render.redis import RedisRender
 from statefulkit.render.workload import render_workload
-from statefulkit.render.zookeeper import zookeeper_workload_args
+from statefulkit.render.zookeeper import ZooKeeperRender
 
 NAME = "ens"
 TLS = {"secret_name": "ens-certs"}
@@ -32,8 +32,8 @@ CONFIGS: list[tuple[type[EnsembleOptions], dict[str, Any]]] = [
     (ZooKeeperArgs, {"tls": TLS, "plaintext_client_port": True, "data_log_storage_size": "1Gi"}),
     (ZooKeeperArgs, {"admin_server": False, "metrics": False, "data_log_storage_size": "1Gi"}),
     (RedisArgs, {"auth": False}),
-    (RedisArgs, {"existing_secret": SECRET, "metrics": {}}),
-    (RedisArgs, {"auth": False, "tls": TLS, "metrics": {"port": 9500}}),
+    (RedisArgs, {"existing_secret": SECRET, "exporter": {}}),
+    (RedisArgs, {"auth": False, "tls": TLS, "exporter": {"port": 9500}}),
 ]
 
 
@@ -43,9 +43,9 @@ def config_id(model: type[EnsembleOptions], fields: dict[str, Any]) -> str:
 
 def workload_args(args: EnsembleOptions) -> StatefulWorkloadArgs:
     if isinstance(args, ZooKeeperArgs):
-        return zookeeper_workload_args(NAME, args)
+        return ZooKeeperRender(NAME, args).workload_args()
     assert isinstance(args, RedisArgs)
-    return redis_workload_args(NAME, args)
+    return RedisRender(NAME, args).workload_args()
 
 
 def keys(parts: Any) -> list[Any]:
@@ -280,9 +280,9 @@ CASES: list[tuple[type[EnsembleOptions], dict[str, Any], Loc, list[str]]] = [
     ),
     (
         RedisArgs,
-        {"auth": False, "metrics": {}, "sidecars": [{"name": "metrics"}]},
+        {"auth": False, "exporter": {}, "sidecars": [{"name": "metrics"}]},
         ("sidecars", 0, "name"),
-        ["'metrics' is set by the ensemble itself (the exporter's container, with metrics)"],
+        ["'metrics' is set by the ensemble itself (the exporter's container, with exporter)"],
     ),
     (
         RedisArgs,
@@ -407,7 +407,7 @@ zookeeper_options = st.fixed_dictionaries(
 )
 redis_options = st.fixed_dictionaries(
     {"auth": st.booleans()},
-    optional={"tls": st.sampled_from([None, TLS]), "metrics": st.sampled_from([None, {}, {"port": 9500}])},
+    optional={"tls": st.sampled_from([None, TLS]), "exporter": st.sampled_from([None, {}, {"port": 9500}])},
 ).map(lambda o: {**o, "existing_secret": SECRET} if o["auth"] else o)
 ensembles = st.one_of(
     st.tuples(st.just(ZooKeeperArgs), zookeeper_options), st.tuples(st.just(RedisArgs), redis_options)

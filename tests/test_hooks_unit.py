@@ -1,7 +1,7 @@
 """statefulkit.hooks: which provider's cluster each StatefulSet's hook acts on, and what a delete
 means there (a replacement's growth, or a teardown whatever size the program declares).
 
-The cluster is a fake with the calls statefulkit.kubeapi.Cluster makes; the real cluster side runs
+The cluster is a fake with the calls statefulkit.kubeapi.ClusterClient makes; the real cluster side runs
 in tests/test_engine_providers.py and tests/test_engine_day2.py.
 """
 
@@ -19,7 +19,7 @@ import pytest
 
 from statefulkit import StatefulWorkload, hooks, kubeapi
 from statefulkit.args.workload import StatefulWorkloadArgs
-from statefulkit.lifecycle import IMMUTABLE_FIELDS, ClusterAccess, Growth
+from statefulkit.render.delete_plan import IMMUTABLE_FIELDS, ClusterAccess, Growth
 from statefulkit.render.workload import render_workload
 from statefulkit.testing import MockRunner
 
@@ -143,7 +143,7 @@ def clusters(monkeypatch: pytest.MonkeyPatch) -> dict[str, FakeCluster]:
             raise kubeapi.ClusterUnreachableError(f"{access.source}: Invalid kube-config file. No configuration found.")
         return fakes[access.source]
 
-    monkeypatch.setattr(kubeapi.Cluster, "connect", classmethod(connect))
+    monkeypatch.setattr(kubeapi.ClusterClient, "connect", classmethod(connect))
     return fakes
 
 
@@ -276,7 +276,7 @@ def test_hooks_of_parallel_deletes_run_at_the_same_time(monkeypatch: pytest.Monk
             both_started.wait()
             looked_up.append(f"{namespace}/{name}")  # then gone: nothing to drain
 
-    monkeypatch.setattr(kubeapi.Cluster, "connect", classmethod(lambda cls, access: Cluster(access, None)))
+    monkeypatch.setattr(kubeapi.ClusterClient, "connect", classmethod(lambda cls, access: Cluster(access, None)))
 
     async def both() -> None:
         first, second = delete(declared_size="1Gi"), delete(declared_size="1Gi")

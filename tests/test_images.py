@@ -23,9 +23,9 @@ import pytest
 from statefulkit.args.parts import KeyRef
 from statefulkit.args.redis import RedisArgs
 from statefulkit.args.zookeeper import ZooKeeperArgs
-from statefulkit.render.redis import redis_workload_args
+from statefulkit.render.redis import RedisRender
 from statefulkit.render.workload import WorkloadManifests, render_workload
-from statefulkit.render.zookeeper import render_zookeeper
+from statefulkit.render.zookeeper import ZooKeeperRender
 from tests.support.zk import TEST_PASSWORD, realserver_args
 from tools.images import build, contract, sandbox
 from tools.node import oci
@@ -149,7 +149,7 @@ def _serve(
 @pytest.mark.realserver
 def test_zookeeper_serves_from_its_image(images: dict[str, tuple[str, Path, Path]], tmp_path: Path) -> None:
     args = realserver_args(jvm_flags=["-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"])
-    manifests = render_zookeeper("zk", args)
+    manifests = ZooKeeperRender("zk", args).manifests()
     container = _container(manifests)
     env = {"POD_NAMESPACE": NAMESPACE, "BOOTSTRAP_REPLICAS": "1", "ZK_SUPER_PASSWORD": TEST_PASSWORD}
     assert {e["name"] for e in container["env"]} == set(env)
@@ -187,7 +187,7 @@ def test_redis_serves_from_its_image(images: dict[str, tuple[str, Path, Path]], 
         discovery_timeout_seconds=0,
         existing_secret=KeyRef(name="redis-auth", key="password"),
     )
-    manifests = render_workload("redis", redis_workload_args("redis", args))
+    manifests = render_workload("redis", RedisRender("redis", args).workload_args())
     redis, sentinel = _container(manifests, "redis"), _container(manifests, "sentinel")
     env = {"POD_NAME": "redis-0", "POD_NAMESPACE": NAMESPACE, "CONFIG_DIR": "/config", "REDIS_PASSWORD": "pw"}
     assert {e["name"] for e in redis["env"]} == set(env)

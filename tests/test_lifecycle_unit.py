@@ -1,4 +1,4 @@
-"""The pure decisions of statefulkit.lifecycle (what a StatefulSet delete means, which claims
+"""The pure decisions of statefulkit.render.delete_plan (what a StatefulSet delete means, which claims
 belong to it, how long its pods may take). The hooks that run them: tests/test_hooks_unit.py; the
 cluster side: tests/test_engine_day2.py and tests/test_engine_providers.py."""
 
@@ -9,7 +9,13 @@ from typing import Any
 import pytest
 
 from statefulkit.args.workload import StatefulWorkloadArgs
-from statefulkit.lifecycle import Growth, VolumeGrowthRefusedError, claim_ordinal, plan_delete, teardown_bound_seconds
+from statefulkit.render.delete_plan import (
+    Growth,
+    VolumeGrowthRefusedError,
+    claim_ordinal,
+    plan_delete,
+    teardown_bound_seconds,
+)
 from statefulkit.render.workload import render_workload
 
 WHERE = "StatefulSet ns/zk"

@@ -12,9 +12,9 @@ from pydantic import BaseModel, ValidationError
 
 from statefulkit import RedisArgs, StatefulWorkloadArgs, ZooKeeperArgs
 from statefulkit.args.options import WorkloadOptions
-from statefulkit.render.redis import redis_workload_args
+from statefulkit.render.redis import RedisRender
 from statefulkit.render.workload import render_workload
-from statefulkit.render.zookeeper import render_zookeeper, zookeeper_workload_args
+from statefulkit.render.zookeeper import ZooKeeperRender
 
 EXTENSIONS: dict[str, Any] = {
     "extra_volumes": [
@@ -119,7 +119,9 @@ def test_every_extension_is_rendered_once_where_it_belongs() -> None:
 
 
 def test_ensembles_add_the_extensions_to_what_they_render() -> None:
-    zk = pod_spec_of(zookeeper_workload_args("zk", ZooKeeperArgs(extra_env={"JVMFLAGS_EXTRA": "-Dx=1"}, **EXTENSIONS)))
+    zk = pod_spec_of(
+        ZooKeeperRender("zk", ZooKeeperArgs(extra_env={"JVMFLAGS_EXTRA": "-Dx=1"}, **EXTENSIONS)).workload_args()
+    )
     (server, shipper) = zk["containers"]
     env = [e["name"] for e in server["env"]]
     assert env[-1] == "JVMFLAGS_EXTRA" and len(env) == len(set(env)) > 1  # after the ensemble's own
@@ -128,7 +130,7 @@ def test_ensembles_add_the_extensions_to_what_they_render() -> None:
     assert zk["serviceAccountName"] == "ensemble" and zk["initContainers"][0]["name"] == "prepare"
 
     redis_args = RedisArgs(existing_secret={"name": "auth", "key": "password"}, extra_env={"TZ": "UTC"}, **EXTENSIONS)
-    redis = pod_spec_of(redis_workload_args("redis", redis_args), "redis")
+    redis = pod_spec_of(RedisRender("redis", redis_args).workload_args(), "redis")
     # Sentinel stays the first sidecar; the user's follow.
     assert [c["name"] for c in redis["containers"]] == ["redis", "sentinel", "shipper"]
     assert redis["containers"][0]["env"][-1] == {"name": "TZ", "value": "UTC"}
@@ -137,7 +139,7 @@ def test_ensembles_add_the_extensions_to_what_they_render() -> None:
 
 
 def test_the_default_network_policy_admits_members_and_same_namespace_clients_only() -> None:
-    manifests = render_zookeeper("zk", ZooKeeperArgs(namespace="data"))
+    manifests = ZooKeeperRender("zk", ZooKeeperArgs(namespace="data")).manifests()
     policy = manifests.network_policy
     assert policy is not None and policy["metadata"]["name"] == "zk" and policy["metadata"]["namespace"] == "data"
     selector = manifests.stateful_set["spec"]["selector"]
@@ -152,7 +154,7 @@ def test_the_default_network_policy_admits_members_and_same_namespace_clients_on
     }
     # Sources: a team's namespaces (any pod), one labelled pod anywhere, every namespace.
     sources = [{"namespace_labels": {"team": "apps"}}, {"namespace_labels": {}, "pod_labels": {"app": "web"}}]
-    custom = render_zookeeper("zk", ZooKeeperArgs(network_policy={"clients": sources, "metrics": [{}]}))
+    custom = ZooKeeperRender("zk", ZooKeeperArgs(network_policy={"clients": sources, "metrics": [{}]})).manifests()
     assert custom.network_policy is not None
     rules = custom.network_policy["spec"]["ingress"]
     assert rules[1]["from"] == [
@@ -160,9 +162,9 @@ def test_the_default_network_policy_admits_members_and_same_namespace_clients_on
         {"namespaceSelector": {}, "podSelector": {"matchLabels": {"app": "web"}}},
     ]
     assert rules[2] == {"from": [{"podSelector": {}}], "ports": tcp(7000)}
-    assert render_zookeeper("zk", ZooKeeperArgs(network_policy=None)).network_policy is None
+    assert ZooKeeperRender("zk", ZooKeeperArgs(network_policy=None)).manifests().network_policy is None
     # No client or metrics source: only the members get in.
-    closed = render_zookeeper("zk", ZooKeeperArgs(network_policy={"clients": []})).network_policy
+    closed = ZooKeeperRender("zk", ZooKeeperArgs(network_policy={"clients": []})).manifests().network_policy
     assert closed is not None and len(closed["spec"]["ingress"]) == 1
 
 
@@ -172,7 +174,7 @@ PROMETHEUS = {"namespace_labels": {"kubernetes.io/metadata.name": "monitoring"},
 def test_a_pod_monitor_scrapes_every_metrics_port_of_the_pods() -> None:
     monitor = {"interval_seconds": 15, "labels": {"release": "prometheus"}}
     scraped = {"metrics": [PROMETHEUS]}
-    zk = render_zookeeper("zk", ZooKeeperArgs(namespace="data", pod_monitor=monitor, network_policy=scraped))
+    zk = ZooKeeperRender("zk", ZooKeeperArgs(namespace="data", pod_monitor=monitor, network_policy=scraped)).manifests()
     assert zk.pod_monitor is not None
     assert zk.pod_monitor["metadata"]["labels"]["release"] == "prometheus"
     assert zk.pod_monitor["spec"] == {
@@ -180,23 +182,23 @@ def test_a_pod_monitor_scrapes_every_metrics_port_of_the_pods() -> None:
         "podMetricsEndpoints": [{"port": "metrics", "path": "/metrics", "interval": "15s"}],
     }
     redis_args = RedisArgs(
-        existing_secret={"name": "a", "key": "p"}, metrics={}, pod_monitor={}, network_policy=scraped
+        existing_secret={"name": "a", "key": "p"}, exporter={}, pod_monitor={}, network_policy=scraped
     )
-    redis = render_workload("redis", redis_workload_args("redis", redis_args))
+    redis = render_workload("redis", RedisRender("redis", redis_args).workload_args())
     assert redis.pod_monitor is not None
     assert [e["port"] for e in redis.pod_monitor["spec"]["podMetricsEndpoints"]] == ["metrics"]
-    assert render_zookeeper("zk", ZooKeeperArgs()).pod_monitor is None
+    assert ZooKeeperRender("zk", ZooKeeperArgs()).manifests().pod_monitor is None
     # Without a NetworkPolicy nothing blocks the scrapes.
-    assert render_zookeeper("zk", ZooKeeperArgs(pod_monitor={}, network_policy=None)).pod_monitor is not None
+    assert ZooKeeperRender("zk", ZooKeeperArgs(pod_monitor={}, network_policy=None)).manifests().pod_monitor is not None
 
 
 def test_every_port_a_pod_monitor_scrapes_is_open_to_a_metrics_source() -> None:
     """What the monitor scrapes, the workload's own NetworkPolicy lets the named Prometheus reach."""
     scraped = {"metrics": [PROMETHEUS]}
-    redis_args = RedisArgs(auth=False, metrics={"port": 9500}, pod_monitor={}, network_policy=scraped)
+    redis_args = RedisArgs(auth=False, exporter={"port": 9500}, pod_monitor={}, network_policy=scraped)
     for manifests in (
-        render_zookeeper("zk", ZooKeeperArgs(pod_monitor={}, network_policy=scraped)),
-        render_workload("redis", redis_workload_args("redis", redis_args)),
+        ZooKeeperRender("zk", ZooKeeperArgs(pod_monitor={}, network_policy=scraped)).manifests(),
+        render_workload("redis", RedisRender("redis", redis_args).workload_args()),
     ):
         assert manifests.pod_monitor is not None and manifests.network_policy is not None
         pod = manifests.stateful_set["spec"]["template"]["spec"]
@@ -221,7 +223,7 @@ def test_every_port_a_pod_monitor_scrapes_is_open_to_a_metrics_source() -> None:
             {"image": "app:1", "ports": [{"name": "m", "container_port": 9, "reachable_by": "metrics"}]},
         ),
         (ZooKeeperArgs, {}),
-        (RedisArgs, {"auth": False, "metrics": {}}),
+        (RedisArgs, {"auth": False, "exporter": {}}),
     ],
 )
 def test_a_pod_monitor_the_network_policy_would_block_is_refused(model: type[BaseModel], args: dict[str, Any]) -> None:

@@ -19,7 +19,7 @@ import statefulkit.testing
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
 # Modules whose classes are implementation, never a user's to name (the hooks' machinery, the
 # renderers' intermediate types).
-INTERNAL = ("statefulkit.hooks", "statefulkit.kubeapi", "statefulkit.lifecycle", "statefulkit.render")
+INTERNAL = ("statefulkit.hooks", "statefulkit.kubeapi", "statefulkit.render.delete_plan", "statefulkit.render")
 
 
 def defined_classes() -> dict[str, str]:

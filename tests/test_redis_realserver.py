@@ -392,7 +392,7 @@ def test_the_exporter_serves_real_metrics_of_its_own_redis_with_the_password(
     with the Secret's password (redis_up 1) and reports this pod's own server (role, keys written,
     maxmemory read through the renamed CONFIG command). The control: the same exporter with a wrong
     password reports redis_up 0."""
-    spec = make_spec(metrics={}, maxmemory="64mb", maxmemory_policy="allkeys-lru")
+    spec = make_spec(exporter={}, maxmemory="64mb", maxmemory_policy="allkeys-lru")
     with redis_ensemble(network, tmp_path, "cache", spec, PASSWORD) as pods:
         master = pods.current_master()
         assert master is not None
@@ -439,7 +439,7 @@ def test_replication_failover_and_clients_go_over_tls_and_a_wrong_ca_is_refused(
     server = make_leaf(tmp_path / "pki", ca, "cache", [f"*.{zone}", zone, "localhost"], ["127.0.0.1"])
     secret = tls_secret(ca, server)
     client_tls = {"ssl": True, "ssl_ca_certs": str(ca.cert), "ssl_check_hostname": False}
-    spec = make_spec(tls={"secret_name": "cache-tls"}, metrics={})
+    spec = make_spec(tls={"secret_name": "cache-tls"}, exporter={})
     with redis_ensemble(
         network, tmp_path / "run", "cache", spec, PASSWORD, extra_secrets={"cache-tls": secret}, client_tls=client_tls
     ) as pods:

@@ -23,7 +23,7 @@ from statefulkit.args.redis import (
     memory_bytes,
 )
 from statefulkit.redis import RedisEnsemble
-from statefulkit.render.redis import redis_workload_args, render_config_files, render_sentinel_conf
+from statefulkit.render.redis import RedisRender, render_config_files, render_sentinel_conf
 from statefulkit.render.workload import render_workload
 from statefulkit.testing import SECRET_SIG, Deployment, run
 from tests.support.tokens import CERTIFICATE, CM, NETPOL, PDB, REDIS, SECRET, STS, SVC, WORKLOAD
@@ -190,7 +190,7 @@ def test_containers_ports_commands_and_env(preview: bool) -> None:
 
 
 def test_the_exporter_sidecar_logs_in_like_a_client_and_never_gates_readiness(preview: bool) -> None:
-    d = deploy(preview, metrics={"check_keys": ["session:*", "queue"], "include_system_metrics": True})
+    d = deploy(preview, exporter={"check_keys": ["session:*", "queue"], "include_system_metrics": True})
     by_name = containers(d)
     assert list(by_name) == ["redis", "sentinel", "metrics"]
     exporter = by_name["metrics"]
@@ -216,7 +216,7 @@ def test_the_exporter_sidecar_logs_in_like_a_client_and_never_gates_readiness(pr
 
 
 def test_tls_from_a_secret_replaces_plaintext_everywhere(preview: bool) -> None:
-    d = deploy(preview, tls={"secret_name": "cache-certs", "client_certificates": True}, metrics={})
+    d = deploy(preview, tls={"secret_name": "cache-certs", "client_certificates": True}, exporter={})
     conf = files(d)
     for text, port in ((conf["redis.conf"], 6379), (conf["sentinel.conf"], 26379)):
         assert f"port 0\ntls-port {port}\n" in text
@@ -668,15 +668,15 @@ def test_bad_tls_settings_are_refused(tls: dict[str, Any], fragments: list[str])
 
 
 @pytest.mark.parametrize(
-    ("metrics", "fragments"),
+    ("exporter", "fragments"),
     [
-        ({"port": 26379}, ["metrics.port", "26379", "taken by Redis or Sentinel"]),
-        ({"check_keys": ["a,b"]}, ["metrics.check_keys", "a,b", "no ','"]),
-        ({"image": "bad image"}, ["metrics.image", "pattern"]),
+        ({"port": 26379}, ["exporter.port", "26379", "taken by Redis or Sentinel"]),
+        ({"check_keys": ["a,b"]}, ["exporter.check_keys", "a,b", "no ','"]),
+        ({"image": "bad image"}, ["exporter.image", "pattern"]),
     ],
 )
-def test_bad_exporter_settings_are_refused(metrics: dict[str, Any], fragments: list[str]) -> None:
-    message = rejected(args(metrics=metrics))
+def test_bad_exporter_settings_are_refused(exporter: dict[str, Any], fragments: list[str]) -> None:
+    message = rejected(args(exporter=exporter))
     for fragment in fragments:
         assert fragment in message, message
 
@@ -717,7 +717,7 @@ def test_redis_args_accepts_exactly_the_valid_combinations(  # noqa: PLR0917 - o
         allow_small_sentinel_quorum=allow_small,
         maxmemory=maxmemory,
         maxmemory_policy=policy,
-        metrics=None if exporter_port is None else {"port": exporter_port},
+        exporter=None if exporter_port is None else {"port": exporter_port},
     )
     if not valid:
         with pytest.raises(ValidationError):
@@ -729,7 +729,7 @@ def test_redis_args_accepts_exactly_the_valid_combinations(  # noqa: PLR0917 - o
     assert effective == (quorum if quorum is not None else replicas // 2 + 1)
     assert effective > replicas / 2 or quorum is not None
     assert f"@MASTER@ 6379 {effective}\n" in render_sentinel_conf(spec)
-    manifests = render_workload("cache", redis_workload_args("cache", spec))
+    manifests = render_workload("cache", RedisRender("cache", spec).workload_args())
     assert manifests.stateful_set["spec"]["replicas"] == replicas
     assert (manifests.pdb is None) == (replicas < 2)
     pod = manifests.stateful_set["spec"]["template"]["spec"]

@@ -370,7 +370,7 @@ def test_defaults_are_already_validated_values(model: type[BaseModel], required:
         (
             RedisArgs,
             {"pod_monitor": {}, "network_policy": {"metrics": [{}]}},
-            ["pod_monitor is set but metrics is None", "RedisExporter()"],
+            ["pod_monitor is set but exporter is None", "RedisExporter()"],
         ),
         (
             ZooKeeperArgs,

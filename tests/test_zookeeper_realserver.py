@@ -29,7 +29,7 @@ from kazoo.exceptions import KazooException, NoAuthError
 from kazoo.handlers.threading import KazooTimeoutError
 
 from statefulkit.args.zookeeper import CLIENT_PORT, ELECTION_PORT, METRICS_PORT, QUORUM_PORT
-from statefulkit.render.zookeeper import render_zookeeper
+from statefulkit.render.zookeeper import ZooKeeperRender
 from tests.support.certs import KeyPair, make_ca, make_leaf, tls_secret
 from tests.support.metrics import sample, scrape
 from tests.support.podsim import PodNetwork, PodNotRunningError, netns_unavailable_reason
@@ -418,7 +418,7 @@ def test_the_quorum_and_clients_speak_tls_and_a_wrong_ca_is_refused(network: Pod
         # join again with the new listing); zk-1 crashes, so it restarts still listed with 2181 and
         # changes its own listing.
         tls_only = spec.model_copy(update={"plaintext_client_port": False})
-        config_map = render_zookeeper("zk", tls_only).config_map
+        config_map = ZooKeeperRender("zk", tls_only).manifests().config_map
         assert config_map is not None
         sim.set_configmap(ensemble.manifests.names.config_map, config_map)
         for i, crash in ((2, False), (1, True), (0, False)):

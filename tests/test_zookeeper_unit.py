@@ -30,24 +30,16 @@ from hypothesis import strategies as st
 from pulumi.runtime import rpc
 from pydantic import ValidationError
 
+from statefulkit.args.quorum import fault_tolerance, quorum_size
 from statefulkit.args.zookeeper import (
     CLIENT_PORT,
     DEFAULT_IMAGE,
     ELECTION_PORT,
     QUORUM_PORT,
     ZooKeeperArgs,
-    fault_tolerance,
-    quorum_size,
 )
 from statefulkit.render.workload import WorkloadNames, pod_dns_names, render_workload
-from statefulkit.render.zookeeper import (
-    PROMETHEUS_PROVIDER,
-    render_bootstrap_config_map,
-    render_config_files,
-    render_probe_script,
-    render_zookeeper,
-    zookeeper_workload_args,
-)
+from statefulkit.render.zookeeper import PROMETHEUS_PROVIDER, ZooKeeperRender, render_config_files, render_probe_script
 from statefulkit.testing import SECRET_SIG, Deployment, Resource, run, run_failing
 from statefulkit.workload import StatefulWorkload
 from statefulkit.zookeeper import ZooKeeperEnsemble
@@ -598,11 +590,11 @@ def test_registered_manifests_are_the_pure_renderers(preview: bool) -> None:
     """What the real-server tests run (render_zookeeper) is exactly what the component registers."""
     spec = ZooKeeperArgs(replicas=5, data_log_storage_size="1Gi")
     d = run(lambda: ZooKeeperEnsemble("zk", spec) and None, preview=preview)
-    rendered = render_zookeeper("zk", spec)
-    assert rendered == render_workload("zk", zookeeper_workload_args("zk", spec))
+    rendered = ZooKeeperRender("zk", spec).manifests()
+    assert rendered == render_workload("zk", ZooKeeperRender("zk", spec).workload_args())
     assert d.one(STS).inputs["spec"] == rendered.stateful_set["spec"]
     assert config_data(d) == rendered.config_map["data"]  # type: ignore[index]
-    assert config_map(d, "zk-bootstrap").inputs["data"] == render_bootstrap_config_map("zk", spec)["data"]
+    assert config_map(d, "zk-bootstrap").inputs["data"] == ZooKeeperRender("zk", spec).config_maps()[0]["data"]
     assert service(d, "zk-headless").inputs["spec"] == rendered.headless_service["spec"]
 
 
@@ -1422,7 +1414,7 @@ def test_accepted_specs_render_a_correct_ensemble(name: str, fields: dict[str, A
     assert len(lines) == n and len(set(ids)) == n
     assert all(1 <= i <= 255 for i in ids)
     assert len({line.split("=", 1)[1] for line in lines}) == n
-    manifests = render_zookeeper(name, spec)  # never raises for an accepted spec
+    manifests = ZooKeeperRender(name, spec).manifests()  # never raises for an accepted spec
     assert manifests.stateful_set["spec"]["replicas"] == n
     assert manifests.headless_service["spec"]["publishNotReadyAddresses"] is True
     budget = manifests.pdb["spec"] if manifests.pdb else None
@@ -1442,8 +1434,8 @@ def test_accepted_specs_render_a_correct_ensemble(name: str, fields: dict[str, A
 def test_auto_budget_follows_the_quorum_not_the_replica_count() -> None:
     """Two members cannot lose one and keep a quorum: 'auto' gives them no PDB (a budget could
     only block drains), three or more get maxUnavailable 1."""
-    two = render_zookeeper("zk", ZooKeeperArgs(replicas=2, allow_even_replicas=True))
+    two = ZooKeeperRender("zk", ZooKeeperArgs(replicas=2, allow_even_replicas=True)).manifests()
     assert two.pdb is None
     for replicas in (3, 4, 5):
-        manifests = render_zookeeper("zk", ZooKeeperArgs(replicas=replicas, allow_even_replicas=True))
+        manifests = ZooKeeperRender("zk", ZooKeeperArgs(replicas=replicas, allow_even_replicas=True)).manifests()
         assert manifests.pdb is not None and manifests.pdb["spec"]["maxUnavailable"] == 1

@@ -5,6 +5,7 @@ __version__ = "0.2.0"  # the one version source (pyproject reads it)
 import warnings
 from typing import Any
 
+from statefulkit.args.ensemble import EnsembleOptions
 from statefulkit.args.extensions import (
     ExtraVolume,
     NetworkPolicyArgs,
@@ -14,7 +15,7 @@ from statefulkit.args.extensions import (
     TrafficSource,
     VolumeMount,
 )
-from statefulkit.args.options import EnsembleOptions, WorkloadOptions
+from statefulkit.args.options import WorkloadOptions
 from statefulkit.args.parts import (
     AntiAffinity,
     ClientService,
@@ -38,7 +39,9 @@ from statefulkit.args.redis import RedisArgs, RedisExporter, SentinelSettings
 from statefulkit.args.tls import IssuerRef, TlsArgs
 from statefulkit.args.workload import StatefulWorkloadArgs
 from statefulkit.args.zookeeper import ZooKeeperArgs
+from statefulkit.ensemble import Ensemble
 from statefulkit.redis import RedisEnsemble
+from statefulkit.registry import ENSEMBLES
 from statefulkit.storage import new_storage_class
 from statefulkit.workload import StatefulWorkload
 from statefulkit.zookeeper import ZooKeeperEnsemble
@@ -46,11 +49,13 @@ from statefulkit.zookeeper import ZooKeeperEnsemble
 # The public API: every name the README documents (tests/test_public_api.py reads it), importable
 # from here; the submodules behind it are free to change.
 __all__ = [
+    "ENSEMBLES",
     "AntiAffinity",
     "ClientService",
     "Container",
     "ContainerPort",
     "DisruptionBudget",
+    "Ensemble",
     "EnsembleOptions",
     "EnvVar",
     "ExtraVolume",

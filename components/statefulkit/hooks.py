@@ -10,7 +10,7 @@ where it cannot know the cluster it refuses, naming the resource and the fix.
 A delete is the engine's replacement of a declared StatefulSet only while the engine has not yet
 answered the StatefulSet's registration (a delete-before-replace answers after the create). In
 a destroy (`pulumi destroy --run-program`) every registration is answered before any delete, so
-a destroy is always a teardown, whatever size the program declares (statefulkit.lifecycle).
+a destroy is always a teardown, whatever size the program declares (statefulkit.render.delete_plan).
 """
 
 from __future__ import annotations
@@ -25,10 +25,10 @@ from typing import TYPE_CHECKING, Any
 
 import pulumi
 
-from statefulkit.lifecycle import IMMUTABLE_FIELDS, ClusterAccess, Growth, plan_delete
+from statefulkit.render.delete_plan import IMMUTABLE_FIELDS, ClusterAccess, Growth, plan_delete
 
 if TYPE_CHECKING:
-    from statefulkit.kubeapi import Cluster
+    from statefulkit.kubeapi import ClusterClient
 
 BEFORE_DELETE = "statefulkit-statefulset-before-delete"
 AFTER_CREATE = "statefulkit-statefulset-after-create"
@@ -195,11 +195,11 @@ async def _before_delete(args: pulumi.ResourceHookArgs) -> None:
     await _in_thread(functools.partial(_grow_or_drain, args, where, access, desired, dry_run))
 
 
-def _connect(access: ClusterAccess, where: str) -> Cluster:
-    from statefulkit.kubeapi import Cluster, ClusterUnreachableError  # noqa: PLC0415 - the client only when a hook runs
+def _connect(access: ClusterAccess, where: str) -> ClusterClient:
+    from statefulkit.kubeapi import ClusterClient, ClusterUnreachableError  # noqa: PLC0415 - the client only when a hook runs
 
     try:
-        return Cluster.connect(access)
+        return ClusterClient.connect(access)
     except ClusterUnreachableError as error:
         raise RuntimeError(
             f"{where}: statefulkit's hook cannot reach the cluster of its provider ({error}). The hook acts on "
@@ -208,7 +208,7 @@ def _connect(access: ClusterAccess, where: str) -> Cluster:
         ) from error
 
 
-def _live(cluster: Cluster, args: pulumi.ResourceHookArgs, where: str) -> dict[str, Any] | None:
+def _live(cluster: ClusterClient, args: pulumi.ResourceHookArgs, where: str) -> dict[str, Any] | None:
     """The StatefulSet in `cluster`, None when it is gone; refuses one that is not the state's."""
     namespace, _, name = args.id.partition("/")
     live = cluster.statefulset(namespace, name)

@@ -20,7 +20,7 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
 from statefulkit.args.common import parse_quantity
-from statefulkit.lifecycle import (
+from statefulkit.render.delete_plan import (
     TEARDOWN_MARGIN_SECONDS,
     ClusterAccess,
     Growth,
@@ -70,7 +70,7 @@ def _pick_cluster(document: dict[str, Any], access: ClusterAccess) -> dict[str, 
     return {**document, "contexts": contexts}
 
 
-class Cluster:
+class ClusterClient:
     """One provider's cluster, as the hooks use it."""
 
     def __init__(self, api: client.ApiClient, access: ClusterAccess) -> None:
@@ -80,7 +80,7 @@ class Cluster:
         self.storage = client.StorageV1Api(api)
 
     @classmethod
-    def connect(cls, access: ClusterAccess) -> Cluster:
+    def connect(cls, access: ClusterAccess) -> ClusterClient:
         return cls(api_client(access), access)
 
     def _get(self, call: Callable[..., Any], *args: Any, **kwargs: Any) -> dict[str, Any] | None:

@@ -11,8 +11,8 @@ import pulumi_kubernetes as k8s
 from statefulkit import hooks
 from statefulkit.args.common import coerce
 from statefulkit.args.workload import StatefulWorkloadArgs, validate_name
-from statefulkit.lifecycle import IMMUTABLE_FIELDS
 from statefulkit.manifest import manifest_kwargs
+from statefulkit.render.delete_plan import IMMUTABLE_FIELDS
 from statefulkit.render.monitoring import POD_MONITOR_API
 from statefulkit.render.workload import pod_dns_names, render_workload
 from statefulkit.storage import register_storage_class

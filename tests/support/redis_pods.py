@@ -30,12 +30,8 @@ from statefulkit.args.redis import (
     SENTINEL_PORT,
     RedisArgs,
 )
-from statefulkit.render.redis import (
-    RedisNames,
-    redis_workload_args,
-    render_auth_secret,
-)
-from statefulkit.render.workload import WorkloadManifests, render_workload
+from statefulkit.render.redis import RedisRender
+from statefulkit.render.workload import WorkloadManifests
 from tests.support import writelog
 from tests.support.podsim import PodNetwork, StatefulSetSim
 from tests.support.polling import wait_until
@@ -204,12 +200,12 @@ RedisPods = RedisPodsOf[StatefulSetSim]
 
 def render_for_sim(name: str, spec: RedisArgs, password: str | None) -> tuple[WorkloadManifests, dict[str, Any]]:
     """The manifests RedisEnsemble registers, plus the Secrets podsim needs, keyed by name."""
-    manifests = render_workload(name, redis_workload_args(name, spec))
+    render = RedisRender(name, spec)
     secrets: dict[str, Any] = {}
-    if spec.auth and spec.existing_secret is None:
+    if render.creates_secret():
         assert password is not None
-        secrets[RedisNames.of(name).secret] = render_auth_secret(name, spec, password)
-    return manifests, secrets
+        secrets[render.secret_name()] = render.secret(password)
+    return render.manifests(), secrets
 
 
 # What the exporter image runs (its ENTRYPOINT, which the sim does not have): Debian's build.

@@ -27,12 +27,7 @@ from kazoo.handlers.threading import KazooTimeoutError
 
 from statefulkit.args.zookeeper import CLIENT_PORT, SECURE_CLIENT_PORT, ZooKeeperArgs
 from statefulkit.render.workload import WorkloadManifests
-from statefulkit.render.zookeeper import (
-    ZooKeeperNames,
-    render_admin_secret,
-    render_bootstrap_config_map,
-    render_zookeeper,
-)
+from statefulkit.render.zookeeper import ZooKeeperRender
 from tests.support import writelog
 from tests.support.podsim import PodNetwork, StatefulSetSim
 from tests.support.polling import wait_until
@@ -277,7 +272,7 @@ class Ensemble:
         within the template's grace period)."""
         old = self.spec.replicas
         self.spec = self.spec.model_copy(update={"replicas": replicas})
-        bootstrap = render_bootstrap_config_map(self.name, self.spec)
+        bootstrap = ZooKeeperRender(self.name, self.spec).config_maps()[0]
         self.sim.set_configmap(bootstrap["metadata"]["name"], bootstrap)
         if replicas < old:
             stops = [threading.Thread(target=self.sim.stop, args=(i, None)) for i in range(replicas, old)]
@@ -315,9 +310,9 @@ def run_ensemble(
 ) -> Iterator[Ensemble]:
     """Render the ensemble with the pure renderer and run its pods on `network` (not started yet).
     `extra_secrets` are further Secrets by name (stringData), e.g. a TLS certificate whose CA is `ca`."""
-    manifests = render_zookeeper(name, spec)
+    manifests = ZooKeeperRender(name, spec).manifests()
     assert manifests.config_map is not None
-    names = ZooKeeperNames.of(name)
+    render = ZooKeeperRender(name, spec)
     # podsim's shim wrappers exec the target as the pod's uid (1000): it must sit in a world-readable dir.
     shim_dir = Path(tempfile.mkdtemp(prefix="zkshim-"))
     try:
@@ -327,9 +322,9 @@ def run_ensemble(
             manifests.stateful_set,
             {
                 manifests.names.config_map: manifests.config_map,
-                names.bootstrap_config_map: render_bootstrap_config_map(name, spec),
+                render.bootstrap_config_map_name(): render.config_maps()[0],
             },
-            {names.admin_secret: render_admin_secret(name, spec, TEST_PASSWORD), **(extra_secrets or {})},
+            {render.secret_name(): render.secret(TEST_PASSWORD), **(extra_secrets or {})},
             workdir=workdir,
             namespace=namespace,
             cluster_domain=spec.cluster_domain,

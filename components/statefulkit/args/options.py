@@ -1,13 +1,13 @@
 """What every workload and ensemble shares: where and how its StatefulSet runs, and the rules of it.
 
-StatefulWorkloadArgs, ZooKeeperArgs and RedisArgs all derive from WorkloadOptions; an ensemble
-hands these fields to its StatefulWorkload unchanged (`workload_options()`), and each rule about
-them is written here once.
+StatefulWorkloadArgs and every ensemble's Args (through EnsembleOptions, args/ensemble.py) derive
+from WorkloadOptions; an ensemble hands these fields to its StatefulWorkload unchanged
+(`workload_options()`), and each rule about them is written here once.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -23,7 +23,6 @@ from statefulkit.args.parts import (
     AntiAffinity,
     Container,
     DisruptionBudget,
-    EnvList,
     NameInput,
     OnDelete,
     PvcRetentionPolicy,
@@ -32,7 +31,6 @@ from statefulkit.args.parts import (
     Toleration,
     UpdateStrategy,
 )
-from statefulkit.args.pod import PodParts, check_pod
 
 # Labels that select the pods; user labels may not override them.
 SELECTOR_KEYS = ("app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/component")
@@ -132,31 +130,6 @@ class WorkloadOptions(PodExtensions):
         if self.disruption_budget == "auto":
             return DisruptionBudget(max_unavailable=1) if self.replicas >= 2 else None
         return self.disruption_budget
-
-
-class EnsembleOptions(WorkloadOptions):
-    """ZooKeeperArgs and RedisArgs: the ensemble renders its main container, a user adds to it.
-
-    What the user adds (extra_env, extra_volumes and extra_volume_mounts, sidecars, init
-    containers) must not clash with what the ensemble puts into the pod itself (`own_pod`): the
-    rules of statefulkit.args.pod, which StatefulWorkloadArgs runs over the rendered pod, run here
-    first, so a clash names the user's field before anything renders."""
-
-    extra_env: EnvList = Field(
-        default_factory=list,
-        description="Added to the main container's environment, list of EnvVar or {name: value}; a variable "
-        "the ensemble sets itself is refused. Default [].",
-    )
-
-    def own_pod(self) -> PodParts:
-        """What the ensemble renders into its pods itself with these options: its containers (the
-        main one first), their variables and ports, its volumes and their mount paths."""
-        raise NotImplementedError(f"{type(self).__name__} must say what it puts into its pods (own_pod)")
-
-    @model_validator(mode="after")
-    def _additions_fit_the_pod(self) -> Self:
-        check_pod(self.own_pod().with_additions(self, env_field="extra_env"), type(self).__name__)
-        return self
 
 
 def check_added_containers(options: WorkloadOptions) -> None:

@@ -16,10 +16,10 @@ import pulumi
 from pydantic import AfterValidator, ConfigDict, Field, PlainValidator, field_validator, model_validator
 
 from statefulkit.args.common import PortNumber, StorageSize, StrictModel, at_least, is_output_like, parse_quantity
-from statefulkit.args.options import EnsembleOptions
-from statefulkit.args.parts import ContainerPort, KeyRef, Resources
+from statefulkit.args.ensemble import EnsembleOptions, StoppingWork
+from statefulkit.args.parts import ContainerPort, Resources
 from statefulkit.args.pod import CONFIG_VOLUME, PodContainer, PodParts, own, own_ports
-from statefulkit.args.tls import TlsArgs, own_tls_parts
+from statefulkit.args.tls import own_tls_parts
 
 # The official image, pinned. Debian-based: sh, redis-cli, coreutils (timeout, od) and awk.
 REDIS_IMAGE = "redis:8.10.2"
@@ -268,7 +268,11 @@ class RedisArgs(EnsembleOptions):
     master. Defaults are the safe ones (ARCHITECTURE.md)."""
 
     model_config = ConfigDict(hide_input_in_errors=True)
-    renamed_fields: ClassVar[dict[str, str]] = {"storage_class": "storage_class_name"}
+    renamed_fields: ClassVar[dict[str, str]] = {"storage_class": "storage_class_name", "metrics": "exporter"}
+    metrics_switch: ClassVar[tuple[str, str]] = (
+        "exporter is None",
+        "set exporter=RedisExporter() to add the exporter",
+    )
 
     replicas: Annotated[int, at_least("replicas", 1)] = Field(
         3, description="Pods: one primary, replicas-1 replicas, a Sentinel in each. Default 3."
@@ -285,17 +289,9 @@ class RedisArgs(EnsembleOptions):
     password: SecretInput = Field(
         None, description="Output[str] secret, e.g. config.require_secret('redisPassword'). Default None."
     )
-    existing_secret: KeyRef | None = Field(
-        None, description="Use the password in this existing Secret {name, key} instead. Default None."
-    )
 
     sentinel: SentinelSettings = Field(default_factory=SentinelSettings, description="Default SentinelSettings().")
-    tls: TlsArgs | None = Field(
-        None,
-        description="TlsArgs(...): Redis and Sentinel speak only TLS on 6379 and 26379, replication and "
-        "Sentinel links included (no plaintext port). Default None: plaintext.",
-    )
-    metrics: RedisExporter | None = Field(
+    exporter: RedisExporter | None = Field(
         None, description="RedisExporter(...) adds the exporter sidecar (and its port to the pods). Default None."
     )
 
@@ -317,9 +313,6 @@ class RedisArgs(EnsembleOptions):
     )
     min_replicas_max_lag: Annotated[int, at_least("min_replicas_max_lag", 1)] = Field(
         10, description="Seconds of lag for a replica to count towards min_replicas_to_write. Default 10."
-    )
-    extra_config: dict[str, str] = Field(
-        default_factory=dict, description="More redis.conf directives {name: value}. Default {}."
     )
     discovery_timeout_seconds: Annotated[int, at_least("discovery_timeout_seconds", 0)] = Field(
         10, description="How long a starting node polls the Sentinels for the master before bootstrapping. Default 10."
@@ -347,23 +340,26 @@ class RedisArgs(EnsembleOptions):
         _check_memory(self)
         _check_commands(self)
         _check_extra_config(self)
-        if self.master_handoff_seconds and self.master_handoff_seconds + 5 > self.termination_grace_period_seconds:
-            raise ValueError(
-                f"master_handoff_seconds={self.master_handoff_seconds} with termination_grace_period_seconds="
-                f"{self.termination_grace_period_seconds}: the handoff must end at least 5 s before the grace "
-                "period does, or the master is killed mid-handoff; raise the grace period or shorten the handoff"
-            )
-        if self.pod_monitor is not None and self.metrics is None:
-            raise ValueError(
-                "pod_monitor is set but metrics is None: the PodMonitor would scrape nothing; set "
-                "metrics=RedisExporter() to add the exporter"
-            )
         if self.min_replicas_to_write > self.replicas - 1:
             raise ValueError(
                 f"min_replicas_to_write={self.min_replicas_to_write} with replicas={self.replicas}: a master has "
                 f"at most {self.replicas - 1} replica(s), so it would refuse every write"
             )
         return self
+
+    def serves_metrics(self) -> bool:
+        return self.exporter is not None
+
+    def stopping_work(self) -> StoppingWork | None:
+        if not self.master_handoff_seconds:
+            return None
+        return StoppingWork(
+            "master_handoff_seconds",
+            self.master_handoff_seconds,
+            "the handoff",
+            "the master is killed mid-handoff",
+            "the handoff",
+        )
 
     def own_pod(self) -> PodParts:
         tls_volumes, tls_mounts = own_tls_parts() if self.tls is not None else ([], [])
@@ -390,10 +386,10 @@ class RedisArgs(EnsembleOptions):
                 name=own(SENTINEL_CONTAINER, "the Sentinel container"), port_names=sentinel_names, ports=sentinel_ports
             ),
         ]
-        if self.metrics is not None:
-            exporter_port = ContainerPort(name=EXPORTER_PORT_NAME, container_port=self.metrics.port)
-            names, ports = own_ports([exporter_port], "the exporter's", {EXPORTER_PORT_NAME: "metrics"})
-            exporter = own(EXPORTER_CONTAINER, "the exporter's container, with metrics")
+        if self.exporter is not None:
+            exporter_port = ContainerPort(name=EXPORTER_PORT_NAME, container_port=self.exporter.port)
+            names, ports = own_ports([exporter_port], "the exporter's", {EXPORTER_PORT_NAME: "exporter"})
+            exporter = own(EXPORTER_CONTAINER, "the exporter's container, with exporter")
             containers.append(PodContainer(name=exporter, port_names=names, ports=ports))
         return PodParts(
             owner="the ensemble",
@@ -493,7 +489,7 @@ def _check_commands(args: RedisArgs) -> None:
 
 
 def _check_extra_config(args: RedisArgs) -> None:
-    for key, value in args.extra_config.items():
+    for key in args.extra_config:
         if not _DIRECTIVE.match(key):
             raise ValueError(f"extra_config: {key!r} is not a redis.conf directive name (lowercase, digits, '-')")
         if key in MANAGED_DIRECTIVES:
@@ -501,5 +497,3 @@ def _check_extra_config(args: RedisArgs) -> None:
                 f"extra_config[{key!r}]: this directive is managed by RedisEnsemble; use its typed field "
                 "(or it is set per pod at start)"
             )
-        if "\n" in value or "\r" in value:
-            raise ValueError(f"extra_config[{key!r}]={value!r}: a value must be a single line")

@@ -8,22 +8,16 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from statefulkit.args.common import Quantity, StorageSize, at_least, parse_quantity, scaled_count
-from statefulkit.args.options import EnsembleOptions
-from statefulkit.args.parts import (
-    ContainerPort,
-    DisruptionBudget,
-    KeyRef,
-    PodManagementPolicy,
-    Resources,
-    RollingUpdate,
-)
+from statefulkit.args.common import Quantity, StorageSize, at_least, parse_quantity
+from statefulkit.args.ensemble import EnsembleOptions, StoppingWork
+from statefulkit.args.parts import ContainerPort, PodManagementPolicy, Resources
 from statefulkit.args.pod import CONFIG_VOLUME, PodContainer, PodParts, own, own_ports, port_label
-from statefulkit.args.tls import TlsArgs, own_tls_parts
+from statefulkit.args.quorum import QuorumRules
+from statefulkit.args.tls import own_tls_parts
 
 # The official image (Docker Official Images `zookeeper`, Ubuntu-based, bash, uid 1000, zkServer.sh on PATH).
 DEFAULT_IMAGE = "zookeeper:3.9.4"
@@ -72,19 +66,7 @@ MANAGED_CONFIG_KEYS = frozenset(
 MANAGED_CONFIG_PREFIXES = ("server.", "group.", "weight.", "metricsProvider.")
 # Settings that would let a client change the membership without the super user's password.
 UNSAFE_SETTINGS = ("skipACL", "DigestAuthenticationProvider.superDigest")
-# Seconds the grace period must leave after the member's removal, for ZooKeeper to shut down.
-SHUTDOWN_SECONDS = 5
 _CONFIG_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9._-]*$")
-
-
-def quorum_size(replicas: int) -> int:
-    """Members that must be up for the ensemble to serve: a strict majority."""
-    return replicas // 2 + 1
-
-
-def fault_tolerance(replicas: int) -> int:
-    """Members that may fail while a quorum remains."""
-    return replicas - quorum_size(replicas)
 
 
 TickTime = Annotated[int, at_least("tick_time_ms", 1, "millisecond (the basic time unit of ZooKeeper)")]
@@ -96,13 +78,15 @@ SyncLimit = Annotated[
 ]
 
 
-class ZooKeeperArgs(EnsembleOptions):
+class ZooKeeperArgs(QuorumRules, EnsembleOptions):
     """Everything a ZooKeeperEnsemble renders from. Defaults give a 3-member, quorum-safe ensemble.
 
     The shared options (namespace, rollout, disruption budget, claims' StorageClass, pod
-    extensions, ...) are WorkloadOptions' and EnsembleOptions'; the rules here are ZooKeeper's
-    (odd sizes, a budget that keeps the quorum)."""
+    extensions, storage size, password Secret, TLS, ...) are WorkloadOptions' and
+    EnsembleOptions'; odd sizes and budgets that keep the quorum are QuorumRules'; the rules here
+    are ZooKeeper's own."""
 
+    metrics_switch: ClassVar[tuple[str, str]] = ("metrics=False", "set metrics=True")
     renamed_fields: ClassVar[dict[str, str]] = {"storage_class": "create_storage_class"}
 
     # --- placement and identity
@@ -111,10 +95,6 @@ class ZooKeeperArgs(EnsembleOptions):
         description="Ensemble members. Default 3 (tolerates 1 failure); 5 tolerates 2. Must be odd unless "
         "allow_even_replicas. Changing it restarts no member: new members add themselves to the running "
         "ensemble and removed ones take themselves out (dynamic reconfiguration), one at a time.",
-    )
-    allow_even_replicas: bool = Field(
-        False,
-        description="Accept an even member count (it adds no fault tolerance, only write latency). Default false.",
     )
     server_id_offset: int = Field(
         0,
@@ -162,12 +142,6 @@ class ZooKeeperArgs(EnsembleOptions):
         description="4lw.commands.whitelist; must contain srvr, ruok and conf (the probes and the membership "
         "scripts use them). Default [srvr, ruok, mntr, conf, isro].",
     )
-    tls: TlsArgs | None = Field(
-        None,
-        description="TlsArgs(...): quorum and election links over TLS, and the TLS client port 2281, the only "
-        "client port (the members' own scripts use it too) unless plaintext_client_port. Default None: "
-        "plaintext 2181.",
-    )
     plaintext_client_port: bool = Field(
         False,
         description="With tls: keep serving plaintext 2181 to clients beside 2281, while clients move over to "
@@ -180,14 +154,8 @@ class ZooKeeperArgs(EnsembleOptions):
         description="Prometheus metrics provider on port 7000 (needs the zookeeper-prometheus-metrics jar, "
         "which the official image and tools/images' Debian image ship). Default true.",
     )
-    extra_config: dict[str, str] = Field(
-        default_factory=dict,
-        description="Additional zoo.cfg properties; keys the ensemble manages (server.*, dataDir, ...) are refused. "
-        "Default {}.",
-    )
 
     # --- storage
-    storage_size: StorageSize = Field("10Gi", description="dataDir volume (snapshots, myid) per member. Default 10Gi.")
     data_log_storage_size: StorageSize | None = Field(
         None,
         description="Separate dataLogDir volume (transaction log) per member, for a dedicated disk. "
@@ -205,12 +173,6 @@ class ZooKeeperArgs(EnsembleOptions):
     )
 
     # --- membership changes and their authorization
-    existing_secret: KeyRef | None = Field(
-        None,
-        description="An existing Secret {name, key} holding the password of ZooKeeper's super user, which the "
-        "members use to reconfigure the ensemble (no whitespace in it). Default None: the component creates "
-        "the Secret `<name>-admin` with a random password, generated once and kept on later runs.",
-    )
     member_removal_seconds: Annotated[
         int, at_least("member_removal_seconds", 5, "seconds (each try runs zkCli.sh, a JVM)")
     ] = Field(
@@ -289,7 +251,7 @@ class ZooKeeperArgs(EnsembleOptions):
     @field_validator("extra_config")
     @classmethod
     def _extra_config_unmanaged(cls, value: dict[str, str]) -> dict[str, str]:
-        for key, item in value.items():
+        for key in value:
             if not _CONFIG_KEY.match(key):
                 raise ValueError(f"extra_config: key {key!r} is not a zoo.cfg property name ([A-Za-z][A-Za-z0-9._-]*)")
             if key.removeprefix("zookeeper.") in UNSAFE_SETTINGS:
@@ -301,39 +263,20 @@ class ZooKeeperArgs(EnsembleOptions):
                 raise ValueError(
                     f"extra_config: {key!r} is rendered by the ensemble itself; set the typed field instead"
                 )
-            if "\n" in item or "\r" in item:
-                raise ValueError(f"extra_config[{key!r}]={item!r}: a value must be a single line")
         return value
 
     # --- cross-field rules
 
     @model_validator(mode="after")
-    def _ensemble_rules(self) -> ZooKeeperArgs:
-        self._check_even()
+    def _zookeeper_rules(self) -> ZooKeeperArgs:
         self._check_server_ids()
         self._check_heap()
-        self._check_disruption_budget()
-        self._check_update_strategy()
-        self._check_grace_period()
         if self.plaintext_client_port and self.tls is None:
             raise ValueError(
                 "plaintext_client_port=True without tls: it keeps plaintext 2181 open beside the TLS port, "
                 "and without tls 2181 is the only client port anyway; set tls or drop plaintext_client_port"
             )
-        if self.pod_monitor is not None and not self.metrics:
-            raise ValueError(
-                "pod_monitor is set but metrics=False: the PodMonitor would scrape nothing; set metrics=True"
-            )
         return self
-
-    def _check_even(self) -> None:
-        n = self.replicas
-        if n % 2 == 0 and not self.allow_even_replicas:
-            raise ValueError(
-                f"replicas={n} is even: {n} members need {quorum_size(n)} for quorum and tolerate "
-                f"{fault_tolerance(n)} failure(s), the same as {n - 1} members, so the even member adds no fault "
-                f"tolerance (only write latency); use {n - 1} or {n + 1}, or set allow_even_replicas=True"
-            )
 
     def _check_server_ids(self) -> None:
         last = self.replicas + self.server_id_offset
@@ -352,45 +295,19 @@ class ZooKeeperArgs(EnsembleOptions):
                 "raise the limit"
             )
 
-    def _check_disruption_budget(self) -> None:
-        budget = self.disruption_budget
-        if not isinstance(budget, DisruptionBudget):
-            return
-        n, spare = self.replicas, fault_tolerance(self.replicas)
-        if budget.max_unavailable is not None:
-            field, value, evictable = "max_unavailable", budget.max_unavailable, scaled_count(budget.max_unavailable, n)
-        else:
-            assert budget.min_available is not None
-            field, value = "min_available", budget.min_available
-            evictable = n - scaled_count(budget.min_available, n)
-        if evictable > spare:
-            raise ValueError(
-                f"disruption_budget.{field}={value!r} with replicas={n} lets evictions take down {evictable} "
-                f"member(s) at once, but quorum needs {quorum_size(n)} of {n} up (at most {spare} may be down); "
-                f"use max_unavailable={spare} or less"
-                + ("" if spare else " (or None: a single member cannot be evicted without downtime)")
-            )
+    # --- what the shared rules ask of an ensemble
 
-    def _check_update_strategy(self) -> None:
-        strategy = self.update_strategy
-        if isinstance(strategy, RollingUpdate) and strategy.max_unavailable is not None:
-            down = scaled_count(strategy.max_unavailable, self.replicas)
-            if down > fault_tolerance(self.replicas) and self.replicas > 1:
-                raise ValueError(
-                    f"update_strategy.max_unavailable={strategy.max_unavailable!r} with replicas={self.replicas} "
-                    f"restarts {down} members at once, which breaks quorum (at most "
-                    f"{fault_tolerance(self.replicas)} may be down)"
-                )
+    def serves_metrics(self) -> bool:
+        return self.metrics
 
-    def _check_grace_period(self) -> None:
-        removal, grace = self.member_removal_seconds, self.termination_grace_period_seconds
-        if removal + SHUTDOWN_SECONDS > grace:
-            raise ValueError(
-                f"member_removal_seconds={removal} with termination_grace_period_seconds={grace}: a stopping "
-                f"member's removal from the ensemble must end at least {SHUTDOWN_SECONDS} s before the grace "
-                "period does, or the member is killed mid-reconfiguration; raise the grace period or shorten "
-                "the removal"
-            )
+    def stopping_work(self) -> StoppingWork:
+        return StoppingWork(
+            "member_removal_seconds",
+            self.member_removal_seconds,
+            "a stopping member's removal from the ensemble",
+            "the member is killed mid-reconfiguration",
+            "the removal",
+        )
 
     # --- derived values
 
@@ -460,18 +377,6 @@ class ZooKeeperArgs(EnsembleOptions):
     @property
     def heap_mib(self) -> int:
         return int(parse_quantity(self.heap) // Decimal(2**20))
-
-    def effective_disruption_budget(self) -> DisruptionBudget | None:
-        """'auto' lets one member go at a time, unless the ensemble cannot lose any member and keep
-        its quorum (1 or 2 members): then there is no PDB, as for any single replica, since a
-        budget could only block every drain."""
-        if self.disruption_budget == "auto":
-            return DisruptionBudget(max_unavailable=1) if fault_tolerance(self.replicas) >= 1 else None
-        return self.disruption_budget
-
-    def workload_options(self) -> dict[str, Any]:
-        # The workload's own 'auto' knows nothing of quorums: hand it the resolved budget.
-        return {**super().workload_options(), "disruption_budget": self.effective_disruption_budget()}
 
     def server_ids(self) -> list[int]:
         """myid of each ordinal, in ordinal order."""

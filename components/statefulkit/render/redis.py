@@ -19,7 +19,6 @@ a known replica, so a restart is never mistaken for a failure and a fresh Sentin
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from statefulkit.args.extensions import VolumeMount
@@ -49,12 +48,11 @@ from statefulkit.args.redis import (
 )
 from statefulkit.args.tls import TLS_DIR, TlsArgs
 from statefulkit.args.workload import StatefulWorkloadArgs
-from statefulkit.render.pod import Manifest
+from statefulkit.render.ensemble import EnsembleRender
 from statefulkit.render.shell import render_script
 from statefulkit.render.tls import tls_mounts, with_tls
-from statefulkit.render.workload import WorkloadNames, ensemble_metadata, pod_dns_names
+from statefulkit.render.workload import WorkloadNames
 
-PASSWORD_KEY = "password"  # noqa: S105 - the Secret key name
 APP_NAME = "redis"
 
 REDIS_CONF = "redis.conf"
@@ -64,56 +62,6 @@ REDIS_START = "redis-start.sh"
 SENTINEL_START = "sentinel-start.sh"
 PROBE_SH = "probe.sh"
 PRESTOP_SH = "prestop.sh"
-
-
-@dataclass(frozen=True)
-class RedisNames:
-    """Object names derived from the component name (the StatefulWorkload keeps its own scheme)."""
-
-    stateful_set: str
-    headless_service: str
-    sentinel_service: str
-    config_map: str
-    secret: str
-
-    @classmethod
-    def of(cls, name: str) -> RedisNames:
-        workload = WorkloadNames.of(name)
-        return cls(
-            stateful_set=workload.stateful_set,
-            headless_service=workload.headless_service,
-            sentinel_service=workload.client_service,
-            config_map=workload.config_map,
-            secret=f"{name}-auth",
-        )
-
-
-def password_ref(name: str, args: RedisArgs, secret_name: Any = None) -> KeyRef | None:
-    """Where the pods read the password: the user's Secret, or the one the component creates
-    (`secret_name` may be that Secret's Output name, so the StatefulSet depends on it)."""
-    if not args.auth:
-        return None
-    if args.existing_secret is not None:
-        return args.existing_secret
-    return KeyRef(name=secret_name if secret_name is not None else RedisNames.of(name).secret, key=PASSWORD_KEY)
-
-
-def render_auth_secret(name: str, args: RedisArgs, password: Any) -> Manifest:
-    """The Secret the component creates; `password` is passed through (the component hands a secret Output)."""
-    return {
-        "metadata": ensemble_metadata(APP_NAME, name, RedisNames.of(name).secret, args),
-        "type": "Opaque",
-        "stringData": {PASSWORD_KEY: password},
-    }
-
-
-def pod_fqdns(name: str, args: RedisArgs, namespace: str) -> list[str]:
-    return pod_dns_names(WorkloadNames.of(name), args.replicas, namespace, args.cluster_domain)
-
-
-def sentinel_addresses(name: str, args: RedisArgs, namespace: str) -> list[str]:
-    """`<pod fqdn>:26379` for every pod: what a Sentinel-aware client is configured with."""
-    return [f"{fqdn}:{SENTINEL_PORT}" for fqdn in pod_fqdns(name, args, namespace)]
 
 
 # --------------------------------------------------------------------------- config files
@@ -197,7 +145,7 @@ def render_sentinel_conf(args: RedisArgs) -> str:
 
 
 def render_common_sh(name: str, args: RedisArgs) -> str:
-    names = RedisNames.of(name)
+    names = WorkloadNames.of(name)
     return render_script(
         "redis-common.sh",
         STS=names.stateful_set,
@@ -293,47 +241,64 @@ def _exporter(exporter: RedisExporter, args: RedisArgs, password: KeyRef | None)
     )
 
 
-def redis_workload_args(name: str, args: RedisArgs, secret_name: Any = None) -> StatefulWorkloadArgs:
-    """The StatefulWorkloadArgs RedisEnsemble hands its child StatefulWorkload.
+class RedisRender(EnsembleRender[RedisArgs]):
+    """Redis replication with a Sentinel in every pod: its workload and, with auth, the password
+    Secret `<name>-auth`. The workload's client Service is the Sentinel Service: Sentinel-aware
+    clients ask it for the master."""
 
-    `secret_name` overrides the name of the component-created password Secret (the component passes
-    the Secret's Output name, which makes the StatefulSet wait for it); ignored with existing_secret.
-    """
-    env = _env(password_ref(name, args, secret_name))
-    sentinel = Container(
-        name=SENTINEL_CONTAINER,
-        volume_mounts=_tls_mounts(args),
-        command=["sh", f"{CONFIG_DIR}/{SENTINEL_START}"],
-        env=env,
-        ports=[{"name": SENTINEL_PORT_NAME, "container_port": SENTINEL_PORT}],
-        resources=args.sentinel_resources,
-        # Sentinel-start may wait for this pod's Redis and for the master before Sentinel runs.
-        **_probes("sentinel", args.discovery_timeout_seconds + args.sentinel.down_after_seconds + 30),
-    )
-    exporter = [] if args.metrics is None else [_exporter(args.metrics, args, password_ref(name, args, secret_name))]
-    options = args.workload_options()
-    options["sidecars"] = [sentinel, *exporter, *args.sidecars]
-    options = with_tls(options, name, args.tls)
-    return StatefulWorkloadArgs(
-        **options,
-        container_name=REDIS_CONTAINER,
-        ports=[{"name": REDIS_PORT_NAME, "container_port": REDIS_PORT}],
-        command=["sh", f"{CONFIG_DIR}/{REDIS_START}"],
-        env=[*env, *args.extra_env],
-        resources=args.resources,
-        # Redis-start waits for the Sentinels, longer while they disagree (a failover is running).
-        **_probes("redis", args.discovery_timeout_seconds + args.sentinel.failover_timeout_seconds),
-        # A master hands its role over before it stops (prestop.sh; no-op on a replica).
-        pre_stop=["sh", f"{CONFIG_DIR}/{PRESTOP_SH}"] if args.master_handoff_seconds else None,
-        volume_claims=[VolumeClaim(name=DATA_VOLUME, size=args.storage_size, mount_path=DATA_DIR)],
-        # Role selection goes through the Sentinels, so pods need not start in order; after a full
-        # outage all of them come back at once and find the last master from the saved state.
-        pod_management_policy=PodManagementPolicy.PARALLEL,
-        config_files=render_config_files(name, args),
-        config_mount_path=CONFIG_DIR,
-        app_name=APP_NAME,
-        component="server",
-        # Peers must resolve each other (and the Sentinels the master) before anyone is Ready.
-        publish_not_ready_addresses=True,
-        client_service=ClientService(port_names=[SENTINEL_PORT_NAME]),
-    )
+    app_name = APP_NAME
+    secret_suffix = "auth"  # noqa: S105 - a name suffix
+
+    def sentinel_service_name(self) -> str:
+        return self.workload_names.client_service
+
+    def certified_services(self) -> list[str]:
+        return [self.workload_names.headless_service, self.sentinel_service_name()]
+
+    def needs_password(self) -> bool:
+        return self.args.auth
+
+    def sentinel_addresses(self, namespace: str) -> list[str]:
+        """`<pod fqdn>:26379` for every pod: what a Sentinel-aware client is configured with."""
+        return [f"{fqdn}:{SENTINEL_PORT}" for fqdn in self.pod_dns_names(namespace)]
+
+    def workload_args(self, secret_name: Any = None) -> StatefulWorkloadArgs:
+        args, password = self.args, self.password_ref(secret_name)
+        env = _env(password)
+        sentinel = Container(
+            name=SENTINEL_CONTAINER,
+            volume_mounts=_tls_mounts(args),
+            command=["sh", f"{CONFIG_DIR}/{SENTINEL_START}"],
+            env=env,
+            ports=[{"name": SENTINEL_PORT_NAME, "container_port": SENTINEL_PORT}],
+            resources=args.sentinel_resources,
+            # Sentinel-start may wait for this pod's Redis and for the master before Sentinel runs.
+            **_probes("sentinel", args.discovery_timeout_seconds + args.sentinel.down_after_seconds + 30),
+        )
+        exporter = [] if args.exporter is None else [_exporter(args.exporter, args, password)]
+        options = args.workload_options()
+        options["sidecars"] = [sentinel, *exporter, *args.sidecars]
+        options = with_tls(options, self.name, args.tls)
+        return StatefulWorkloadArgs(
+            **options,
+            container_name=REDIS_CONTAINER,
+            ports=[{"name": REDIS_PORT_NAME, "container_port": REDIS_PORT}],
+            command=["sh", f"{CONFIG_DIR}/{REDIS_START}"],
+            env=[*env, *args.extra_env],
+            resources=args.resources,
+            # Redis-start waits for the Sentinels, longer while they disagree (a failover is running).
+            **_probes("redis", args.discovery_timeout_seconds + args.sentinel.failover_timeout_seconds),
+            # A master hands its role over before it stops (prestop.sh; no-op on a replica).
+            pre_stop=["sh", f"{CONFIG_DIR}/{PRESTOP_SH}"] if args.master_handoff_seconds else None,
+            volume_claims=[VolumeClaim(name=DATA_VOLUME, size=args.storage_size, mount_path=DATA_DIR)],
+            # Role selection goes through the Sentinels, so pods need not start in order; after a full
+            # outage all of them come back at once and find the last master from the saved state.
+            pod_management_policy=PodManagementPolicy.PARALLEL,
+            config_files=render_config_files(self.name, args),
+            config_mount_path=CONFIG_DIR,
+            app_name=APP_NAME,
+            component="server",
+            # Peers must resolve each other (and the Sentinels the master) before anyone is Ready.
+            publish_not_ready_addresses=True,
+            client_service=ClientService(port_names=[SENTINEL_PORT_NAME]),
+        )

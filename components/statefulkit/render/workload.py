@@ -24,7 +24,7 @@ SKIP_AWAIT_ANNOTATION = "pulumi.com/skipAwait"
 # has removed its dependents, which costs about a second per object on a busy collector (for a
 # Service, its EndpointSlices). Only the StatefulSet keeps that, so its delete returns once the
 # collector has removed its ControllerRevisions (and its claims, under whenDeleted: Delete); its
-# pods are gone before (statefulkit.lifecycle).
+# pods are gone before (statefulkit.render.delete_plan).
 DELETE_IN_BACKGROUND = {"pulumi.com/deletionPropagationPolicy": "background"}
 
 

@@ -24,10 +24,9 @@ Files in the `<name>-config` ConfigMap (mounted read-only at /config; their hash
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-from statefulkit.args.parts import ClientService, ContainerPort, EnvVar, KeyRef, Probe, VolumeClaim
+from statefulkit.args.parts import ClientService, EnvVar, KeyRef, Probe, VolumeClaim
 from statefulkit.args.tls import TLS_DIR, TLS_KEYSTORE, TlsArgs
 from statefulkit.args.workload import StatefulWorkloadArgs
 
@@ -51,16 +50,11 @@ from statefulkit.args.zookeeper import (
     SECURE_CLIENT_PORT,
     ZooKeeperArgs,
 )
+from statefulkit.render.ensemble import EnsembleRender
 from statefulkit.render.pod import Manifest
 from statefulkit.render.shell import render_script
 from statefulkit.render.tls import with_tls
-from statefulkit.render.workload import (
-    WorkloadManifests,
-    WorkloadNames,
-    ensemble_metadata,
-    pod_dns_names,
-    render_workload,
-)
+from statefulkit.render.workload import WorkloadNames
 
 APP_NAME = "zookeeper"
 BASE_CONFIG_FILE = "zoo-base.cfg"
@@ -77,65 +71,8 @@ PROBE_READ_TIMEOUT = 4
 # Seconds a start or stop script gives a peer to answer a four-letter word, and one zkCli.sh run.
 PEER_TIMEOUT = 3
 ADMIN_TIMEOUT = 15
-# The super user's password: a Secret key, read by the pods into PASSWORD_ENV.
-PASSWORD_KEY = "password"  # noqa: S105 - the Secret key name
 # The replica count a brand-new ensemble founds itself with: a ConfigMap key, read into REPLICAS_ENV.
 REPLICAS_KEY = "replicas"
-
-
-@dataclass(frozen=True)
-class ZooKeeperNames:
-    """The workload's object names plus the ensemble's own (the StatefulWorkload keeps its scheme)."""
-
-    workload: WorkloadNames
-    bootstrap_config_map: str
-    admin_secret: str
-
-    @classmethod
-    def of(cls, name: str) -> ZooKeeperNames:
-        return cls(
-            workload=WorkloadNames.of(name),
-            bootstrap_config_map=f"{name}-bootstrap",
-            admin_secret=f"{name}-admin",
-        )
-
-
-def connect_string(name: str, args: ZooKeeperArgs, namespace: str) -> str:
-    """`host:2181,...` over every member's FQDN, for clients that want the whole ensemble."""
-    hosts = pod_dns_names(WorkloadNames.of(name), args.replicas, namespace, args.cluster_domain)
-    port = member_port(args)
-    return ",".join(f"{host}:{port}" for host in hosts)
-
-
-def render_bootstrap_config_map(name: str, args: ZooKeeperArgs) -> Manifest:
-    """`<name>-bootstrap`: the replica count, which a member needs only to found a brand-new ensemble.
-
-    It is a ConfigMap of its own, read through configMapKeyRef, because everything in `<name>-config`
-    is hashed into the pod template: with the count there, a scale would restart every member. Here a
-    scale changes this object and `spec.replicas` only; running members keep running, and the
-    membership follows the pods that start and stop (start.sh, prestop.sh)."""
-    return {
-        "metadata": ensemble_metadata(APP_NAME, name, ZooKeeperNames.of(name).bootstrap_config_map, args),
-        "data": {REPLICAS_KEY: str(args.replicas)},
-    }
-
-
-def render_admin_secret(name: str, args: ZooKeeperArgs, password: Any) -> Manifest:
-    """The Secret `<name>-admin` the component creates; `password` is passed through (a secret Output)."""
-    return {
-        "metadata": ensemble_metadata(APP_NAME, name, ZooKeeperNames.of(name).admin_secret, args),
-        "type": "Opaque",
-        "stringData": {PASSWORD_KEY: password},
-    }
-
-
-def password_ref(name: str, args: ZooKeeperArgs, secret_name: Any = None) -> KeyRef:
-    """Where the pods read the super user's password: the user's Secret, or the one the component
-    creates (`secret_name` may be its Output name, so that the StatefulSet depends on it)."""
-    if args.existing_secret is not None:
-        return args.existing_secret
-    default = ZooKeeperNames.of(name).admin_secret
-    return KeyRef(name=secret_name if secret_name is not None else default, key=PASSWORD_KEY)
 
 
 def render_base_config(name: str, args: ZooKeeperArgs) -> str:
@@ -205,10 +142,6 @@ def member_port(args: ZooKeeperArgs) -> int:
     return CLIENT_PORT if args.tls is None else SECURE_CLIENT_PORT
 
 
-def serves_plaintext(args: ZooKeeperArgs) -> bool:
-    return args.serves_plaintext()
-
-
 def render_common_script(name: str, args: ZooKeeperArgs) -> str:
     names = WorkloadNames.of(name)
     return render_script(
@@ -220,7 +153,7 @@ def render_common_script(name: str, args: ZooKeeperArgs) -> str:
         PORT=member_port(args),
         # A member's line in the dynamic configuration, not zoo.cfg, says where its plaintext port
         # listens; ZooKeeper requires one, so without plaintext clients it is the pod's loopback.
-        CLIENT_SPEC=f";{CLIENT_PORT}" if serves_plaintext(args) else f";127.0.0.1:{CLIENT_PORT}",
+        CLIENT_SPEC=f";{CLIENT_PORT}" if args.serves_plaintext() else f";127.0.0.1:{CLIENT_PORT}",
         QUORUM_PORT=QUORUM_PORT,
         ELECTION_PORT=ELECTION_PORT,
         CONFIG_DIR=CONFIG_DIR,
@@ -272,70 +205,92 @@ def render_config_files(name: str, args: ZooKeeperArgs) -> dict[str, str]:
     }
 
 
-def zookeeper_ports(args: ZooKeeperArgs) -> list[ContainerPort]:
-    return args.container_ports()
+class ZooKeeperRender(EnsembleRender[ZooKeeperArgs]):
+    """A ZooKeeper ensemble: its workload, the super user's Secret `<name>-admin` and the
+    bootstrap ConfigMap `<name>-bootstrap`."""
 
+    app_name = APP_NAME
+    secret_suffix = "admin"  # noqa: S105 - a name suffix
 
-def zookeeper_workload_args(name: str, args: ZooKeeperArgs, secret_name: Any = None) -> StatefulWorkloadArgs:
-    """The StatefulWorkloadArgs a ZooKeeperEnsemble named `name` builds its StatefulWorkload from.
+    def bootstrap_config_map_name(self) -> str:
+        return f"{self.name}-bootstrap"
 
-    `secret_name` overrides the name of the component-created password Secret (the component passes
-    its Output name, so the StatefulSet waits for it); it is ignored with existing_secret. The
-    bootstrap ConfigMap goes by its plain name: see ZooKeeperEnsemble for why."""
-    claims = [VolumeClaim(name=DATA_CLAIM, size=args.storage_size, mount_path=DATA_DIR)]
-    if args.data_log_storage_size is not None:
-        claims.append(VolumeClaim(name=DATA_LOG_CLAIM, size=args.data_log_storage_size, mount_path=DATA_LOG_DIR))
-    options = with_tls(args.workload_options(), name, args.tls, keystore=True)
-    return StatefulWorkloadArgs(
-        **options,
-        container_name=CONTAINER_NAME,
-        ports=zookeeper_ports(args),
-        command=["bash", f"{CONFIG_DIR}/{START_SCRIPT_FILE}"],
-        env=[
-            EnvVar(name=NAMESPACE_ENV, field_path="metadata.namespace"),
-            # By reference, not by value: the count changes with a scale, the pod template must not.
-            EnvVar(
-                name=REPLICAS_ENV,
-                config_map_key_ref=KeyRef(name=ZooKeeperNames.of(name).bootstrap_config_map, key=REPLICAS_KEY),
+    def certified_services(self) -> list[str]:
+        return [self.workload_names.headless_service, self.workload_names.client_service]
+
+    def connect_string(self, namespace: str) -> str:
+        """`host:2181,...` over every member's FQDN, for clients that want the whole ensemble."""
+        port = member_port(self.args)
+        return ",".join(f"{host}:{port}" for host in self.pod_dns_names(namespace))
+
+    def config_maps(self) -> list[Manifest]:
+        """`<name>-bootstrap`: the replica count, which a member needs only to found a brand-new
+        ensemble.
+
+        It is a ConfigMap of its own, read through configMapKeyRef, because everything in
+        `<name>-config` is hashed into the pod template: with the count there, a scale would restart
+        every member. Here a scale changes this object and `spec.replicas` only; running members
+        keep running, and the membership follows the pods that start and stop (start.sh, prestop.sh)."""
+        return [
+            {
+                "metadata": self.metadata(self.bootstrap_config_map_name()),
+                "data": {REPLICAS_KEY: str(self.args.replicas)},
+            }
+        ]
+
+    def workload_args(self, secret_name: Any = None) -> StatefulWorkloadArgs:
+        """The bootstrap ConfigMap goes by its plain name: see ZooKeeperEnsemble for why."""
+        args = self.args
+        password = self.password_ref(secret_name)
+        assert password is not None  # the super user always has one
+        claims = [VolumeClaim(name=DATA_CLAIM, size=args.storage_size, mount_path=DATA_DIR)]
+        if args.data_log_storage_size is not None:
+            claims.append(VolumeClaim(name=DATA_LOG_CLAIM, size=args.data_log_storage_size, mount_path=DATA_LOG_DIR))
+        options = with_tls(args.workload_options(), self.name, args.tls, keystore=True)
+        return StatefulWorkloadArgs(
+            **options,
+            container_name=CONTAINER_NAME,
+            ports=args.container_ports(),
+            command=["bash", f"{CONFIG_DIR}/{START_SCRIPT_FILE}"],
+            env=[
+                EnvVar(name=NAMESPACE_ENV, field_path="metadata.namespace"),
+                # By reference, not by value: the count changes with a scale, the pod template must not.
+                EnvVar(
+                    name=REPLICAS_ENV,
+                    config_map_key_ref=KeyRef(name=self.bootstrap_config_map_name(), key=REPLICAS_KEY),
+                ),
+                EnvVar(name=PASSWORD_ENV, secret_key_ref=password),
+                *args.extra_env,
+            ],
+            volume_claims=claims,
+            pod_management_policy=args.pod_management_policy,
+            resources=args.resources,
+            # Serving as a voting member, not merely running: a RollingUpdate moves on only when the
+            # replaced member has synced and added itself back, so an update never takes two members out at once.
+            readiness_probe=Probe(
+                exec_command=_probe_command("ready"), period_seconds=5, timeout_seconds=5, failure_threshold=2
             ),
-            EnvVar(name=PASSWORD_ENV, secret_key_ref=password_ref(name, args, secret_name)),
-            *args.extra_env,
-        ],
-        volume_claims=claims,
-        pod_management_policy=args.pod_management_policy,
-        resources=args.resources,
-        # Serving as a voting member, not merely running: a RollingUpdate moves on only when the
-        # replaced member has synced and added itself back, so an update never takes two members out at once.
-        readiness_probe=Probe(
-            exec_command=_probe_command("ready"), period_seconds=5, timeout_seconds=5, failure_threshold=2
-        ),
-        # ruok: the process is up. Generous, because a member stays unready through a long election.
-        liveness_probe=Probe(
-            exec_command=_probe_command("live"), period_seconds=15, timeout_seconds=5, failure_threshold=8
-        ),
-        # Up to 5 minutes to find the ensemble and load a large snapshot before liveness starts counting.
-        startup_probe=Probe(
-            exec_command=_probe_command("live"), period_seconds=5, timeout_seconds=5, failure_threshold=60
-        ),
-        # A stopping member takes itself out of the voting ensemble first (bounded by
-        # member_removal_seconds, which the args keep inside the grace period).
-        pre_stop=["bash", f"{CONFIG_DIR}/{PRESTOP_SCRIPT_FILE}"],
-        config_files=render_config_files(name, args),
-        config_mount_path=CONFIG_DIR,
-        config_file_mode=0o555,
-        app_name=APP_NAME,
-        component="server",
-        # Members must resolve each other before any of them is Ready (no quorum without peers).
-        publish_not_ready_addresses=True,
-        client_service=ClientService(
-            port_names=[port.name for port in zookeeper_ports(args) if port.reachable_by == "clients"],
-            type=args.client_service_type,
-            annotations=args.client_service_annotations,
-        ),
-    )
-
-
-def render_zookeeper(name: str, args: ZooKeeperArgs) -> WorkloadManifests:
-    """Every manifest the ensemble's StatefulWorkload registers (what the tests run with podsim);
-    the ensemble's own objects are `render_bootstrap_config_map` and `render_admin_secret`."""
-    return render_workload(name, zookeeper_workload_args(name, args))
+            # ruok: the process is up. Generous, because a member stays unready through a long election.
+            liveness_probe=Probe(
+                exec_command=_probe_command("live"), period_seconds=15, timeout_seconds=5, failure_threshold=8
+            ),
+            # Up to 5 minutes to find the ensemble and load a large snapshot before liveness starts counting.
+            startup_probe=Probe(
+                exec_command=_probe_command("live"), period_seconds=5, timeout_seconds=5, failure_threshold=60
+            ),
+            # A stopping member takes itself out of the voting ensemble first (bounded by
+            # member_removal_seconds, which the args keep inside the grace period).
+            pre_stop=["bash", f"{CONFIG_DIR}/{PRESTOP_SCRIPT_FILE}"],
+            config_files=render_config_files(self.name, args),
+            config_mount_path=CONFIG_DIR,
+            config_file_mode=0o555,
+            app_name=APP_NAME,
+            component="server",
+            # Members must resolve each other before any of them is Ready (no quorum without peers).
+            publish_not_ready_addresses=True,
+            client_service=ClientService(
+                port_names=[port.name for port in args.container_ports() if port.reachable_by == "clients"],
+                type=args.client_service_type,
+                annotations=args.client_service_annotations,
+            ),
+        )

@@ -1,0 +1,110 @@
+"""What every ensemble shares on top of WorkloadOptions, and the rules of it.
+
+An ensemble (ZooKeeperArgs, RedisArgs, and whatever comes next) renders its main container and the
+objects beside its workload itself; what it exposes to its user is declared here once: the
+size of its data claim, its password Secret, TLS, extra config lines and extra variables. Each
+ensemble says, through the methods at the end, what it puts into its pods, whether it serves
+metrics, and what a stopping pod still has to do; the shared rules below judge those.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar, Self
+
+from pydantic import Field, field_validator, model_validator
+
+from statefulkit.args.common import StorageSize
+from statefulkit.args.options import WorkloadOptions
+from statefulkit.args.parts import EnvList, KeyRef
+from statefulkit.args.pod import PodParts, check_pod
+from statefulkit.args.tls import TlsArgs
+
+# Seconds the grace period must leave after a stopping pod's own work (leaving the ensemble,
+# handing a role over), for the server itself to shut down.
+SHUTDOWN_SECONDS = 5
+
+
+@dataclass(frozen=True)
+class StoppingWork:
+    """What a stopping pod does before its server shuts down, bounded by `field` (seconds)."""
+
+    field: str
+    seconds: int
+    what: str  # "the handoff"
+    cut_short: str  # what a kill in the middle of it means
+    shorten: str  # the noun of the fix: "shorten the handoff"
+
+
+class EnsembleOptions(WorkloadOptions):
+    """ZooKeeperArgs and RedisArgs: the ensemble renders its main container, a user adds to it.
+
+    What the user adds (extra_env, extra_volumes and extra_volume_mounts, sidecars, init
+    containers) must not clash with what the ensemble puts into the pod itself (`own_pod`): the
+    rules of statefulkit.args.pod, which StatefulWorkloadArgs runs over the rendered pod, run here
+    first, so a clash names the user's field before anything renders."""
+
+    # How the ensemble's own metrics are switched on, for the pod_monitor rule's message.
+    metrics_switch: ClassVar[tuple[str, str]] = ("metrics is off", "turn metrics on")
+
+    storage_size: StorageSize = Field("10Gi", description="The data claim of each member. Default 10Gi.")
+    existing_secret: KeyRef | None = Field(
+        None,
+        description="An existing Secret {name, key} holding the ensemble's password (no whitespace in it). "
+        "Default None: the component creates the Secret.",
+    )
+    tls: TlsArgs | None = Field(
+        None,
+        description="TlsArgs(...): the ensemble's links over TLS (which ones: the ensemble's reference). "
+        "Default None: plaintext.",
+    )
+    extra_config: dict[str, str] = Field(
+        default_factory=dict,
+        description="More lines of the server's config file {key: value}; keys the ensemble renders itself are "
+        "refused. Default {}.",
+    )
+    extra_env: EnvList = Field(
+        default_factory=list,
+        description="Added to the main container's environment, list of EnvVar or {name: value}; a variable "
+        "the ensemble sets itself is refused. Default [].",
+    )
+
+    def own_pod(self) -> PodParts:
+        """What the ensemble renders into its pods itself with these options: its containers (the
+        main one first), their variables and ports, its volumes and their mount paths."""
+        raise NotImplementedError(f"{type(self).__name__} must say what it puts into its pods (own_pod)")
+
+    def serves_metrics(self) -> bool:
+        """Whether the pods expose a metrics port a PodMonitor can scrape."""
+        raise NotImplementedError(f"{type(self).__name__} must say whether it serves metrics (serves_metrics)")
+
+    def stopping_work(self) -> StoppingWork | None:
+        """What a stopping pod does before shutting down, or None."""
+        return None
+
+    @field_validator("extra_config")
+    @classmethod
+    def _single_line_values(cls, value: dict[str, str]) -> dict[str, str]:
+        for key, item in value.items():
+            if "\n" in item or "\r" in item:
+                raise ValueError(f"extra_config[{key!r}]={item!r}: a value must be a single line")
+        return value
+
+    @model_validator(mode="after")
+    def _additions_fit_the_pod(self) -> Self:
+        check_pod(self.own_pod().with_additions(self, env_field="extra_env"), type(self).__name__)
+        return self
+
+    @model_validator(mode="after")
+    def _ensemble_rules(self) -> Self:
+        if self.pod_monitor is not None and not self.serves_metrics():
+            off, fix = self.metrics_switch
+            raise ValueError(f"pod_monitor is set but {off}: the PodMonitor would scrape nothing; {fix}")
+        work, grace = self.stopping_work(), self.termination_grace_period_seconds
+        if work is not None and work.seconds + SHUTDOWN_SECONDS > grace:
+            raise ValueError(
+                f"{work.field}={work.seconds} with termination_grace_period_seconds={grace}: {work.what} must end "
+                f"at least {SHUTDOWN_SECONDS} s before the grace period does, or {work.cut_short}; raise the grace "
+                f"period or shorten {work.shorten}"
+            )
+        return self

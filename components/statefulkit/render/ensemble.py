@@ -1,0 +1,113 @@
+"""One protocol for every ensemble's rendering: its names, its workload's args, and its own objects.
+
+An ensemble is a StatefulWorkload plus a few objects beside it: the Secret with its password
+(unless the user names one), ConfigMaps the pod template must not hash, and with TLS from
+cert-manager a Certificate. `EnsembleRender` holds one ensemble's name and validated args and
+renders all of it; an ensemble subclasses it with its workload args and whatever it adds. Pure:
+no Pulumi import; a namespace or a Secret's name that is an Output is passed through untouched.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar, Generic, TypeVar
+
+from statefulkit.args.ensemble import EnsembleOptions
+from statefulkit.args.parts import KeyRef
+from statefulkit.args.tls import certificate_secret
+from statefulkit.args.workload import StatefulWorkloadArgs
+from statefulkit.render.pod import Manifest
+from statefulkit.render.tls import render_certificate
+from statefulkit.render.workload import (
+    WorkloadManifests,
+    WorkloadNames,
+    ensemble_metadata,
+    pod_dns_names,
+    render_workload,
+)
+
+Args = TypeVar("Args", bound=EnsembleOptions)
+
+# The key of the password in the Secret the component creates.
+PASSWORD_KEY = "password"  # noqa: S105 - the Secret key name
+
+
+class EnsembleRender(ABC, Generic[Args]):
+    """The ensemble `name` with validated `args`, rendered. Names are methods, each defined once."""
+
+    app_name: ClassVar[str]  # app.kubernetes.io/name of every object
+    secret_suffix: ClassVar[str]  # the created password Secret is `<name>-<secret_suffix>`
+
+    def __init__(self, name: str, args: Args) -> None:
+        self.name = name
+        self.args = args
+        self.workload_names = WorkloadNames.of(name)
+
+    # --- names
+
+    def secret_name(self) -> str:
+        """The password Secret the component creates (when `creates_secret`)."""
+        return f"{self.name}-{self.secret_suffix}"
+
+    def certificate_name(self) -> str:
+        """The cert-manager Certificate, and the Secret cert-manager writes for it."""
+        return certificate_secret(self.name)
+
+    @abstractmethod
+    def certified_services(self) -> list[str]:
+        """The Services the Certificate names: the headless one first (its wildcard covers every member)."""
+
+    # --- the password
+
+    def needs_password(self) -> bool:
+        return True
+
+    def creates_secret(self) -> bool:
+        return self.needs_password() and self.args.existing_secret is None
+
+    def password_ref(self, secret_name: Any = None) -> KeyRef | None:
+        """Where the pods read the password: the user's Secret, or the one the component creates
+        (`secret_name` may be its Output name, so that the StatefulSet depends on it)."""
+        if not self.needs_password():
+            return None
+        if self.args.existing_secret is not None:
+            return self.args.existing_secret
+        return KeyRef(name=secret_name if secret_name is not None else self.secret_name(), key=PASSWORD_KEY)
+
+    # --- the ensemble's own objects
+
+    def metadata(self, object_name: str) -> Manifest:
+        return ensemble_metadata(self.app_name, self.name, object_name, self.args)
+
+    def secret(self, password: Any) -> Manifest:
+        """The password Secret; `password` is passed through (the component hands a secret Output)."""
+        return {"metadata": self.metadata(self.secret_name()), "type": "Opaque", "stringData": {PASSWORD_KEY: password}}
+
+    def config_maps(self) -> list[Manifest]:
+        """ConfigMaps beside the workload's own (which the pod template hashes); none by default."""
+        return []
+
+    def issues_certificate(self) -> bool:
+        """Whether TLS comes from a cert-manager issuer, through a Certificate the component creates."""
+        return self.args.tls is not None and self.args.tls.issuer_ref is not None
+
+    def certificate_spec(self, namespace: str) -> Manifest:
+        """The Certificate's spec (only when `issues_certificate`)."""
+        assert self.args.tls is not None
+        return render_certificate(
+            self.name, self.args.tls, namespace, self.certified_services(), self.args.cluster_domain
+        )
+
+    # --- the workload
+
+    @abstractmethod
+    def workload_args(self, secret_name: Any = None) -> StatefulWorkloadArgs:
+        """The StatefulWorkloadArgs of the ensemble's workload. `secret_name` overrides the name of the
+        created password Secret (the component passes its Output, so the StatefulSet waits for it)."""
+
+    def manifests(self) -> WorkloadManifests:
+        """Every manifest the ensemble's StatefulWorkload registers."""
+        return render_workload(self.name, self.workload_args())
+
+    def pod_dns_names(self, namespace: str) -> list[str]:
+        return pod_dns_names(self.workload_names, self.args.replicas, namespace, self.args.cluster_domain)
