@@ -148,12 +148,17 @@ def test_a_wrong_option_in_an_example_would_fail(pulumi_mocks: MockRunner) -> No
 
 
 # Commands: every make target and `python -m` module the pages show (in sh blocks and inline code) exists.
-CODE_SPAN = re.compile(r"`([^`\n]+)`")
+CODE_SPAN = re.compile(r"`([^`]+)`")  # a span may run over a line break
+
+
+def prose(page: Path) -> str:
+    """The page without its fenced blocks."""
+    return FENCE.sub("", page.read_text())
 
 
 def code_spans(page: Path) -> list[str]:
-    text = FENCE.sub("", page.read_text())
-    return CODE_SPAN.findall(text) + [block.code for block in blocks_of(page) if block.kind == "sh"]
+    spans = [" ".join(span.split()) for span in CODE_SPAN.findall(prose(page))]
+    return spans + [block.code for block in blocks_of(page) if block.kind == "sh"]
 
 
 @cache
@@ -180,7 +185,7 @@ TOP_LEVEL = ("components", "tests", "tools", "examples", "benchmarks", "stacks",
 def test_the_paths_shown_exist(page: Path) -> None:
     paths = {
         span
-        for span in CODE_SPAN.findall(FENCE.sub("", page.read_text()))
+        for span in CODE_SPAN.findall(prose(page))
         if span.startswith(tuple(f"{top}/" for top in TOP_LEVEL)) and not re.search(r"[<>\s]", span)
     }
     missing = sorted(p for p in paths if not any(ROOT.glob(p.rstrip("/"))))
@@ -188,7 +193,12 @@ def test_the_paths_shown_exist(page: Path) -> None:
 
 
 # Links: every relative link resolves to a file, and an anchor to a heading of that file.
-LINK = re.compile(r"\[[^\]\n]*\]\(([^)\s]+)\)")
+LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
+
+
+def links(page: Path) -> list[str]:
+    """The targets of the page's links (none inside code)."""
+    return LINK.findall(CODE_SPAN.sub("code", prose(page)))
 
 
 def anchor(heading: str) -> str:
@@ -197,14 +207,13 @@ def anchor(heading: str) -> str:
 
 
 def anchors(page: Path) -> set[str]:
-    text = FENCE.sub("", page.read_text())
-    return {anchor(heading) for heading in re.findall(r"^#+ (.*)$", text, re.M)}
+    return {anchor(heading) for heading in re.findall(r"^#+ (.*)$", prose(page), re.M)}
 
 
 @pytest.mark.parametrize("page", pages(), ids=page_name)
 def test_every_relative_link_resolves(page: Path) -> None:
     broken = []
-    for target in LINK.findall(FENCE.sub("", page.read_text())):
+    for target in links(page):
         if re.match(r"^[a-z]+:", target):  # https:, mailto:
             continue
         path, _, fragment = target.partition("#")
@@ -216,7 +225,7 @@ def test_every_relative_link_resolves(page: Path) -> None:
 
 def test_the_readme_links_every_docs_page() -> None:
     readme = ROOT / "README.md"
-    linked = {(readme.parent / t.partition("#")[0]).resolve() for t in LINK.findall(readme.read_text())}
+    linked = {(readme.parent / t.partition("#")[0]).resolve() for t in links(readme)}
     unlinked = [page_name(p) for p in pages()[1:] if p.resolve() not in linked]
     assert not unlinked, f"docs pages the README does not link: {unlinked}"
 
