@@ -1,6 +1,6 @@
-"""The public API is what the README shows: every class the README names imports from the top-level
-package (`statefulkit`, or `statefulkit.testing` for the harness), `__all__` lists exactly what
-each exports, and every `from statefulkit... import` line in the README resolves."""
+"""The public API is what the docs show (README.md and docs/*.md): every class they name imports from the
+top-level package (`statefulkit`, or `statefulkit.testing` for the harness), `__all__` lists exactly
+what each exports, and every `from statefulkit... import` line in them resolves."""
 
 from __future__ import annotations
 
@@ -16,7 +16,11 @@ import pytest
 import statefulkit
 import statefulkit.testing
 
-README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+# The repository's root, wherever in tests/ this file sits.
+ROOT = next(parent for parent in Path(__file__).resolve().parents if (parent / "pyproject.toml").is_file())
+# What a user reads: the README and every page of docs/.
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+DOCS = "\n".join(page.read_text() for page in PAGES)
 # Modules whose classes are implementation, never a user's to name (the hooks' machinery, the
 # renderers' intermediate types).
 INTERNAL = ("statefulkit.hooks", "statefulkit.kubeapi", "statefulkit.render.delete_plan", "statefulkit.render")
@@ -39,8 +43,8 @@ def package_of(module: str) -> ModuleType:
     return statefulkit.testing if module.startswith("statefulkit.testing") else statefulkit
 
 
-def test_every_class_the_readme_names_imports_from_the_package() -> None:
-    words = set(re.findall(r"\b[A-Z][A-Za-z0-9]+\b", README))
+def test_every_class_the_docs_name_imports_from_the_package() -> None:
+    words = set(re.findall(r"\b[A-Z][A-Za-z0-9]+\b", DOCS))
     documented = {name: module for name, module in defined_classes().items() if name in words}
     assert {"TlsArgs", "IssuerRef", "RedisExporter", "PodMonitorArgs", "NetworkPolicyArgs"} <= set(documented)
     missing = [
@@ -48,7 +52,7 @@ def test_every_class_the_readme_names_imports_from_the_package() -> None:
         for name, module in sorted(documented.items())
         if getattr(package_of(module), name, None) is None or name not in package_of(module).__all__
     ]
-    assert not missing, f"documented in the README but not exported from the package: {missing}"
+    assert not missing, f"documented in the README or docs/ but not exported from the package: {missing}"
 
 
 @pytest.mark.parametrize("package", [statefulkit, statefulkit.testing], ids=lambda p: p.__name__)
@@ -67,10 +71,13 @@ def test_all_lists_exactly_what_the_package_exports(package: ModuleType) -> None
     assert not unlisted, f"{package.__name__} exports {unlisted} without listing them in __all__"
 
 
-def test_every_readme_import_of_statefulkit_resolves() -> None:
-    statements = re.findall(r"^from (statefulkit[\w.]*) import \(?([\w, \n]+?)\)?$", README, flags=re.MULTILINE)
-    assert statements, "the README imports nothing from statefulkit"
+@pytest.mark.parametrize("page", PAGES, ids=lambda page: page.relative_to(ROOT).as_posix())
+def test_every_import_of_statefulkit_in_the_docs_resolves(page: Path) -> None:
+    text = page.read_text()
+    statements = re.findall(r"^from (statefulkit[\w.]*) import \(?([\w, \n]+?)\)?$", text, flags=re.MULTILINE)
+    if "```python" in text:
+        assert statements, f"{page.name}: its python examples import nothing from statefulkit"
     for module, names in statements:
         imported = importlib.import_module(module)
         for name in re.findall(r"\w+", names):
-            assert hasattr(imported, name), f"README: from {module} import {name}: no such name"
+            assert hasattr(imported, name), f"{page.name}: from {module} import {name}: no such name"
