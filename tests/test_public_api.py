@@ -23,7 +23,7 @@ PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 DOCS = "\n".join(page.read_text() for page in PAGES)
 # Modules whose classes are implementation, never a user's to name (the hooks' machinery, the
 # renderers' intermediate types).
-INTERNAL = ("statefulkit.hooks", "statefulkit.kubeapi", "statefulkit.render.delete_plan", "statefulkit.render")
+INTERNAL = ("statefulkit.hooks", "statefulkit.kubeapi", "statefulkit.render")
 
 
 def defined_classes() -> dict[str, str]:

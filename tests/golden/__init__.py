@@ -17,16 +17,12 @@ from typing import Any
 
 import pulumi
 
-from statefulkit import RedisEnsemble, ZooKeeperEnsemble
+from statefulkit import ENSEMBLES
 from statefulkit.testing import Resource, Secret, run
 
 HERE = Path(__file__).parent
 CORPUS = HERE / "corpus.json"
 RENDERED = HERE / "rendered.json"
-ENSEMBLES: dict[str, type[ZooKeeperEnsemble] | type[RedisEnsemble]] = {
-    "zookeeper": ZooKeeperEnsemble,
-    "redis": RedisEnsemble,
-}
 MASKED = "<secret>"
 LONG_TEXT = 300  # characters; shorter strings stay inline
 
