@@ -38,6 +38,8 @@ class Ensemble(pulumi.ComponentResource, Generic[Args]):
     render_type: ClassVar[type[EnsembleRender[Any]]]
     # The created Secret keeps the data it was created with (a generated password must never change).
     keeps_first_password: ClassVar[bool] = False
+    # The Args field a program fills from a secret of its stack config, `<key>_<field>`, if any.
+    secret_field: ClassVar[str | None] = None
     # What a program exports of it: (export name suffix, output attribute).
     exports: ClassVar[tuple[tuple[str, str], ...]] = (("headless_service", "headless_service_name"),)
 

@@ -26,6 +26,7 @@ class RedisEnsemble(Ensemble[RedisArgs]):
     pulumi_type = "statefulkit:index:RedisEnsemble"
     args_type = RedisArgs
     render_type = RedisRender
+    secret_field = "password"  # noqa: S105 - a field name
     exports = (
         ("sentinel_addresses", "sentinel_addresses"),
         ("master_name", "master_name"),

@@ -57,6 +57,10 @@ class StackConfig:
         """The namespace at `key` (a DNS-1123 label), or None with the problem recorded."""
         return self.validate(key, DnsLabel, value)
 
+    def problem(self, text: str) -> None:
+        """Record a problem a schema cannot see (`<key>: <what is wrong, and the fix>`)."""
+        self.problems.append(text)
+
     def check(self) -> None:
         if self.problems:
             raise pulumi.RunError("invalid stack config:\n  " + "\n  ".join(self.problems))
