@@ -20,7 +20,7 @@ from tests.support.stack_config import (
     run_stack,
 )
 from tests.support.tokens import DEPLOYMENT, NS, SECRET, STS
-from tools.engine import project_settings
+from tools.project import project_settings
 
 EXAMPLE = REPO / "examples" / "composition"
 PASSWORD = "C0mp0s1t10n-Pa55w0rd"  # noqa: S105 - test-only password

@@ -29,7 +29,7 @@ from tests.support.stack_config import (
     stack_values,
 )
 from tests.support.tokens import CM, NETPOL, NS, PDB, REDIS, SC, SECRET, STS, SVC, WORKLOAD, ZOOKEEPER
-from tools.engine import project_settings
+from tools.project import project_settings
 
 PASSWORD = "St4ck-Pa55w0rd-N0t-Pl41n"  # noqa: S105 - test-only password
 STACKS = ["dev", "staging", "prod"]
