@@ -2,7 +2,7 @@
 means there (a replacement's growth, or a teardown whatever size the program declares).
 
 The cluster is a fake with the calls statefulkit.kubeapi.Cluster makes; the real cluster side runs
-in tests/test_engine_providers.py and tests/test_engine_day2.py.
+in tests/engine/test_engine_providers.py and tests/engine/test_engine_day2.py.
 """
 
 from __future__ import annotations

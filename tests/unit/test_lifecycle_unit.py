@@ -1,6 +1,6 @@
 """The pure decisions of statefulkit.lifecycle (what a StatefulSet delete means, which claims
-belong to it, how long its pods may take). The hooks that run them: tests/test_hooks_unit.py; the
-cluster side: tests/test_engine_day2.py and tests/test_engine_providers.py."""
+belong to it, how long its pods may take). The hooks that run them: tests/unit/test_hooks_unit.py; the
+cluster side: tests/engine/test_engine_day2.py and tests/engine/test_engine_providers.py."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The pod extensions every Args model shares (components/statefulkit/args/extensions.py), as rendered: what a
 user adds lands in the pod exactly once, next to what the workload or ensemble renders itself;
 the defaults add only the zone spread and a NetworkPolicy (whose meaning
-tests/test_cluster_network_policy.py checks with an evaluator)."""
+tests/cluster/test_cluster_network_policy.py checks with an evaluator)."""
 
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ import pytest
 import statefulkit
 import statefulkit.testing
 
-README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
 # Modules whose classes are implementation, never a user's to name (the hooks' machinery, the
 # renderers' intermediate types).
 INTERNAL = ("statefulkit.hooks", "statefulkit.kubeapi", "statefulkit.lifecycle", "statefulkit.render")

@@ -22,9 +22,9 @@ import pytest
 
 import statefulkit
 from tests.conftest import TEST_PASSPHRASE
+from tests.engine.test_engine_program import PASSWORD_KEY, small_stack
 from tests.support.engine_project import Project
 from tests.support.kube import Cluster
-from tests.test_engine_program import PASSWORD_KEY, small_stack
 from tools.engine import ROOT, Engine
 
 pytestmark = pytest.mark.engine

@@ -2,7 +2,7 @@
 plain destroy is refused by the engine, naming `--run-program`, before anything is deleted; with
 `delete_hook: false` a plain destroy works, and a larger storage size replaces the StatefulSet
 (its pods restart) and then grows the claims it finds. The ordered teardown with the program runs
-in tests/test_engine_day2.py.
+in tests/engine/test_engine_day2.py.
 """
 
 from __future__ import annotations

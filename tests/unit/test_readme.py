@@ -14,7 +14,7 @@ import pytest
 from statefulkit import RedisEnsemble, ZooKeeperEnsemble
 from statefulkit.testing import MockRunner, run
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 SECTION = "## Testing your own program with mocks"
 
 
