@@ -24,7 +24,6 @@ from statefulkit.render.zookeeper import render_zookeeper
 from tests.support.kube import ROOT, Cluster
 from tests.support.polling import wait_until
 
-pytestmark = pytest.mark.e2e
 RESTRICTED = {"pod-security.kubernetes.io/enforce": "restricted"}
 Reach = dict[tuple[str, str], set[int] | None]  # (source pod, target pod) -> ports; None: every port
 

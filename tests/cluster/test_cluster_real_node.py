@@ -19,7 +19,6 @@ import pytest
 from tests.support.kube import REAL_NODE_PLACEMENT, Cluster, is_ready, oci_image
 from tests.support.polling import wait_until
 
-pytestmark = pytest.mark.e2e
 IMAGE = "statefulkit.local/busybox:e2e"
 RESTRICTED = {
     "pod-security.kubernetes.io/enforce": "restricted",

@@ -21,7 +21,6 @@ from statefulkit.render.zookeeper import render_zookeeper
 from tests.support.kube import Cluster
 from tests.support.polling import wait_until
 
-pytestmark = pytest.mark.e2e
 RESTRICTED = {
     "pod-security.kubernetes.io/enforce": "restricted",
     "pod-security.kubernetes.io/enforce-version": "latest",

@@ -20,7 +20,6 @@ from statefulkit.render.workload import kubernetes_objects, render_workload
 from tests.support.kube import Cluster, WatchEvent, is_ready
 from tests.support.polling import wait_until
 
-pytestmark = pytest.mark.e2e
 IMAGE_V1 = "registry.example/app:1.0"
 
 Obj = dict[str, Any]

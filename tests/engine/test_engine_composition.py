@@ -6,13 +6,10 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
-import pytest
-
 from tests.support.engine_project import Project
 from tests.support.kube import Cluster
 from tools.engine import ROOT, Engine
 
-pytestmark = pytest.mark.engine
 EXAMPLE = ROOT / "examples" / "composition"
 PASSWORD_KEY = "statefulkit-composition:redis_password"  # noqa: S105 - a config key
 

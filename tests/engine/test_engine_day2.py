@@ -20,7 +20,6 @@ from tests.support.engine_project import Project, deployed, small_ensembles
 from tests.support.kube import Cluster, scaled_to_zero_before_deleted
 from tools.engine import Engine
 
-pytestmark = pytest.mark.engine
 ZOOKEEPER = "zookeeper"  # the StatefulSet's name, as the stack names it
 STORAGE_CLASS = "local-pv"  # the local cluster's default class
 

@@ -17,8 +17,6 @@ from tests.support.kube import Cluster
 from tests.support.polling import wait_until
 from tools.engine import Engine
 
-pytestmark = pytest.mark.engine
-
 
 @pytest.fixture(scope="module")
 def project(engine: Engine, local_cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:

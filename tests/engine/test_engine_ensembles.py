@@ -27,7 +27,6 @@ from tests.support.polling import wait_until
 from tests.support.tokens import SECRET
 from tools.engine import ROOT, Engine, exported_state
 
-pytestmark = pytest.mark.engine
 PASSWORD = "Engine-Test-Pa55w0rd-" + uuid.uuid4().hex
 PASSWORD_KEY = "statefulkit:redis_password"  # noqa: S105 - a config key
 OWNER = "test_engine_ensembles"

@@ -17,13 +17,11 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import TEST_PASSPHRASE
-from tests.support.engine_project import Project
+from tests.support.engine_project import TEST_PASSPHRASE, Project
 from tests.support.kube import Cluster
 from tools import engine as engine_module
 from tools.engine import ROOT, Engine
 
-pytestmark = pytest.mark.engine
 PASSWORD_KEY = "statefulkit:redis_password"  # noqa: S105 - a config key
 DEV_NAMESPACE = "statefulkit-dev"
 # What puts the dev stack's pods on the local cluster's real node, from the Debian-built images.

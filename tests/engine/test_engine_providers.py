@@ -20,7 +20,6 @@ from tests.support.engine_project import Project
 from tests.support.kube import Cluster, scaled_to_zero_before_deleted
 from tools.engine import ROOT, Engine
 
-pytestmark = pytest.mark.engine
 PROJECTS = ROOT / "tests" / "projects"
 SECOND_CLUSTER = "statefulkit-west"
 

@@ -34,7 +34,6 @@ from tests.support.polling import wait_until
 from tests.support.redis_pods import NOT_YET, ContinuousWriter, RedisPodsOf, SentinelEvents, render_for_sim
 from tools.engine import ROOT, Engine
 
-pytestmark = pytest.mark.engine
 PASSWORD = "Real-Redis-" + uuid.uuid4().hex
 PASSWORD_KEY = "statefulkit:redis_password"  # noqa: S105 - a config key
 NAME = "redis"

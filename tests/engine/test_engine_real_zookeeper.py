@@ -23,7 +23,6 @@ from tests.support.kube import Cluster, frozen, is_ready, members, pod_processes
 from tests.support.polling import wait_until
 from tools.engine import ROOT, Engine
 
-pytestmark = pytest.mark.engine
 PASSWORD_KEY = "statefulkit:redis_password"  # noqa: S105 - a config key
 NAME = "zookeeper"
 MEMBERS = 3

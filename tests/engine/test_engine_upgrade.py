@@ -21,13 +21,11 @@ from pathlib import Path
 import pytest
 
 import statefulkit
-from tests.conftest import TEST_PASSPHRASE
 from tests.engine.test_engine_program import PASSWORD_KEY, small_stack
-from tests.support.engine_project import Project
+from tests.support.engine_project import TEST_PASSPHRASE, Project
 from tests.support.kube import Cluster
 from tools.engine import ROOT, Engine
 
-pytestmark = pytest.mark.engine
 CHANGELOG = ROOT / "CHANGELOG.md"
 
 

@@ -60,7 +60,6 @@ def test_contract_user_is_the_components_default(kind: str, args: ZooKeeperArgs 
     assert build.RECIPES[kind].user[1] == args.run_as_user
 
 
-@pytest.mark.realserver
 @pytest.mark.parametrize("kind", sorted(build.RECIPES))
 def test_image_archive_meets_the_contract(kind: str, images: dict[str, tuple[str, Path, Path]], tmp_path: Path) -> None:
     image, archive, _ = images[kind]
@@ -81,7 +80,6 @@ def test_image_archive_meets_the_contract(kind: str, images: dict[str, tuple[str
         assert not (rootfs / absent).exists(), absent
 
 
-@pytest.mark.realserver
 def test_contract_names_what_an_image_lacks(images: dict[str, tuple[str, Path, Path]], tmp_path: Path) -> None:
     """A copy of the Redis rootfs (hard links: cheap, and the cached one stays intact) without `od`,
     then without `sh`."""
@@ -146,7 +144,6 @@ def _serve(
     return done, binds["/data"]
 
 
-@pytest.mark.realserver
 def test_zookeeper_serves_from_its_image(images: dict[str, tuple[str, Path, Path]], tmp_path: Path) -> None:
     args = realserver_args(jvm_flags=["-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"])
     manifests = render_zookeeper("zk", args)
@@ -179,7 +176,6 @@ grep -m1 -o 'INFO .*binding to port.*' /tmp/server.log
     assert (data / "myid").stat().st_uid == 1000
 
 
-@pytest.mark.realserver
 def test_redis_serves_from_its_image(images: dict[str, tuple[str, Path, Path]], tmp_path: Path) -> None:
     args = RedisArgs(
         replicas=1,

@@ -36,7 +36,6 @@ from tests.support.podsim.host import _claim_mountpoint
 
 _UNAVAILABLE = netns_unavailable_reason()
 pytestmark = [
-    pytest.mark.realserver,
     pytest.mark.timeout(180),
     pytest.mark.skipif(_UNAVAILABLE is not None, reason=f"podsim cannot run here: {_UNAVAILABLE}"),
 ]

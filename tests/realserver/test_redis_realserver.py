@@ -23,8 +23,6 @@ from tests.support.podsim import PodNetwork, netns_unavailable_reason
 from tests.support.polling import wait_until
 from tests.support.redis_pods import NOT_YET, ContinuousWriter, RedisPods, WriteLog, redis_ensemble
 
-pytestmark = pytest.mark.realserver
-
 # Short Sentinel timings so failovers finish in seconds; set through the typed args.
 DOWN_AFTER_MS = 2000
 FAILOVER_TIMEOUT_MS = 10000

@@ -48,7 +48,6 @@ from tests.support.zk import (
 
 _UNAVAILABLE = netns_unavailable_reason() or debian_zookeeper_missing()
 pytestmark = [
-    pytest.mark.realserver,
     pytest.mark.timeout(300),
     pytest.mark.skipif(_UNAVAILABLE is not None, reason=f"cannot run real ZooKeeper pods here: {_UNAVAILABLE}"),
 ]

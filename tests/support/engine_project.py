@@ -24,6 +24,9 @@ from tests.support.tokens import NS
 from tools import engine
 from tools.project import project_settings, stack_file
 
+# The passphrase of the secrets of every stack the engine tests create (in their own backend).
+TEST_PASSPHRASE = "statefulkit-tests"  # noqa: S105 - a test-only passphrase
+
 
 def small_ensembles(namespace: str) -> dict[str, Any]:
     """Stack config with three ZooKeeper members and three Redis pods, sized for the local

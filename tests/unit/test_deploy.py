@@ -1,5 +1,8 @@
 """tools/deploy.py and tools/engine.py decisions that need no engine: passphrases, unset secrets,
-the toolchain's env file, whether a lock's process still runs."""
+the toolchain's env file, whether a lock's process still runs; and what the Makefile's targets run.
+
+Both modules import the Automation API: each test imports them itself, so that collecting the unit
+tests does not (tests/unit/test_layout.py)."""
 
 from __future__ import annotations
 
@@ -13,11 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from tools import deploy, engine
-from tools.engine import ROOT
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_the_dev_stack_uses_its_documented_passphrase_and_a_user_passphrase_wins() -> None:
+    from tools import deploy
+
     assert deploy.passphrase_for("dev", {}) == "statefulkit-dev"
     assert deploy.passphrase_for("dev", {"PULUMI_CONFIG_PASSPHRASE": "mine"}) is None
     assert deploy.passphrase_for("prod", {"PULUMI_CONFIG_PASSPHRASE_FILE": "/run/secrets/p"}) is None
@@ -43,12 +47,16 @@ def test_other_stacks_need_the_users_passphrase_before_anything_runs(stack: str)
 
 
 def test_secrets_declared_without_default_must_be_set_in_the_stack_file(tmp_path: Path) -> None:
+    from tools import deploy
+
     assert deploy.unset_secrets(ROOT, "dev") == []  # the dev stack file carries its password
     assert deploy.unset_secrets(ROOT, "prod") == ["statefulkit:redis_password"]
     assert deploy.unset_secrets(ROOT, "no-such-stack") == ["statefulkit:redis_password"]
 
 
 def test_toolchain_exports_are_read_as_the_shell_would() -> None:
+    from tools import engine
+
     text = "\n".join(
         [
             "# comment",
@@ -66,6 +74,8 @@ def test_toolchain_exports_are_read_as_the_shell_would() -> None:
 
 
 def test_a_lock_is_stale_only_when_its_process_is_gone() -> None:
+    from tools import engine
+
     assert engine._alive(os.getpid())
     child = subprocess.Popen(["sleep", "30"])
     assert engine._alive(child.pid)
@@ -77,6 +87,8 @@ def test_a_lock_is_stale_only_when_its_process_is_gone() -> None:
 
 
 def test_only_torn_attribute_files_are_removed(tmp_path: Path) -> None:
+    from tools import engine
+
     stacks = tmp_path / "stacks" / "statefulkit"
     stacks.mkdir(parents=True)
     (stacks / "dev.json.attrs").write_text('{"user.cache_control":"","user.content_type":"application/json"}\n')
@@ -94,6 +106,8 @@ def _lock(root: Path, name: str, pid: int, hostname: str) -> None:
 
 
 def test_a_lock_is_removed_only_when_every_owner_is_gone(tmp_path: Path) -> None:
+    from tools import engine
+
     gone = subprocess.Popen(["true"])
     gone.wait()
     here = socket.gethostname()
@@ -107,10 +121,10 @@ def test_a_lock_is_removed_only_when_every_owner_is_gone(tmp_path: Path) -> None
     assert engine.stale_locks(tmp_path, "statefulkit", "dev") == []
 
 
-def make_dry_run(target: str, environ: dict[str, str]) -> list[str]:
-    """The commands `make -n <target>` would run, with the venv taken as installed."""
+def make_dry_run(target: str, *variables: str, environ: dict[str, str] | None = None) -> list[str]:
+    """The commands `make -n <target> [VAR=value ...]` would run, with the venv taken as installed."""
     run = subprocess.run(
-        ["make", "-n", "-o", ".venv/.installed", target],
+        ["make", "-n", "-o", ".venv/.installed", target, *variables],
         cwd=ROOT,
         env=environ,
         capture_output=True,
@@ -124,9 +138,25 @@ def test_make_up_installs_the_system_packages_before_it_deploys_as_make_test_doe
     """A fresh machine: `make up` on the local cluster needs the Debian packages of its real node
     (containerd, runc, the CNI plugins), so it runs the same step `make test` runs, first."""
     local = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
-    up = make_dry_run("up", local)
+    up = make_dry_run("up", environ=local)
     assert "tools/system-deps" in up, up
     assert up.index("tools/system-deps") < next(i for i, c in enumerate(up) if "tools.deploy up" in c), up
-    assert "tools/system-deps" in make_dry_run("test", local)
+    assert "tools/system-deps" in make_dry_run("test", environ=local)
     # A cluster of the user's own needs none of the packages.
-    assert "tools/system-deps" not in make_dry_run("up", {**local, "KUBECONFIG": "/home/me/.kube/config"})
+    assert "tools/system-deps" not in make_dry_run("up", environ={**local, "KUBECONFIG": "/home/me/.kube/config"})
+
+
+def test_make_unit_runs_the_unit_folders_or_what_args_names() -> None:
+    """`make unit` runs pytest on the unit folders, which tools/dependency-bounds runs too; a path in
+    ARGS replaces them, other arguments go along. `make test` prints the slowest tests."""
+    from tools.dependency_bounds import UNIT
+
+    def pytest_line(*make_args: str) -> list[str]:
+        (line,) = [c for c in make_dry_run(*make_args) if " -m pytest" in c]
+        return line.split(" -m pytest", 1)[1].split()
+
+    assert pytest_line("unit") == list(UNIT) == ["tests/unit", "examples/composition"]
+    assert pytest_line("unit", "ARGS=-k name -x") == [*UNIT, "-k", "name", "-x"]
+    one = "tests/unit/test_deploy.py::test_make_unit_runs_the_unit_folders_or_what_args_names"
+    assert pytest_line("unit", f"ARGS={one}") == [one]
+    assert "--durations=25" in pytest_line("test")
