@@ -122,11 +122,13 @@ def test_a_lock_is_removed_only_when_every_owner_is_gone(tmp_path: Path) -> None
 
 
 def make_dry_run(target: str, *variables: str, environ: dict[str, str] | None = None) -> list[str]:
-    """The commands `make -n <target> [VAR=value ...]` would run, with the venv taken as installed."""
+    """The commands `make -n <target> [VAR=value ...]` would run, with the venv taken as installed
+    (and none of the variables of a `make` this test may run under, such as `make unit ARGS=...`)."""
+    inherited = {"MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES", "ARGS"}
     run = subprocess.run(
         ["make", "-n", "-o", ".venv/.installed", target, *variables],
         cwd=ROOT,
-        env=environ,
+        env={k: v for k, v in (os.environ if environ is None else environ).items() if k not in inherited},
         capture_output=True,
         text=True,
         check=True,
