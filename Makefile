@@ -14,8 +14,10 @@ help:
 	@echo "make preview preview the dev stack"
 	@echo "make cluster-up / cluster-down   the local kwok cluster (built from source); STATEFULKIT_REAL_NODES=N adds real nodes"
 	@echo "make toolchain                   build the cached toolchain (pulumi, kubernetes provider, kubernetes, kubelet, etcd, kwok, coredns)"
-	@echo "make test    install what is missing, then lint + every test"
-	@echo "make unit    unit tests only (Pulumi mocks, no servers)"
+	@echo "make test    install what is missing, then lint + every test (every folder of tests/)"
+	@echo "make unit    unit tests only (tests/unit: Pulumi mocks, no servers)"
+	@echo "             one test or a few: make unit ARGS=\"-k name\" or make unit ARGS=tests/unit/test_x.py::test_y"
+	@echo "             (ARGS goes to pytest; make test takes it too)"
 	@echo "make dependency-bounds          unit tests + mypy at the lowest and the newest versions pyproject.toml admits"
 	@echo "make lint    ruff + mypy (strict on the statefulkit package)"
 	@echo "make bench   benchmarks"
@@ -51,8 +53,11 @@ lint: venv deps
 	$(BIN)/mypy
 	$(BIN)/mypy --strict examples/composition/__main__.py  # separate: a second __main__ module
 
+# The unit tests and the example's own mock tests (tools/dependency_bounds.py runs the same). ARGS goes
+# to pytest as it is; a path in it (tests/..., examples/...) replaces these.
+UNIT_TESTS := tests/unit examples/composition
 unit: venv
-	$(BIN)/python -m pytest -m "not realserver and not e2e and not engine"
+	$(BIN)/python -m pytest $(if $(filter tests/% examples/%,$(ARGS)),,$(UNIT_TESTS)) $(ARGS)
 
 # requirements.txt pins what .venv (and so CI) runs, but users get whatever pyproject.toml's ranges
 # admit: the unit tests and mypy also run at both ends of them, each in a venv of its own
@@ -60,10 +65,11 @@ unit: venv
 dependency-bounds:
 	$(PYTHON) tools/dependency-bounds
 
-# Real-server, engine and cluster tests must run here: a skip of one is turned into a failure.
-# The toolchain is built first (not inside a test, where a cold build would count against its timeout).
+# Script, real-server, engine, cluster and packaging tests must run here: a skip of one is turned
+# into a failure. The toolchain is built first (not inside a test, where a cold build would count
+# against its timeout). CI's log ends with the slowest tests.
 test: venv deps toolchain lint dependency-bounds
-	STATEFULKIT_REQUIRE_REAL=1 $(BIN)/python -m pytest
+	STATEFULKIT_REQUIRE_REAL=1 $(BIN)/python -m pytest --durations=25 $(ARGS)
 
 bench: venv
 	$(BIN)/python -m benchmarks.render_vs_raw

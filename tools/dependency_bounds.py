@@ -8,7 +8,7 @@ a venv of its own (.venv-lowest, .venv-highest) gets every direct runtime depend
 its `>=` names (`lowest`; transitive ones are left to the resolver) or at the newest the ranges
 admit (`highest`), plus requirements-dev.txt's tools at their pins; then the unit tests and mypy run
 in it. statefulkit is installed editable, as in .venv: what varies here is the dependencies (the
-wheel itself is tests/test_packaging.py's), and a source change needs no reinstall. A venv is
+wheel itself is tests/packaging/test_packaging.py's), and a source change needs no reinstall. A venv is
 reused while pip resolves the same versions for it (its stamp); otherwise it is made anew.
 """
 
@@ -26,9 +26,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 BOUNDS = ("lowest", "highest")
 PIP = ("-m", "pip", "--disable-pip-version-check")
-UNIT = "not realserver and not e2e and not engine"  # `make unit`'s selection
-# Installs requirements.txt's pins into a venv of its own: nothing about this venv's versions.
-DESELECT = "tests/test_packaging.py::test_a_user_project_with_its_own_components_folder_installs_and_tests"
+UNIT = ("tests/unit", "examples/composition")  # `make unit`'s selection (the Makefile's UNIT_TESTS)
 
 
 def pyproject() -> dict[str, Any]:
@@ -104,7 +102,7 @@ def check(bound: str) -> bool:
     print(f"dependency-bounds: {bound}: {' '.join(tested)}", flush=True)
     mypy: list[str | Path] = [venv / "bin" / "mypy", "--cache-dir", venv / ".mypy_cache"]
     steps: list[list[str | Path]] = [
-        [venv / "bin" / "python", "-m", "pytest", "-q", "-m", UNIT, "--deselect", DESELECT],
+        [venv / "bin" / "python", "-m", "pytest", "-q", *UNIT],
         mypy,
         [*mypy, "--strict", "examples/composition/__main__.py"],
     ]

@@ -25,6 +25,7 @@ from pathlib import Path
 import yaml
 
 from tools import engine
+from tools.project import project_settings, stack_file
 
 DEV_STACK = "dev"
 DEV_PASSPHRASE = "statefulkit-dev"  # noqa: S105 - the documented passphrase of the local dev stack
@@ -48,11 +49,11 @@ def passphrase_for(stack: str, environ: Mapping[str, str]) -> str | None:
 
 def unset_secrets(project_dir: Path, stack: str) -> list[str]:
     """The secret keys Pulumi.yaml declares without a default that the stack file does not set."""
-    project = engine.project_settings(project_dir)
+    project = project_settings(project_dir)
     declared = project.get("config") or {}
     keys = [f"{project['name']}:{k}" for k, d in declared.items() if isinstance(d, dict) and d.get("secret")]
     keys = [k for k in keys if "default" not in declared[k.split(":", 1)[1]]]
-    path = engine.stack_file(project_dir, stack)
+    path = stack_file(project_dir, stack)
     config = (yaml.safe_load(path.read_text()) or {}).get("config") or {} if path.exists() else {}
     return [k for k in keys if k not in config]
 

@@ -28,10 +28,11 @@ from urllib.parse import urlsplit
 import grpc
 import pulumi.automation as auto
 import pulumi.automation._stack as automation_stack
-import yaml
 from pulumi.automation._server import LanguageServer
 from pulumi.runtime._grpc_settings import _GRPC_CHANNEL_OPTIONS
 from pulumi.runtime.proto import language_pb2, language_pb2_grpc
+
+from tools.project import project_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 BUILD = ROOT / "tools" / "toolchain" / "build"
@@ -142,17 +143,6 @@ class Engine:
             program=program_of(project_dir / "__main__.py", {"KUBECONFIG": self.env["KUBECONFIG"]}),
             opts=options,
         )
-
-
-def project_settings(project_dir: Path) -> dict[str, Any]:
-    """The project's Pulumi.yaml."""
-    data: dict[str, Any] = yaml.safe_load((project_dir / "Pulumi.yaml").read_text())
-    return data
-
-
-def stack_file(project_dir: Path, stack: str) -> Path:
-    """Where the project keeps the stack's config (its `stackConfigDir`)."""
-    return project_dir / str(project_settings(project_dir).get("stackConfigDir", ".")) / f"Pulumi.{stack}.yaml"
 
 
 def exported_state(stack: auto.Stack) -> dict[str, Any]:

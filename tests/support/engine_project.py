@@ -22,6 +22,10 @@ import yaml
 from tests.support.kube import REAL_NODE_PLACEMENT, Cluster
 from tests.support.tokens import NS
 from tools import engine
+from tools.project import project_settings, stack_file
+
+# The passphrase of the secrets of every stack the engine tests create (in their own backend).
+TEST_PASSPHRASE = "statefulkit-tests"  # noqa: S105 - a test-only passphrase
 
 
 def small_ensembles(namespace: str) -> dict[str, Any]:
@@ -92,7 +96,7 @@ class Project:
 
     @property
     def stack_file(self) -> Path:
-        return engine.stack_file(self.directory, self.stack_name)
+        return stack_file(self.directory, self.stack_name)
 
     def stack(self, out: engine.Print = print) -> auto.Stack:
         return self.runner.stack(self.directory, self.stack_name, out)
@@ -160,7 +164,7 @@ class Project:
     @property
     def state_file(self) -> Path:
         """The stack's state in the file backend."""
-        path = engine.state_file(self.runner.env, str(engine.project_settings(self.directory)["name"]), self.stack_name)
+        path = engine.state_file(self.runner.env, str(project_settings(self.directory)["name"]), self.stack_name)
         assert path is not None, "the tests keep their state in a file backend"
         return path
 

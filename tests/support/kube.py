@@ -1,4 +1,4 @@
-"""The local kwok cluster (tools/cluster/up) driven with its real kubectl, for e2e tests."""
+"""The local kwok cluster (tools/cluster/up) driven with its real kubectl, for the cluster and engine tests."""
 
 from __future__ import annotations
 

@@ -24,7 +24,7 @@ import yaml
 
 from statefulkit.testing import SECRET_SIG, SIG_KEY, Deployment, config_value, program_at, run
 from tests.support.tokens import NS, SC
-from tools.engine import project_settings, stack_file
+from tools.project import project_settings, stack_file
 
 REPO = Path(__file__).resolve().parents[2]
 # Types whose objects are cluster-scoped; every other Kubernetes object lives in a namespace.

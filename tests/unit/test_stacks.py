@@ -1,0 +1,546 @@
+"""The Pulumi program (__main__.py) with each stack config exactly as stacks/Pulumi.<env>.yaml holds it.
+
+Each stack file is parsed and handed to the program the way the engine does (Pulumi.yaml defaults
+applied, maps as JSON strings, the password as a secret key), the program runs inside
+`run_in_stack` under recording mocks, and the registered objects and the stack's exports (its
+RegisterResourceOutputs) are checked, in preview and update mode.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pytest
+
+from statefulkit.testing import Resource
+from tests.support.stack_config import (
+    CLUSTER_SCOPED,
+    REPO,
+    SIMPLE_TYPES,
+    EngineConfigError,
+    StackRun,
+    engine_config,
+    plain_occurrences,
+    run_stack,
+    stack_values,
+)
+from tests.support.tokens import CM, NETPOL, NS, PDB, REDIS, SC, SECRET, STS, SVC, WORKLOAD, ZOOKEEPER
+from tools.project import project_settings
+
+PASSWORD = "St4ck-Pa55w0rd-N0t-Pl41n"  # noqa: S105 - test-only password
+STACKS = ["dev", "staging", "prod"]
+RESTRICTED = {f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "audit", "warn")}
+
+
+def run(preview: bool, stack: str, edit: Any = None, secrets: dict[str, str] | None = None) -> StackRun:
+    """Run __main__.py with the stack's config file (optionally edited first, as a user would)."""
+    values = stack_values(REPO, stack)
+    if edit is not None:
+        edit(values)
+    config = engine_config(REPO, values, secrets={"redis_password": PASSWORD} if secrets is None else secrets)
+    return run_stack(REPO, config, project="statefulkit", preview=preview)
+
+
+def deployed(preview: bool, stack: str, edit: Any = None) -> StackRun:
+    result = run(preview, stack, edit)
+    assert result.error is None, result.error
+    return result
+
+
+def sts(result: StackRun, name: str) -> dict[str, Any]:
+    found = [r for r in result.deployment.of_type(STS) if r.k8s_name == name]
+    assert len(found) == 1, [r.k8s_name for r in result.deployment.of_type(STS)]
+    return found[0].inputs
+
+
+def claims(stateful_set: dict[str, Any]) -> dict[str, tuple[str, str | None]]:
+    """volumeClaimTemplate name -> (size, storageClassName or None for the cluster default)."""
+    return {
+        t["metadata"]["name"]: (t["spec"]["resources"]["requests"]["storage"], t["spec"].get("storageClassName"))
+        for t in stateful_set["spec"].get("volumeClaimTemplates", [])
+    }
+
+
+def anti_affinity(stateful_set: dict[str, Any]) -> str:
+    """'required' or 'preferred' per node, checking that the term selects exactly this StatefulSet's pods."""
+    rules = stateful_set["spec"]["template"]["spec"]["affinity"]["podAntiAffinity"]
+    (kind,) = rules
+    (term,) = rules[kind]
+    term = term.get("podAffinityTerm", term)
+    assert term["topologyKey"] == "kubernetes.io/hostname"
+    assert term["labelSelector"]["matchLabels"] == stateful_set["spec"]["selector"]["matchLabels"]
+    return {"requiredDuringSchedulingIgnoredDuringExecution": "required"}.get(kind, "preferred")
+
+
+def pdbs(result: StackRun) -> dict[str, dict[str, Any]]:
+    return {r.k8s_name: r.inputs["spec"] for r in result.deployment.of_type(PDB)}
+
+
+@dataclass(frozen=True)
+class Expected:
+    namespace: str
+    storage_class: str | None
+    zookeeper: int
+    zookeeper_claims: dict[str, str]
+    zookeeper_anti: str
+    redis: int
+    redis_claim: str
+    redis_anti: str
+
+
+def expect(namespace: str, storage_class: str | None, zookeeper: str, redis: str) -> Expected:
+    """`zookeeper`: "<members> <claim>=<size>... <anti-affinity>"; `redis`: "<pods> <size> <anti-affinity>"."""
+    zk_members, *zk_claims, zk_anti = zookeeper.split()
+    redis_pods, redis_claim, redis_anti = redis.split()
+    return Expected(
+        namespace,
+        storage_class,
+        int(zk_members),
+        dict(claim.split("=") for claim in zk_claims),
+        zk_anti,
+        int(redis_pods),
+        redis_claim,
+        redis_anti,
+    )
+
+
+EXPECTED = {
+    "dev": expect("statefulkit-dev", None, "1 data=1Gi preferred", "1 1Gi preferred"),
+    "staging": expect("statefulkit-staging", "statefulkit-staging", "3 data=10Gi preferred", "3 8Gi preferred"),
+    "prod": expect("statefulkit-prod", "statefulkit-prod", "5 data=50Gi datalog=20Gi required", "3 32Gi required"),
+}
+
+
+# --------------------------------------------------------------------------- what each stack deploys
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_stack_deploys_its_ensembles(preview: bool, stack: str) -> None:
+    want = EXPECTED[stack]
+    result = deployed(preview, stack)
+    d = result.deployment
+    sizes = {"zookeeper": want.zookeeper, "redis": want.redis}
+    with_pdb = [name for name, size in sizes.items() if size >= 2]  # none for one member: it would block drains
+    assert Counter(r.type for r in d.resources) == Counter(
+        {
+            NS: 1,
+            SECRET: 2,  # redis-auth, from the secret config; zookeeper-admin, generated
+            STS: 2,
+            CM: 3,  # one per ensemble, and ZooKeeper's bootstrap count (outside the pod template)
+            SVC: 4,  # headless + client per ensemble
+            PDB: len(with_pdb),
+            NETPOL: 2,  # one per ensemble
+            SC: int(want.storage_class is not None),
+            ZOOKEEPER: 1,
+            REDIS: 1,
+            WORKLOAD: 2,
+        }
+    )  # Counter equality treats a missing type as a count of 0
+
+    namespace = d.one(NS).inputs["metadata"]
+    assert namespace == {"name": want.namespace, "labels": RESTRICTED}
+    for r in d.resources:
+        if r.type.startswith("kubernetes:") and r.type not in CLUSTER_SCOPED:
+            assert r.inputs["metadata"]["namespace"] == want.namespace, r.name
+
+    zookeeper, redis = sts(result, "zookeeper")["spec"], sts(result, "redis")["spec"]
+    assert (zookeeper["replicas"], redis["replicas"]) == (want.zookeeper, want.redis)
+    assert zookeeper["podManagementPolicy"] == redis["podManagementPolicy"] == "Parallel"
+    assert claims(sts(result, "zookeeper")) == {n: (s, want.storage_class) for n, s in want.zookeeper_claims.items()}
+    assert claims(sts(result, "redis")) == {"data": (want.redis_claim, want.storage_class)}
+    assert anti_affinity(sts(result, "zookeeper")) == want.zookeeper_anti
+    assert anti_affinity(sts(result, "redis")) == want.redis_anti
+    for spec in (zookeeper, redis):
+        assert spec["persistentVolumeClaimRetentionPolicy"] == {"whenDeleted": "Retain", "whenScaled": "Retain"}
+        assert spec["updateStrategy"] == {"type": "RollingUpdate", "rollingUpdate": {"partition": 0}}
+    assert {name: spec["maxUnavailable"] for name, spec in pdbs(result).items()} == dict.fromkeys(with_pdb, 1)
+    for name, spec in pdbs(result).items():
+        assert spec["selector"] == sts(result, name)["spec"]["selector"]
+
+    if want.storage_class is None:
+        assert d.of_type(SC) == []
+    else:
+        storage = d.one(SC)
+        assert storage.inputs["metadata"]["name"] == want.storage_class
+        assert storage.inputs["provisioner"] == "ebs.csi.aws.com"
+        assert storage.inputs["reclaimPolicy"] == "Retain"
+        assert storage.inputs["volumeBindingMode"] == "WaitForFirstConsumer"
+        assert storage.inputs["allowVolumeExpansion"] is True
+        assert set(storage.replace_on_changes) >= {"provisioner", "parameters", "reclaimPolicy", "volumeBindingMode"}
+        # Both ensembles are registered after the class exists, so their claims can bind.
+        assert storage.urn in d.one(ZOOKEEPER).dependencies and storage.urn in d.one(REDIS).dependencies
+
+
+def test_dev_fits_the_local_kwok_cluster(preview: bool) -> None:
+    """kwok: default StorageClass local-pv with 1Gi/2Gi/5Gi/10Gi PVs, 6 nodes, PodSecurity admission."""
+    result = deployed(preview, "dev")
+    d = result.deployment
+    assert d.of_type(SC) == [] and d.of_type(PDB) == []  # one member each: a PDB would block every drain
+    for name in ("zookeeper", "redis"):
+        assert set(claims(sts(result, name)).values()) == {("1Gi", None)}  # the cluster's default class
+        assert sts(result, name)["spec"]["replicas"] <= 6
+    assert d.one(NS).inputs["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+
+
+def test_prod_is_built_for_failures_and_canaries(preview: bool) -> None:
+    result = deployed(preview, "prod")
+    zookeeper = sts(result, "zookeeper")
+    assert "pulumi.com/waitFor" not in zookeeper["metadata"].get("annotations", {})
+    data_dirs = {m["mountPath"] for m in zookeeper["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]}
+    assert {"/data", "/datalog"} <= data_dirs
+    assert result.export_values()["zookeeper_connect_string"].count(":2181") == 5
+
+    # An operator raises the partition for a canary: only member 4 takes the new revision, and
+    # `pulumi up` waits for Ready pods instead of a rollout that is held back on purpose.
+    def canary(values: dict[str, Any]) -> None:
+        values["statefulkit:zookeeper"]["update_strategy"]["partition"] = 4
+
+    canaried = sts(deployed(preview, "prod", canary), "zookeeper")
+    assert canaried["spec"]["updateStrategy"]["rollingUpdate"] == {"partition": 4}
+    assert canaried["metadata"]["annotations"]["pulumi.com/waitFor"] == "jsonpath={.status.readyReplicas}=5"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_exports(preview: bool, stack: str) -> None:
+    want = EXPECTED[stack]
+    result = deployed(preview, stack)
+    fqdn = "{name}-{i}.{name}-headless." + want.namespace + ".svc.cluster.local"
+    expected = {
+        "namespace": want.namespace,
+        "zookeeper_connect_string": ",".join(
+            fqdn.format(name="zookeeper", i=i) + ":2181" for i in range(want.zookeeper)
+        ),
+        "zookeeper_client_service": "zookeeper",
+        "zookeeper_headless_service": "zookeeper-headless",
+        "redis_sentinel_addresses": [fqdn.format(name="redis", i=i) + ":26379" for i in range(want.redis)],
+        "redis_master_name": "mymaster",
+        "redis_sentinel_service": "redis",
+        "redis_headless_service": "redis-headless",
+        "redis_password_secret": "redis-auth",
+    }
+    if want.storage_class is not None:
+        expected["storage_class"] = want.storage_class
+    # Observed where the engine would see them: the root stack's RegisterResourceOutputs.
+    assert result.exports_raw == expected
+
+
+# --------------------------------------------------------------------------- the password
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_password_is_secret_everywhere(preview: bool, stack: str) -> None:
+    result = deployed(preview, stack)
+    for r in result.deployment.resources:
+        assert plain_occurrences(r.wire, PASSWORD) == [], f"{r.type} {r.name} (raw)"
+        assert plain_occurrences(r.inputs, PASSWORD) == [], f"{r.type} {r.name} (inputs)"
+    holders: list[Resource] = [r for r in result.deployment.resources if PASSWORD in repr(r.wire)]
+    assert [r.name for r in holders] == ["redis-auth"]  # inside the secret-wrapped stringData only
+    assert holders[0].wire["stringData"]["value"] == {"password": PASSWORD}
+    # Nothing about it is exported, not even as a secret.
+    assert PASSWORD not in repr(result.exports_raw) and PASSWORD not in repr(result.exports)
+
+
+def test_no_stack_file_holds_a_plain_password() -> None:
+    for stack in STACKS:
+        for key, value in stack_values(REPO, stack).items():
+            if "password" in key:
+                assert isinstance(value, dict) and set(value) == {"secure"}, f"{stack}: {key} is not encrypted"
+
+
+# --------------------------------------------------------------------------- bad config
+
+
+def _set(path: str, value: Any) -> Any:
+    """An edit of the stack values: `statefulkit:zookeeper.replicas` -> value."""
+    key, _, rest = path.partition(".")
+
+    def edit(values: dict[str, Any]) -> None:
+        if not rest:
+            values[key] = value
+            return
+        node = values[key]
+        *parents, leaf = rest.split(".")
+        for part in parents:
+            node = node[part]
+        node[leaf] = value
+
+    return edit
+
+
+def _both(*edits: Any) -> Any:
+    def edit(values: dict[str, Any]) -> None:
+        for one in edits:
+            one(values)
+
+    return edit
+
+
+def _drop(path: str) -> Any:
+    key, _, leaf = path.partition(".")
+
+    def edit(values: dict[str, Any]) -> None:
+        del values[key][leaf]
+
+    return edit
+
+
+BROKEN = {
+    "even ZooKeeper in prod": (
+        "prod",
+        _set("statefulkit:zookeeper.replicas", 4),
+        ["statefulkit:zookeeper.replicas: replicas=4 is even", "use 3 or 5, or set allow_even_replicas=True"],
+    ),
+    "wrong type": (
+        "staging",
+        _set("statefulkit:zookeeper.replicas", "three"),
+        ["statefulkit:zookeeper.replicas: 'three': Input should be a valid integer"],
+    ),
+    "unknown key": (
+        "dev",
+        _set("statefulkit:redis.storage_sise", "1Gi"),
+        ["statefulkit:redis.storage_sise: '1Gi': unknown key (not a field of this block)"],
+    ),
+    "nested value": (
+        "prod",
+        _set("statefulkit:zookeeper.anti_affinity.mode", "always"),
+        ["statefulkit:zookeeper.anti_affinity.mode: 'always': Input should be 'preferred', 'required' or 'none'"],
+    ),
+    "union member field": (
+        "prod",
+        _set("statefulkit:zookeeper.update_strategy.partition", -1),
+        ["statefulkit:zookeeper.update_strategy.partition: -1: Input should be greater than or equal to 0"],
+    ),
+    "cross-field Redis rule": (
+        "prod",
+        _set("statefulkit:redis.min_replicas_to_write", 3),
+        ["statefulkit:redis.min_replicas_to_write: min_replicas_to_write=3 with replicas=3", "refuse every write"],
+    ),
+    "storage class value": (
+        "prod",
+        _set("statefulkit:create_storage_class.reclaim_policy", "Keep"),
+        ["statefulkit:create_storage_class.reclaim_policy: 'Keep': Input should be 'Retain' or 'Delete'"],
+    ),
+    "storage class missing key": (
+        "staging",
+        _drop("statefulkit:create_storage_class.provisioner"),
+        ["statefulkit:create_storage_class.provisioner: Field required"],
+    ),
+    "namespace": (
+        "dev",
+        _set("statefulkit:namespace", "Bad_Namespace"),
+        ["statefulkit:namespace: 'Bad_Namespace' is not a DNS-1123 label"],
+    ),
+    "namespace inside a block": (
+        "dev",
+        _set("statefulkit:zookeeper.namespace", "elsewhere"),
+        ["statefulkit:zookeeper.namespace: not allowed in this block; it comes from statefulkit:namespace"],
+    ),
+    "block that is not a map": (
+        "dev",
+        _set("statefulkit:zookeeper", [3]),
+        ["statefulkit:zookeeper: [3]: must be a map of ZooKeeperArgs keys"],
+    ),
+    "unknown key like a field": (
+        "prod",
+        _set("statefulkit:zookeeper.replica", 3),
+        ["statefulkit:zookeeper.replica: 3: unknown key (not a field of this block); did you mean 'replicas'?"],
+    ),
+    "unknown nested key like a field": (
+        "staging",
+        _set("statefulkit:redis.sentinel", {"quorom": 2}),
+        ["statefulkit:redis.sentinel.quorom: 2: unknown key (not a field of this block); did you mean 'quorum'?"],
+    ),
+    "variable the ensemble sets itself": (
+        "dev",
+        _set("statefulkit:zookeeper.extra_env", {"POD_NAMESPACE": "x"}),
+        [
+            "statefulkit:zookeeper.extra_env.POD_NAMESPACE: 'POD_NAMESPACE' is set by the ensemble itself (the pod's "
+            "namespace, from the downward API); a variable is set once per container"
+        ],
+    ),
+    "variable the ensemble sets itself, as a list": (
+        "staging",
+        _set("statefulkit:redis.extra_env", [{"name": "TZ", "value": "UTC"}, {"name": "POD_NAME", "value": "x"}]),
+        ["statefulkit:redis.extra_env[1]: 'POD_NAME' is set by the ensemble itself"],
+    ),
+    "sidecar named like the ensemble's container": (
+        "prod",
+        _set("statefulkit:redis.sidecars", [{"name": "sentinel"}]),
+        ["statefulkit:redis.sidecars[0].name: 'sentinel' is set by the ensemble itself (the Sentinel container)"],
+    ),
+    "volume mounted over the ensemble's data": (
+        "prod",
+        _both(
+            _set("statefulkit:zookeeper.extra_volumes", [{"name": "scratch", "empty_dir": True}]),
+            _set("statefulkit:zookeeper.extra_volume_mounts", [{"name": "scratch", "mount_path": "/datalog"}]),
+        ),
+        [
+            "statefulkit:zookeeper.extra_volume_mounts[0].mount_path: '/datalog' is set by the ensemble itself "
+            "(where claim 'datalog' is mounted, with data_log_storage_size)"
+        ],
+    ),
+    "pod monitor the network policy would block": (
+        "staging",
+        _set("statefulkit:zookeeper.pod_monitor", {"interval_seconds": 15}),
+        [
+            "statefulkit:zookeeper.pod_monitor: {'interval_seconds': 15, 'labels': {}}: pod_monitor is set but "
+            "network_policy.metrics=[] admits no metrics source",
+            "or set network_policy=None",
+        ],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BROKEN))
+def test_bad_config_names_the_key_and_registers_nothing(preview: bool, case: str) -> None:
+    stack, edit, expected = BROKEN[case]
+    result = run(preview, stack, edit)
+    assert isinstance(result.error, pulumi.RunError), repr(result.error)
+    message = str(result.error)
+    for fragment in expected:
+        assert fragment in message, message
+    assert result.deployment.resources == [], [r.name for r in result.deployment.resources]
+    assert result.exports_raw == {}
+
+
+def test_several_problems_are_reported_together(preview: bool) -> None:
+    def edit(values: dict[str, Any]) -> None:
+        values["statefulkit:redis"]["replicas"] = "many"
+        values["statefulkit:redis"]["appendfsync"] = "sometimes"
+
+    message = str(run(preview, "staging", edit).error)
+    assert "statefulkit:redis.replicas: 'many':" in message
+    assert "statefulkit:redis.appendfsync: 'sometimes':" in message
+
+
+def test_every_problem_of_the_stack_file_is_reported_in_one_run(preview: bool) -> None:
+    """A field error must not hide a rule between fields (pydantic skips those when a field fails),
+    nor one block's errors another's."""
+
+    def edit(values: dict[str, Any]) -> None:
+        values["statefulkit:namespace"] = "Bad_Namespace"
+        values["statefulkit:zookeeper"] |= {"replicas": 4, "storage_size": "1Gb"}
+        values["statefulkit:redis"] |= {"storage_size": "1Gb"}
+
+    result = run(preview, "staging", edit)
+    assert isinstance(result.error, pulumi.RunError)
+    lines = str(result.error).splitlines()[1:]
+    assert [line.split(":")[1] for line in lines] == [
+        "namespace",
+        "zookeeper.storage_size",
+        "zookeeper.replicas",
+        "redis.storage_size",
+    ], lines
+    assert "replicas=4 is even" in lines[2]
+    assert result.deployment.resources == []
+
+
+def test_a_clash_with_the_ensembles_pod_is_reported_beside_a_field_error(preview: bool) -> None:
+    """The pod's rules run once the fields are valid; they still speak when another key fails."""
+
+    def edit(values: dict[str, Any]) -> None:
+        values["statefulkit:zookeeper"] |= {"replicas": "many", "extra_env": {"POD_NAMESPACE": "x"}}
+
+    result = run(preview, "staging", edit)
+    lines = [line.strip() for line in str(result.error).splitlines()[1:]]
+    assert [line.split(":")[1] for line in lines] == ["zookeeper.replicas", "zookeeper.extra_env.POD_NAMESPACE"], lines
+    assert result.deployment.resources == []
+
+
+def test_an_unknown_key_gets_no_suggestion_when_nothing_is_close_or_the_program_sets_it(preview: bool) -> None:
+    def edit(values: dict[str, Any]) -> None:
+        values["statefulkit:zookeeper"] |= {"colour": "blue", "namespce": "elsewhere"}
+
+    lines = [line.strip() for line in str(run(preview, "dev", edit).error).splitlines()[1:]]
+    assert lines == [
+        "statefulkit:zookeeper.colour: 'blue': unknown key (not a field of this block)",
+        # `namespace` is close, but it comes from statefulkit:namespace, not from this block.
+        "statefulkit:zookeeper.namespce: 'elsewhere': unknown key (not a field of this block)",
+    ]
+
+
+def test_a_rule_about_a_field_that_failed_is_not_judged_on_its_default(preview: bool) -> None:
+    def edit(values: dict[str, Any]) -> None:
+        strategy = {"type": "RollingUpdate", "partition": 5}
+        values["statefulkit:zookeeper"] |= {"replicas": "many", "update_strategy": strategy}
+
+    # partition=5 > replicas would be true of the default (3), not of what the user wrote.
+    lines = [line.strip() for line in str(run(preview, "staging", edit).error).splitlines()[1:]]
+    assert len(lines) == 1 and lines[0].startswith("statefulkit:zookeeper.replicas: 'many'"), lines
+
+
+def test_a_password_in_the_redis_block_is_refused_and_never_echoed(preview: bool) -> None:
+    result = run(preview, "dev", _set("statefulkit:redis.password", "hunter2-in-plain-yaml"))
+    message = str(result.error)
+    assert "statefulkit:redis.password: not allowed in this block" in message
+    assert "pulumi config set --secret" in message
+    assert "hunter2" not in message
+    assert result.deployment.resources == []
+
+
+def test_a_missing_password_fails_in_the_engine_and_in_the_program(preview: bool) -> None:
+    # `pulumi up` refuses first: Pulumi.yaml declares redis_password without a default.
+    with pytest.raises(EngineConfigError, match=r"missing configuration value.*redis_password"):
+        engine_config(REPO, stack_values(REPO, "dev"), secrets={})
+    # Without that declaration the program itself stops, before registering anything.
+    config = engine_config(REPO, stack_values(REPO, "dev"), secrets={"redis_password": PASSWORD})
+    del config.values["statefulkit:redis_password"]
+    config.secret_keys.clear()
+    result = run_stack(REPO, config, project="statefulkit", preview=preview)
+    assert isinstance(result.error, pulumi.RunError)
+    assert "statefulkit:redis_password" in str(result.error)
+    assert result.deployment.resources == []
+
+
+def test_the_engine_checks_typed_keys() -> None:
+    values = stack_values(REPO, "dev") | {"statefulkit:create_namespace": "maybe"}
+    with pytest.raises(EngineConfigError, match="'create_namespace' must be of type 'boolean'"):
+        engine_config(REPO, values, secrets={"redis_password": PASSWORD})
+    plain = stack_values(REPO, "dev") | {"statefulkit:redis_password": PASSWORD}
+    with pytest.raises(EngineConfigError, match="'redis_password' must be encrypted"):
+        engine_config(REPO, plain, secrets={})
+
+
+@pytest.mark.parametrize(("stack", "retained"), [("dev", False), ("staging", True), ("prod", True)])
+def test_destroy_leaves_the_namespace_and_its_claims_unless_dev(preview: bool, stack: str, retained: bool) -> None:
+    """Deleting a namespace deletes its PVCs whatever their retention policy: keep it by default."""
+    (namespace,) = deployed(preview, stack).deployment.of_type(NS)
+    assert namespace.retain_on_delete is retained
+
+
+def test_an_existing_namespace_is_used_when_asked(preview: bool) -> None:
+    result = deployed(preview, "staging", _set("statefulkit:create_namespace", False))
+    assert result.deployment.of_type(NS) == []
+    for r in result.deployment.resources:
+        if r.type.startswith("kubernetes:") and r.type not in CLUSTER_SCOPED:
+            assert r.inputs["metadata"]["namespace"] == "statefulkit-staging"
+
+
+# --------------------------------------------------------------------------- Pulumi.yaml declarations
+
+
+def test_pulumi_yaml_declares_every_key_the_program_and_the_stacks_use() -> None:
+    project = project_settings(REPO)
+    assert project["stackConfigDir"] == "stacks"
+    declared: dict[str, dict[str, Any]] = project["config"]
+    program = (REPO / "__main__.py").read_text()
+    read = set(re.findall(r"config\.(?:get|require)\w*\(\s*\"(\w+)\"", program))
+    assert read == set(declared), "keys read by __main__.py vs declared in Pulumi.yaml"
+    for stack in STACKS:
+        keys = {key.removeprefix("statefulkit:") for key in stack_values(REPO, stack)}
+        assert keys <= set(declared), f"{stack}: undeclared {keys - set(declared)}"
+        required = {k for k, d in declared.items() if "default" not in d and not d.get("secret")}
+        assert required <= keys, f"{stack} misses required {required - keys}"
+    for key, declaration in declared.items():
+        assert set(declaration) <= {"type", "description", "default", "secret", "items"}, key
+        assert declaration.get("description"), f"{key} has no description"
+        # The schema allows only these types; maps (zookeeper, redis, create_storage_class) have none.
+        assert declaration.get("type", "string") in SIMPLE_TYPES, key
+        if declaration.get("type") == "array":
+            assert "items" in declaration, key
+    assert declared["redis_password"] == declared["redis_password"] | {"type": "string", "secret": True}
+    assert all("type" not in declared[k] for k in ("zookeeper", "redis", "create_storage_class", "storage_class"))
