@@ -22,10 +22,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-import yaml
-
 from tools import engine
-from tools.project import project_settings, stack_file
 
 DEV_STACK = "dev"
 DEV_PASSPHRASE = "statefulkit-dev"  # noqa: S105 - the documented passphrase of the local dev stack
@@ -45,17 +42,6 @@ def passphrase_for(stack: str, environ: Mapping[str, str]) -> str | None:
         f"stack {stack}: set PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE) to the passphrase "
         "of its secrets; only the dev stack has a documented one"
     )
-
-
-def unset_secrets(project_dir: Path, stack: str) -> list[str]:
-    """The secret keys Pulumi.yaml declares without a default that the stack file does not set."""
-    project = project_settings(project_dir)
-    declared = project.get("config") or {}
-    keys = [f"{project['name']}:{k}" for k, d in declared.items() if isinstance(d, dict) and d.get("secret")]
-    keys = [k for k in keys if "default" not in declared[k.split(":", 1)[1]]]
-    path = stack_file(project_dir, stack)
-    config = (yaml.safe_load(path.read_text()) or {}).get("config") or {} if path.exists() else {}
-    return [k for k in keys if k not in config]
 
 
 def kubeconfig(environ: Mapping[str, str]) -> str:
@@ -95,12 +81,6 @@ def main(argv: list[str] | None = None) -> int:
         if backend.startswith("file://"):
             os.makedirs(backend.removeprefix("file://"), exist_ok=True)
         runner = engine.Engine.local(backend_url=backend, kubeconfig=kubeconfig(os.environ), passphrase=passphrase)
-        missing = unset_secrets(args.project, args.stack)
-        if missing and args.action != "down":
-            raise DeployError(
-                f"stack {args.stack}: set its secrets first: "
-                + "; ".join(f"pulumi config set --secret {key} <value> --stack {args.stack}" for key in missing)
-            )
         stack = runner.stack(args.project, args.stack, out)
         if args.action == "up":
             engine.up(stack, out)

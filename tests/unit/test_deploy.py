@@ -46,14 +46,6 @@ def test_other_stacks_need_the_users_passphrase_before_anything_runs(stack: str)
     assert "toolchain" not in run.stderr and time.monotonic() - started < 30  # nothing built or started
 
 
-def test_secrets_declared_without_default_must_be_set_in_the_stack_file(tmp_path: Path) -> None:
-    from tools import deploy
-
-    assert deploy.unset_secrets(ROOT, "dev") == []  # the dev stack file carries its password
-    assert deploy.unset_secrets(ROOT, "prod") == ["statefulkit:redis_password"]
-    assert deploy.unset_secrets(ROOT, "no-such-stack") == ["statefulkit:redis_password"]
-
-
 def test_toolchain_exports_are_read_as_the_shell_would() -> None:
     from tools import engine
 

@@ -16,6 +16,7 @@ from typing import Any
 import pulumi
 import pytest
 
+from statefulkit import ENSEMBLES
 from statefulkit.testing import Resource
 from tests.support.stack_config import (
     CLUSTER_SCOPED,
@@ -482,17 +483,24 @@ def test_a_password_in_the_redis_block_is_refused_and_never_echoed(preview: bool
     assert result.deployment.resources == []
 
 
-def test_a_missing_password_fails_in_the_engine_and_in_the_program(preview: bool) -> None:
-    # `pulumi up` refuses first: Pulumi.yaml declares redis_password without a default.
-    with pytest.raises(EngineConfigError, match=r"missing configuration value.*redis_password"):
-        engine_config(REPO, stack_values(REPO, "dev"), secrets={})
-    # Without that declaration the program itself stops, before registering anything.
-    config = engine_config(REPO, stack_values(REPO, "dev"), secrets={"redis_password": PASSWORD})
-    del config.values["statefulkit:redis_password"]
-    config.secret_keys.clear()
+def test_a_redis_block_without_its_password_is_refused_before_anything_registers(preview: bool) -> None:
+    # The engine cannot require it (a stack without Redis needs none): the program does.
+    config = engine_config(REPO, stack_values(REPO, "dev"), secrets={})
     result = run_stack(REPO, config, project="statefulkit", preview=preview)
     assert isinstance(result.error, pulumi.RunError)
-    assert "statefulkit:redis_password" in str(result.error)
+    assert (
+        "statefulkit:redis_password: required with a statefulkit:redis block; set it with "
+        "`pulumi config set --secret statefulkit:redis_password ...`"
+    ) in str(result.error)
+    assert result.deployment.resources == []
+
+
+def test_a_password_in_plain_text_is_refused_without_being_echoed(preview: bool) -> None:
+    plain = stack_values(REPO, "dev") | {"statefulkit:redis_password": PASSWORD}
+    result = run_stack(REPO, engine_config(REPO, plain, secrets={}), project="statefulkit", preview=preview)
+    assert isinstance(result.error, pulumi.RunError)
+    assert "statefulkit:redis_password: stored in plain text, but it is a password" in str(result.error)
+    assert PASSWORD not in str(result.error)
     assert result.deployment.resources == []
 
 
@@ -500,9 +508,39 @@ def test_the_engine_checks_typed_keys() -> None:
     values = stack_values(REPO, "dev") | {"statefulkit:create_namespace": "maybe"}
     with pytest.raises(EngineConfigError, match="'create_namespace' must be of type 'boolean'"):
         engine_config(REPO, values, secrets={"redis_password": PASSWORD})
-    plain = stack_values(REPO, "dev") | {"statefulkit:redis_password": PASSWORD}
-    with pytest.raises(EngineConfigError, match="'redis_password' must be encrypted"):
-        engine_config(REPO, plain, secrets={})
+
+
+# --------------------------------------------------------------------------- optional blocks
+
+
+def _without(*keys: str) -> Any:
+    def edit(values: dict[str, Any]) -> None:
+        for key in keys:
+            values.pop(f"statefulkit:{key}", None)
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    ("edit", "secrets", "kept"),
+    [
+        (_without("redis", "redis_password"), {}, ["zookeeper"]),
+        (_set("statefulkit:redis", False), {}, ["zookeeper"]),
+        (_without("zookeeper"), None, ["redis"]),
+        (_without("zookeeper", "redis", "redis_password"), {}, []),
+    ],
+    ids=["no redis block", "redis false", "no zookeeper block", "neither"],
+)
+def test_a_stack_deploys_only_the_blocks_it_sets(
+    preview: bool, edit: Any, secrets: dict[str, str] | None, kept: list[str]
+) -> None:
+    result = run(preview, "staging", edit, secrets=secrets)
+    assert result.error is None, result.error
+    components = {ZOOKEEPER: "zookeeper", REDIS: "redis"}
+    assert sorted(components[r.type] for r in result.deployment.resources if r.type in components) == kept
+    assert len(result.deployment.of_type(NS)) == 1
+    exported = {key.split("_")[0] for key in result.exports_raw if key not in ("namespace", "storage_class")}
+    assert sorted(exported) == kept
 
 
 @pytest.mark.parametrize(("stack", "retained"), [("dev", False), ("staging", True), ("prod", True)])
@@ -527,9 +565,11 @@ def test_pulumi_yaml_declares_every_key_the_program_and_the_stacks_use() -> None
     project = project_settings(REPO)
     assert project["stackConfigDir"] == "stacks"
     declared: dict[str, dict[str, Any]] = project["config"]
-    program = (REPO / "__main__.py").read_text()
+    program = (REPO / "components/statefulkit/program_config.py").read_text()
     read = set(re.findall(r"config\.(?:get|require)\w*\(\s*\"(\w+)\"", program))
-    assert read == set(declared), "keys read by __main__.py vs declared in Pulumi.yaml"
+    # One block per registered ensemble, and the secret each takes from the stack.
+    read |= set(ENSEMBLES) | {f"{k}_{e.secret_field}" for k, e in ENSEMBLES.items() if e.secret_field}
+    assert read == set(declared), "keys the program reads vs declared in Pulumi.yaml"
     for stack in STACKS:
         keys = {key.removeprefix("statefulkit:") for key in stack_values(REPO, stack)}
         assert keys <= set(declared), f"{stack}: undeclared {keys - set(declared)}"
@@ -542,5 +582,7 @@ def test_pulumi_yaml_declares_every_key_the_program_and_the_stacks_use() -> None
         assert declaration.get("type", "string") in SIMPLE_TYPES, key
         if declaration.get("type") == "array":
             assert "items" in declaration, key
-    assert declared["redis_password"] == declared["redis_password"] | {"type": "string", "secret": True}
+    # Optional: a stack without a redis block needs no password; the program refuses one in plain text.
+    assert declared["redis_password"] == declared["redis_password"] | {"type": "string", "default": ""}
     assert all("type" not in declared[k] for k in ("zookeeper", "redis", "create_storage_class", "storage_class"))
+    assert all(declared[k]["default"] is False for k in ENSEMBLES), "an ensemble block is optional"
