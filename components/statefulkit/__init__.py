@@ -5,6 +5,17 @@ __version__ = "0.2.0"  # the one version source (pyproject reads it)
 import warnings
 from typing import Any
 
+from statefulkit.args.claims import PvcRetentionPolicy, StorageClassArgs, VolumeClaim
+from statefulkit.args.container import (
+    ClientService,
+    Container,
+    ContainerPort,
+    EnvVar,
+    HttpGet,
+    KeyRef,
+    Probe,
+    Resources,
+)
 from statefulkit.args.ensemble import EnsembleOptions
 from statefulkit.args.extensions import (
     ExtraVolume,
@@ -16,26 +27,9 @@ from statefulkit.args.extensions import (
     VolumeMount,
 )
 from statefulkit.args.options import WorkloadOptions
-from statefulkit.args.parts import (
-    AntiAffinity,
-    ClientService,
-    Container,
-    ContainerPort,
-    DisruptionBudget,
-    EnvVar,
-    HttpGet,
-    KeyRef,
-    OnDelete,
-    PodManagementPolicy,
-    Probe,
-    PvcRetentionPolicy,
-    Resources,
-    RollingUpdate,
-    StorageClassArgs,
-    Toleration,
-    VolumeClaim,
-)
+from statefulkit.args.placement import AntiAffinity, Toleration
 from statefulkit.args.redis import RedisArgs, RedisExporter, SentinelSettings
+from statefulkit.args.rollout import DisruptionBudget, OnDelete, PodManagementPolicy, RollingUpdate
 from statefulkit.args.tls import IssuerRef, TlsArgs
 from statefulkit.args.workload import StatefulWorkloadArgs
 from statefulkit.args.zookeeper import ZooKeeperArgs

@@ -53,24 +53,38 @@ class Ensemble(pulumi.ComponentResource, Generic[Args]):
         super().__init__(self.pulumi_type, name, None, opts)
         self.args = validated
         self.render = render
-        child = pulumi.ResourceOptions(parent=self)
+        secret_name = self._register_secret()
+        self._register_beside_workload()
+        # The Secret's Output name orders the StatefulSet after it. The other objects are only
+        # ordered before it (depends_on, no property dependency): a ConfigMap whose data changes is
+        # replaced (its fixed name means delete-before-replace), and the engine would replace along
+        # with it every resource whose properties came from it, the whole ensemble for a scale.
+        self.workload_args = render.workload_args(secret_name)
+        ordered_after = [*self.config_maps, *([self.certificate] if self.certificate else [])]
+        self.workload = StatefulWorkload(
+            name, self.workload_args, opts=pulumi.ResourceOptions(parent=self, depends_on=ordered_after)
+        )
+        self.register_outputs({**self._shared_outputs(), **self._outputs()})
 
+    def _register_secret(self) -> Any:
+        """The password Secret, when the component creates one; its Output name, else None."""
         self.secret: k8s.core.v1.Secret | None = None
-        secret_name: Any = None
-        if render.creates_secret():
-            self.secret = k8s.core.v1.Secret(
-                render.secret_name(),
-                **manifest_kwargs(render.secret(self._password())),
-                opts=pulumi.ResourceOptions.merge(
-                    child,
-                    pulumi.ResourceOptions(
-                        additional_secret_outputs=["data", "stringData"],
-                        ignore_changes=["data", "stringData"] if self.keeps_first_password else None,
-                    ),
-                ),
-            )
-            # The Output name makes the StatefulSet wait for the Secret.
-            secret_name = self.secret.metadata.name
+        if not self.render.creates_secret():
+            return None
+        self.secret = k8s.core.v1.Secret(
+            self.render.secret_name(),
+            **manifest_kwargs(self.render.secret(self._password())),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                additional_secret_outputs=["data", "stringData"],
+                ignore_changes=["data", "stringData"] if self.keeps_first_password else None,
+            ),
+        )
+        return self.secret.metadata.name
+
+    def _register_beside_workload(self) -> None:
+        """The renderer's ConfigMaps and, with TLS from an issuer, the Certificate."""
+        render, child = self.render, pulumi.ResourceOptions(parent=self)
         self.config_maps = [
             k8s.core.v1.ConfigMap(manifest["metadata"]["name"], **manifest_kwargs(manifest), opts=child)
             for manifest in render.config_maps()
@@ -85,33 +99,24 @@ class Ensemble(pulumi.ComponentResource, Generic[Args]):
                 kind=CERTIFICATE_API[1],
                 metadata=render.metadata(render.certificate_name()),
                 # The names it certifies hold the namespace, which may still be an Output.
-                spec=pulumi.Output.from_input(validated.namespace).apply(render.certificate_spec),
+                spec=pulumi.Output.from_input(self.args.namespace).apply(render.certificate_spec),
                 opts=child,
             )
-        # The Secret's Output name orders the StatefulSet after it. The other objects are only
-        # ordered before it (depends_on, no property dependency): a ConfigMap whose data changes is
-        # replaced (its fixed name means delete-before-replace), and the engine would replace along
-        # with it every resource whose properties came from it, the whole ensemble for a scale.
-        self.workload_args = render.workload_args(secret_name)
-        ordered_after = [*self.config_maps, *([self.certificate] if self.certificate else [])]
-        self.workload = StatefulWorkload(
-            name, self.workload_args, opts=pulumi.ResourceOptions(parent=self, depends_on=ordered_after)
-        )
 
+    def _shared_outputs(self) -> dict[str, Any]:
         self.headless_service_name: pulumi.Output[str] = self.workload.headless_service.metadata.name
         self.password_secret_name: pulumi.Output[str] | None = None
         if self.secret is not None:
             self.password_secret_name = self.secret.metadata.name
-        elif render.needs_password() and validated.existing_secret is not None:
-            self.password_secret_name = pulumi.Output.from_input(validated.existing_secret.name)
-        self._namespace = pulumi.Output.from_input(validated.namespace)
-        self.pod_dns_names = self._namespace.apply(render.pod_dns_names)
-        outputs = {
+        elif self.render.needs_password() and self.args.existing_secret is not None:
+            self.password_secret_name = pulumi.Output.from_input(self.args.existing_secret.name)
+        self._namespace = pulumi.Output.from_input(self.args.namespace)
+        self.pod_dns_names = self._namespace.apply(self.render.pod_dns_names)
+        return {
             "headless_service_name": self.headless_service_name,
             "pod_dns_names": self.pod_dns_names,
             "password_secret_name": self.password_secret_name,
         }
-        self.register_outputs({**outputs, **self._outputs()})
 
     def _password(self) -> pulumi.Output[str]:
         """The password of the Secret the component creates."""

@@ -14,8 +14,8 @@ from typing import Any
 
 import pulumi
 
+from statefulkit.args.claims import StorageClassArgs
 from statefulkit.args.ensemble import EnsembleOptions
-from statefulkit.args.parts import StorageClassArgs
 from statefulkit.registry import ENSEMBLES
 from statefulkit.stack_config import StackConfig
 

@@ -8,8 +8,8 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from statefulkit.args.claims import StorageClassArgs
 from statefulkit.args.common import coerce
-from statefulkit.args.parts import StorageClassArgs
 from statefulkit.manifest import manifest_kwargs
 from statefulkit.render.pod import Manifest
 from statefulkit.render.workload import render_storage_class

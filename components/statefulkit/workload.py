@@ -14,7 +14,7 @@ from statefulkit.args.workload import StatefulWorkloadArgs, validate_name
 from statefulkit.manifest import manifest_kwargs
 from statefulkit.render.delete_plan import IMMUTABLE_FIELDS
 from statefulkit.render.monitoring import POD_MONITOR_API
-from statefulkit.render.workload import pod_dns_names, render_workload
+from statefulkit.render.workload import WorkloadManifests, pod_dns_names, render_workload
 from statefulkit.storage import register_storage_class
 
 # Changing these means delete + recreate: Kubernetes rejects an in-place update.
@@ -41,9 +41,19 @@ class StatefulWorkload(pulumi.ComponentResource):
         manifests = render_workload(name, args)
         super().__init__("statefulkit:index:StatefulWorkload", name, None, opts)
         self.args = args
-        child = pulumi.ResourceOptions(parent=self)
+        self._register_objects(name, manifests, pulumi.ResourceOptions(parent=self))
+        self._register_stateful_set(name, manifests, _resources(opts))
+        self._register_extras(name, manifests, pulumi.ResourceOptions(parent=self))
         names = manifests.names
+        self.pod_dns_names = pulumi.Output.from_input(args.namespace).apply(
+            lambda ns: pod_dns_names(names, args.replicas, ns, args.cluster_domain)
+        )
+        # The children are attributes; only the derived value is a component output.
+        self.register_outputs({"pod_dns_names": self.pod_dns_names})
 
+    def _register_objects(self, name: str, manifests: WorkloadManifests, child: pulumi.ResourceOptions) -> None:
+        """What the StatefulSet needs first: its StorageClass, ConfigMap and Services."""
+        names = manifests.names
         self.storage_class: k8s.storage.v1.StorageClass | None = None
         if manifests.storage_class is not None:
             self.storage_class = register_storage_class(f"{name}-storage", manifests.storage_class, child)
@@ -52,7 +62,6 @@ class StatefulWorkload(pulumi.ComponentResource):
             self.config_map = k8s.core.v1.ConfigMap(
                 names.config_map, **manifest_kwargs(manifests.config_map), opts=child
             )
-
         self.headless_service = k8s.core.v1.Service(
             names.headless_service, **manifest_kwargs(manifests.headless_service), opts=child
         )
@@ -62,12 +71,15 @@ class StatefulWorkload(pulumi.ComponentResource):
                 f"{name}-client", **manifest_kwargs(manifests.client_service), opts=child
             )
 
+    def _register_stateful_set(
+        self, name: str, manifests: WorkloadManifests, ordered_after: list[pulumi.Resource]
+    ) -> None:
         # What the component was told to wait for, the StatefulSet waits for too (the engine
         # records dependencies per resource, and the pods are what must not start early).
-        depends_on: list[pulumi.Resource] = [self.headless_service, *_resources(opts)]
+        depends_on: list[pulumi.Resource] = [self.headless_service, *ordered_after]
         depends_on += [r for r in (self.config_map, self.storage_class) if r is not None]
         self.stateful_set = k8s.apps.v1.StatefulSet(
-            names.stateful_set,
+            manifests.names.stateful_set,
             **manifest_kwargs(manifests.stateful_set),
             opts=pulumi.ResourceOptions(
                 parent=self,
@@ -76,12 +88,16 @@ class StatefulWorkload(pulumi.ComponentResource):
                 # Explicit names mean the old object must go before its replacement exists.
                 delete_before_replace=True,
                 # Drains the pods before a delete, or grows the claims before a size-only swap.
-                hooks=hooks.binding(delete_hook=args.delete_hook),
+                hooks=hooks.binding(delete_hook=self.args.delete_hook),
             ),
         )
         # What the hooks compare the live StatefulSet with, and on which provider's cluster.
-        hooks.declare(self.stateful_set, name=names.stateful_set, parent=self, spec=manifests.stateful_set["spec"])
+        hooks.declare(
+            self.stateful_set, name=manifests.names.stateful_set, parent=self, spec=manifests.stateful_set["spec"]
+        )
 
+    def _register_extras(self, name: str, manifests: WorkloadManifests, child: pulumi.ResourceOptions) -> None:
+        """The budget, the PodMonitor and the NetworkPolicy, each when rendered."""
         self.pdb: k8s.policy.v1.PodDisruptionBudget | None = None
         if manifests.pdb is not None:
             self.pdb = k8s.policy.v1.PodDisruptionBudget(f"{name}-pdb", **manifest_kwargs(manifests.pdb), opts=child)
@@ -100,12 +116,6 @@ class StatefulWorkload(pulumi.ComponentResource):
             self.network_policy = k8s.networking.v1.NetworkPolicy(
                 f"{name}-network-policy", **manifest_kwargs(manifests.network_policy), opts=child
             )
-
-        self.pod_dns_names = pulumi.Output.from_input(args.namespace).apply(
-            lambda ns: pod_dns_names(names, args.replicas, ns, args.cluster_domain)
-        )
-        # The children are attributes; only the derived value is a component output.
-        self.register_outputs({"pod_dns_names": self.pod_dns_names})
 
 
 def _resources(opts: pulumi.ResourceOptions | None) -> list[pulumi.Resource]:

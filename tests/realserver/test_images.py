@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from statefulkit.args.parts import KeyRef
+from statefulkit.args.container import KeyRef
 from statefulkit.args.redis import RedisArgs
 from statefulkit.args.zookeeper import ZooKeeperArgs
 from statefulkit.render.redis import RedisRender

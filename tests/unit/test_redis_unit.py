@@ -14,13 +14,13 @@ from hypothesis import strategies as st
 from pulumi.runtime import rpc
 from pydantic import ValidationError
 
+from statefulkit.args.common import memory_bytes
 from statefulkit.args.redis import (
     DEFAULT_RENAMED_COMMANDS,
     MAXMEMORY_POLICIES,
     REDIS_IMAGE,
     RedisArgs,
     SentinelSettings,
-    memory_bytes,
 )
 from statefulkit.redis import RedisEnsemble
 from statefulkit.render.redis import RedisRender, render_config_files, render_sentinel_conf

@@ -14,11 +14,13 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Self, TypeVar
 
+import pulumi
 from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
+    PlainValidator,
     ValidationError,
     model_validator,
 )
@@ -333,3 +335,54 @@ def scaled_count(value: int | str, replicas: int) -> int:
         return value
     percent = int(value[:-1])
     return -(-percent * replicas // 100)
+
+
+def _name_input(value: Any) -> Any:
+    """A namespace or object name: a DNS-1123 label, or a Pulumi Output resolved at deploy time."""
+    if is_output_like(value):
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f"{value!r} is neither a string nor a Pulumi Output[str]")
+    if len(value) > 63 or not re.match(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", value):
+        raise ValueError(f"{value!r} is not a DNS-1123 label (lowercase letters, digits and '-', at most 63)")
+    return value
+
+
+# str, or an Output[str] from another resource (a Namespace's metadata.name, a Secret's name).
+
+
+# str, or an Output[str] from another resource (a Namespace's metadata.name, a Secret's name).
+NameInput = Annotated[str | pulumi.Output[str], PlainValidator(_name_input)]
+
+
+# A memory size as Redis writes it (k/m/g = 1000^n, kb/mb/gb = 1024^n) or as Kubernetes does (Ki, Mi, Gi).
+_MEMORY = re.compile(r"^(?P<num>\d+)\s*(?P<unit>b|k|kb|m|mb|g|gb|ki|mi|gi|kib|mib|gib)?$", re.IGNORECASE)
+_MEMORY_UNITS = {
+    "": 1,
+    "b": 1,
+    "k": 1000,
+    "kb": 1024,
+    "ki": 1024,
+    "kib": 1024,
+    "m": 1000**2,
+    "mb": 1024**2,
+    "mi": 1024**2,
+    "mib": 1024**2,
+    "g": 1000**3,
+    "gb": 1024**3,
+    "gi": 1024**3,
+    "gib": 1024**3,
+}
+
+
+def memory_bytes(value: int | str) -> int:
+    """Bytes of a Redis memory size: 1048576, '100mb', '1gb', '512Mi' (Redis: k/m/g = 1000^n, kb/mb/gb = 1024^n)."""
+    if isinstance(value, int):
+        return value
+    match = _MEMORY.match(value.strip())
+    if match is None:
+        raise ValueError(
+            f"maxmemory={value!r} is not a size: use bytes (an int) or a number with one of the units "
+            "b, k, kb, m, mb, g, gb (Redis) or Ki, Mi, Gi (Kubernetes), e.g. '256mb' or '1Gi'"
+        )
+    return int(match["num"]) * _MEMORY_UNITS[(match["unit"] or "").lower()]

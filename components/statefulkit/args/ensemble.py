@@ -15,8 +15,8 @@ from typing import ClassVar, Self
 from pydantic import Field, field_validator, model_validator
 
 from statefulkit.args.common import StorageSize
+from statefulkit.args.container import EnvList, KeyRef
 from statefulkit.args.options import WorkloadOptions
-from statefulkit.args.parts import EnvList, KeyRef
 from statefulkit.args.pod import PodParts, check_pod
 from statefulkit.args.tls import TlsArgs
 

@@ -11,26 +11,19 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from statefulkit.args.claims import PvcRetentionPolicy, StorageClassArgs
 from statefulkit.args.common import (
     DnsSubdomain,
     LabelKey,
     LabelValue,
+    NameInput,
     at_least,
     blocks_every_disruption,
 )
+from statefulkit.args.container import Container
 from statefulkit.args.extensions import PodExtensions
-from statefulkit.args.parts import (
-    AntiAffinity,
-    Container,
-    DisruptionBudget,
-    NameInput,
-    OnDelete,
-    PvcRetentionPolicy,
-    RollingUpdate,
-    StorageClassArgs,
-    Toleration,
-    UpdateStrategy,
-)
+from statefulkit.args.placement import AntiAffinity, Toleration
+from statefulkit.args.rollout import DisruptionBudget, OnDelete, RollingUpdate, UpdateStrategy
 
 # Labels that select the pods; user labels may not override them.
 SELECTOR_KEYS = ("app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/component")

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from statefulkit.args.common import Loc, field_path, refusal
-from statefulkit.args.parts import Container, ContainerPort, EnvVar, Probe
+from statefulkit.args.container import Container, ContainerPort, EnvVar, Probe
 
 if TYPE_CHECKING:
     from statefulkit.args.options import WorkloadOptions

@@ -14,7 +14,7 @@ from pydantic import Field, model_validator
 
 from statefulkit.args.common import scaled_count
 from statefulkit.args.options import WorkloadOptions
-from statefulkit.args.parts import DisruptionBudget, RollingUpdate
+from statefulkit.args.rollout import DisruptionBudget, RollingUpdate
 
 
 def quorum_size(replicas: int) -> int:

@@ -15,9 +15,17 @@ from typing import Annotated, Any, ClassVar, Literal, get_args
 import pulumi
 from pydantic import AfterValidator, ConfigDict, Field, PlainValidator, field_validator, model_validator
 
-from statefulkit.args.common import PortNumber, StorageSize, StrictModel, at_least, is_output_like, parse_quantity
+from statefulkit.args.common import (
+    PortNumber,
+    StorageSize,
+    StrictModel,
+    at_least,
+    is_output_like,
+    memory_bytes,
+    parse_quantity,
+)
+from statefulkit.args.container import ContainerPort, Resources
 from statefulkit.args.ensemble import EnsembleOptions, StoppingWork
-from statefulkit.args.parts import ContainerPort, Resources
 from statefulkit.args.pod import CONFIG_VOLUME, PodContainer, PodParts, own, own_ports
 from statefulkit.args.tls import own_tls_parts
 
@@ -109,37 +117,7 @@ _COMMAND = re.compile(r"^[A-Za-z][A-Za-z0-9_|-]*$")
 _ALIAS = re.compile(r"^[A-Za-z0-9_-]+$")
 _MASTER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _DIRECTIVE = re.compile(r"^[a-z][a-z0-9-]*$")
-_MEMORY = re.compile(r"^(?P<num>\d+)\s*(?P<unit>b|k|kb|m|mb|g|gb|ki|mi|gi|kib|mib|gib)?$", re.IGNORECASE)
-_MEMORY_UNITS = {
-    "": 1,
-    "b": 1,
-    "k": 1000,
-    "kb": 1024,
-    "ki": 1024,
-    "kib": 1024,
-    "m": 1000**2,
-    "mb": 1024**2,
-    "mi": 1024**2,
-    "mib": 1024**2,
-    "g": 1000**3,
-    "gb": 1024**3,
-    "gi": 1024**3,
-    "gib": 1024**3,
-}
 MIN_MAXMEMORY = 1024**2
-
-
-def memory_bytes(value: int | str) -> int:
-    """Bytes of a Redis memory size: 1048576, '100mb', '1gb', '512Mi' (Redis: k/m/g = 1000^n, kb/mb/gb = 1024^n)."""
-    if isinstance(value, int):
-        return value
-    match = _MEMORY.match(value.strip())
-    if match is None:
-        raise ValueError(
-            f"maxmemory={value!r} is not a size: use bytes (an int) or a number with one of the units "
-            "b, k, kb, m, mb, g, gb (Redis) or Ki, Mi, Gi (Kubernetes), e.g. '256mb' or '1Gi'"
-        )
-    return int(match["num"]) * _MEMORY_UNITS[(match["unit"] or "").lower()]
 
 
 def _maxmemory(value: int | str | None) -> int | str | None:

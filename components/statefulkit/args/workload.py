@@ -7,18 +7,10 @@ from typing import ClassVar
 
 from pydantic import Field, model_validator
 
+from statefulkit.args.claims import VolumeClaim
 from statefulkit.args.common import AbsolutePath, DnsLabel, LabelValue, StrictModel, WorkloadName
+from statefulkit.args.container import ClientService, Container, EnvList, Ports, Probe, Resources
 from statefulkit.args.options import WorkloadOptions
-from statefulkit.args.parts import (
-    ClientService,
-    Container,
-    EnvList,
-    PodManagementPolicy,
-    Ports,
-    Probe,
-    Resources,
-    VolumeClaim,
-)
 from statefulkit.args.pod import (
     CONFIG_VOLUME,
     PROBES,
@@ -30,6 +22,7 @@ from statefulkit.args.pod import (
     port_parts,
     written,
 )
+from statefulkit.args.rollout import PodManagementPolicy
 
 __all__ = ["CONFIG_VOLUME", "StatefulWorkloadArgs", "WorkloadNameModel", "validate_name"]
 

@@ -13,10 +13,11 @@ from typing import Annotated, ClassVar, Literal
 from pydantic import Field, field_validator, model_validator
 
 from statefulkit.args.common import Quantity, StorageSize, at_least, parse_quantity
+from statefulkit.args.container import ContainerPort, Resources
 from statefulkit.args.ensemble import EnsembleOptions, StoppingWork
-from statefulkit.args.parts import ContainerPort, PodManagementPolicy, Resources
 from statefulkit.args.pod import CONFIG_VOLUME, PodContainer, PodParts, own, own_ports, port_label
 from statefulkit.args.quorum import QuorumRules
+from statefulkit.args.rollout import PodManagementPolicy
 from statefulkit.args.tls import own_tls_parts
 
 # The official image (Docker Official Images `zookeeper`, Ubuntu-based, bash, uid 1000, zkServer.sh on PATH).

@@ -12,8 +12,8 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar, Generic, TypeVar
 
+from statefulkit.args.container import KeyRef
 from statefulkit.args.ensemble import EnsembleOptions
-from statefulkit.args.parts import KeyRef
 from statefulkit.args.tls import certificate_secret
 from statefulkit.args.workload import StatefulWorkloadArgs
 from statefulkit.render.pod import Manifest

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from statefulkit.args.container import ContainerPort
 from statefulkit.args.extensions import TrafficSource
-from statefulkit.args.parts import ContainerPort
 from statefulkit.args.workload import StatefulWorkloadArgs
 from statefulkit.render.pod import Manifest
 

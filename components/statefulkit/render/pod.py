@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from statefulkit.args.container import Container, EnvVar, Probe
 from statefulkit.args.extensions import ExtraVolume, TopologySpread
-from statefulkit.args.parts import Container, EnvVar, Probe
 from statefulkit.args.workload import CONFIG_VOLUME, StatefulWorkloadArgs
 
 Manifest = dict[str, Any]

@@ -21,8 +21,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from statefulkit.args.claims import VolumeClaim
+from statefulkit.args.container import ClientService, Container, EnvVar, KeyRef, Probe
 from statefulkit.args.extensions import VolumeMount
-from statefulkit.args.parts import ClientService, Container, EnvVar, KeyRef, PodManagementPolicy, Probe, VolumeClaim
 
 # What the ensemble puts into its pods is declared with its args (RedisArgs.own_pod
 # checks a user's additions against it); the renderer uses the same names.
@@ -46,6 +47,7 @@ from statefulkit.args.redis import (
     RedisArgs,
     RedisExporter,
 )
+from statefulkit.args.rollout import PodManagementPolicy
 from statefulkit.args.tls import TLS_DIR, TlsArgs
 from statefulkit.args.workload import StatefulWorkloadArgs
 from statefulkit.render.ensemble import EnsembleRender

@@ -10,8 +10,10 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from statefulkit.args.claims import StorageClassArgs
+from statefulkit.args.container import ClientService
 from statefulkit.args.options import WorkloadOptions
-from statefulkit.args.parts import ClientService, OnDelete, RollingUpdate, StorageClassArgs
+from statefulkit.args.rollout import OnDelete, RollingUpdate
 from statefulkit.args.workload import StatefulWorkloadArgs
 from statefulkit.render.monitoring import POD_MONITOR_API, render_pod_monitor
 from statefulkit.render.network_policy import render_network_policy
@@ -188,28 +190,58 @@ def render_storage_class(args: StorageClassArgs, labels: dict[str, str]) -> Mani
     return storage_class
 
 
+@dataclass(frozen=True)
+class _Workload:
+    """What every object of one workload is rendered from."""
+
+    args: StatefulWorkloadArgs
+    names: WorkloadNames
+    selector: dict[str, str]
+    labels: dict[str, str]  # the selector's, managed-by and the user's
+
+    def metadata(self, name: str, annotations: dict[str, str], labels: dict[str, str] | None = None) -> Manifest:
+        return _metadata(name, self.args, self.labels if labels is None else labels, annotations=annotations)
+
+
 def render_workload(name: str, args: StatefulWorkloadArgs) -> WorkloadManifests:
     """Render every object of a workload named `name` (already validated)."""
-    names = WorkloadNames.of(name)
     selector = selector_labels(name, args)
-    labels = {**selector, "app.kubernetes.io/managed-by": "pulumi", **args.labels}
+    w = _Workload(
+        args, WorkloadNames.of(name), selector, {**selector, "app.kubernetes.io/managed-by": "pulumi", **args.labels}
+    )
+    created = args.create_storage_class
+    return WorkloadManifests(
+        names=w.names,
+        stateful_set=_stateful_set(w),
+        headless_service=_headless_service(w),
+        client_service=_client_service(w),
+        pdb=_pdb(w),
+        storage_class=None if created is None else render_storage_class(created, w.labels),
+        config_map=_config_map(w),
+        network_policy=_network_policy(w),
+        pod_monitor=_pod_monitor(w),
+    )
 
+
+def _config_map(w: _Workload) -> Manifest | None:
+    if not w.args.config_files:
+        return None
+    return {"metadata": w.metadata(w.names.config_map, DELETE_IN_BACKGROUND), "data": dict(w.args.config_files)}
+
+
+def _stateful_set(w: _Workload) -> Manifest:
+    args = w.args
     pod_annotations = dict(args.pod_annotations)
-    config_map = None
     if args.config_files:
+        # A change of the config files rolls the pods, which otherwise keep stale config.
         pod_annotations[CONFIG_HASH_ANNOTATION] = config_hash(args.config_files)
-        config_map = {
-            "metadata": _metadata(names.config_map, args, labels, annotations=DELETE_IN_BACKGROUND),
-            "data": dict(args.config_files),
-        }
-    template_meta: Manifest = {"labels": dict(labels)}
+    template_meta: Manifest = {"labels": dict(w.labels)}
     if pod_annotations:
         template_meta["annotations"] = pod_annotations
-
-    sts_spec: Manifest = {
-        "serviceName": names.headless_service,
+    spec: Manifest = {
+        "serviceName": w.names.headless_service,
         "replicas": args.replicas,
-        "selector": {"matchLabels": dict(selector)},
+        "selector": {"matchLabels": dict(w.selector)},
         "podManagementPolicy": args.pod_management_policy.value,
         "updateStrategy": _update_strategy(args),
         "persistentVolumeClaimRetentionPolicy": {
@@ -217,79 +249,71 @@ def render_workload(name: str, args: StatefulWorkloadArgs) -> WorkloadManifests:
             "whenScaled": args.pvc_retention.when_scaled,
         },
         "minReadySeconds": args.min_ready_seconds,
-        "template": {"metadata": template_meta, "spec": render_pod_spec(args, selector, names.config_map)},
+        "template": {"metadata": template_meta, "spec": render_pod_spec(args, w.selector, w.names.config_map)},
     }
-    claims = _volume_claim_templates(args, selector)
+    claims = _volume_claim_templates(args, w.selector)
     if claims:
-        sts_spec["volumeClaimTemplates"] = claims
-    stateful_set = {
-        "metadata": _metadata(names.stateful_set, args, labels, annotations=await_annotations(args)),
-        "spec": sts_spec,
-    }
+        spec["volumeClaimTemplates"] = claims
+    return {"metadata": w.metadata(w.names.stateful_set, await_annotations(args)), "spec": spec}
 
-    # Services skip Pulumi's await: the StatefulSet await already waits for Ready pods, and a
-    # Service of a 0-replica (or still-forming) ensemble would otherwise time out.
-    skip_await = {SKIP_AWAIT_ANNOTATION: "true", **DELETE_IN_BACKGROUND}
-    headless_service = {
-        "metadata": _metadata(names.headless_service, args, labels, annotations=skip_await),
+
+# Services skip Pulumi's await: the StatefulSet await already waits for Ready pods, and a Service
+# of a 0-replica (or still-forming) ensemble would otherwise time out.
+SERVICE_ANNOTATIONS = {SKIP_AWAIT_ANNOTATION: "true", **DELETE_IN_BACKGROUND}
+
+
+def _headless_service(w: _Workload) -> Manifest:
+    return {
+        "metadata": w.metadata(w.names.headless_service, SERVICE_ANNOTATIONS),
         "spec": {
             "clusterIP": "None",
-            "publishNotReadyAddresses": args.publish_not_ready_addresses,
-            "selector": dict(selector),
-            "ports": _service_ports(args),
+            "publishNotReadyAddresses": w.args.publish_not_ready_addresses,
+            "selector": dict(w.selector),
+            "ports": _service_ports(w.args),
         },
     }
 
-    client_service = None
-    if args.client_service:
-        options = args.client_service if isinstance(args.client_service, ClientService) else ClientService()
-        client_service = {
-            "metadata": _metadata(
-                names.client_service, args, labels, annotations={**options.annotations, **skip_await}
-            ),
-            "spec": {
-                "type": options.type,
-                "selector": dict(selector),
-                "ports": _service_ports(args, options.port_names),
-            },
-        }
 
-    pdb = None
-    budget = args.effective_disruption_budget()
-    if budget is not None:
-        bound = (
-            {"minAvailable": budget.min_available}
-            if budget.min_available is not None
-            else {"maxUnavailable": budget.max_unavailable}
-        )
-        pdb = {
-            "metadata": _metadata(names.pdb, args, labels, annotations=DELETE_IN_BACKGROUND),
-            "spec": {"selector": {"matchLabels": dict(selector)}, **bound},
-        }
+def _client_service(w: _Workload) -> Manifest | None:
+    if not w.args.client_service:
+        return None
+    options = w.args.client_service if isinstance(w.args.client_service, ClientService) else ClientService()
+    return {
+        "metadata": w.metadata(w.names.client_service, {**options.annotations, **SERVICE_ANNOTATIONS}),
+        "spec": {
+            "type": options.type,
+            "selector": dict(w.selector),
+            "ports": _service_ports(w.args, options.port_names),
+        },
+    }
 
-    created = args.create_storage_class
-    storage_class = None if created is None else render_storage_class(created, labels)
-    policy_spec = render_network_policy(args, selector)
-    network_policy = None
-    if policy_spec is not None:
-        metadata = _metadata(names.network_policy, args, labels, annotations=DELETE_IN_BACKGROUND)
-        network_policy = {"metadata": metadata, "spec": policy_spec}
-    monitor_spec = render_pod_monitor(args, selector)
-    pod_monitor = None
-    if monitor_spec is not None:
-        assert args.pod_monitor is not None
-        monitor_labels = {**labels, **args.pod_monitor.labels}
-        metadata = _metadata(names.pod_monitor, args, monitor_labels, annotations=DELETE_IN_BACKGROUND)
-        pod_monitor = {"metadata": metadata, "spec": monitor_spec}
 
-    return WorkloadManifests(
-        names=names,
-        stateful_set=stateful_set,
-        headless_service=headless_service,
-        client_service=client_service,
-        pdb=pdb,
-        storage_class=storage_class,
-        config_map=config_map,
-        network_policy=network_policy,
-        pod_monitor=pod_monitor,
+def _pdb(w: _Workload) -> Manifest | None:
+    budget = w.args.effective_disruption_budget()
+    if budget is None:
+        return None
+    bound = (
+        {"minAvailable": budget.min_available}
+        if budget.min_available is not None
+        else {"maxUnavailable": budget.max_unavailable}
     )
+    return {
+        "metadata": w.metadata(w.names.pdb, DELETE_IN_BACKGROUND),
+        "spec": {"selector": {"matchLabels": dict(w.selector)}, **bound},
+    }
+
+
+def _network_policy(w: _Workload) -> Manifest | None:
+    spec = render_network_policy(w.args, w.selector)
+    if spec is None:
+        return None
+    return {"metadata": w.metadata(w.names.network_policy, DELETE_IN_BACKGROUND), "spec": spec}
+
+
+def _pod_monitor(w: _Workload) -> Manifest | None:
+    spec = render_pod_monitor(w.args, w.selector)
+    if spec is None:
+        return None
+    assert w.args.pod_monitor is not None
+    labels = {**w.labels, **w.args.pod_monitor.labels}
+    return {"metadata": w.metadata(w.names.pod_monitor, DELETE_IN_BACKGROUND, labels), "spec": spec}

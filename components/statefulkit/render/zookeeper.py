@@ -26,7 +26,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from statefulkit.args.parts import ClientService, EnvVar, KeyRef, Probe, VolumeClaim
+from statefulkit.args.claims import VolumeClaim
+from statefulkit.args.container import ClientService, EnvVar, KeyRef, Probe
 from statefulkit.args.tls import TLS_DIR, TLS_KEYSTORE, TlsArgs
 from statefulkit.args.workload import StatefulWorkloadArgs
 
