@@ -9,7 +9,7 @@ metrics, and what a stopping pod still has to do; the shared rules below judge t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import ClassVar, Self
 
 from pydantic import Field, field_validator, model_validator
@@ -17,12 +17,22 @@ from pydantic import Field, field_validator, model_validator
 from statefulkit.args.common import StorageSize
 from statefulkit.args.container import EnvList, KeyRef
 from statefulkit.args.options import WorkloadOptions
-from statefulkit.args.pod import PodParts, check_pod
-from statefulkit.args.tls import TlsArgs
+from statefulkit.args.pod import CONFIG_VOLUME, Part, PodContainer, PodParts, check_pod, own
+from statefulkit.args.tls import TlsArgs, own_tls_parts
 
 # Seconds the grace period must leave after a stopping pod's own work (leaving the ensemble,
 # handing a role over), for the server itself to shut down.
 SHUTDOWN_SECONDS = 5
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A data claim an ensemble mounts in its pods, for `own_pod`'s messages."""
+
+    volume: str
+    what: str  # "the dataDir claim"
+    path: str
+    when: str = ""  # ", with data_log_storage_size": the field that adds it
 
 
 @dataclass(frozen=True)
@@ -46,6 +56,8 @@ class EnsembleOptions(WorkloadOptions):
 
     # How the ensemble's own metrics are switched on, for the pod_monitor rule's message.
     metrics_switch: ClassVar[tuple[str, str]] = ("metrics is off", "turn metrics on")
+    # With tls, the main container assembles a key store (a memory-backed volume of its own).
+    tls_keystore: ClassVar[bool] = False
 
     storage_size: StorageSize = Field("10Gi", description="The data claim of each member. Default 10Gi.")
     existing_secret: KeyRef | None = Field(
@@ -73,6 +85,30 @@ class EnsembleOptions(WorkloadOptions):
         """What the ensemble renders into its pods itself with these options: its containers (the
         main one first), their variables and ports, its volumes and their mount paths."""
         raise NotImplementedError(f"{type(self).__name__} must say what it puts into its pods (own_pod)")
+
+    def ensemble_pod(
+        self, main: PodContainer, others: list[PodContainer], claims: list[Claim], config_dir: str
+    ) -> PodParts:
+        """What every ensemble's pod holds: its containers (`main` gets the TLS mounts), its data
+        claims, the config files and scripts at `config_dir`, and with tls the certificate (and
+        the key store, for an ensemble whose main container assembles one)."""
+        tls_volumes: list[Part] = []
+        if self.tls is not None:
+            tls_volumes, tls_mounts = own_tls_parts(keystore=self.tls_keystore)
+            main = replace(main, mounts=[*main.mounts, *tls_mounts])
+        return PodParts(
+            owner="the ensemble",
+            containers=[main, *others],
+            volumes=[
+                *(own(claim.volume, claim.what) for claim in claims),
+                own(CONFIG_VOLUME, "the config files and scripts"),
+                *tls_volumes,
+            ],
+            shared_mounts=[
+                *(own(claim.path, f"where claim {claim.volume!r} is mounted{claim.when}") for claim in claims),
+                own(config_dir, "where the config files and scripts are mounted"),
+            ],
+        )
 
     def serves_metrics(self) -> bool:
         """Whether the pods expose a metrics port a PodMonitor can scrape."""

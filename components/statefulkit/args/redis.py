@@ -25,9 +25,8 @@ from statefulkit.args.common import (
     parse_quantity,
 )
 from statefulkit.args.container import ContainerPort, Resources
-from statefulkit.args.ensemble import EnsembleOptions, StoppingWork
-from statefulkit.args.pod import CONFIG_VOLUME, PodContainer, PodParts, own, own_ports
-from statefulkit.args.tls import own_tls_parts
+from statefulkit.args.ensemble import Claim, EnsembleOptions, StoppingWork
+from statefulkit.args.pod import PodContainer, PodParts, own, own_ports
 
 # The official image, pinned. Debian-based: sh, redis-cli, coreutils (timeout, od) and awk.
 REDIS_IMAGE = "redis:8.10.2"
@@ -340,7 +339,6 @@ class RedisArgs(EnsembleOptions):
         )
 
     def own_pod(self) -> PodParts:
-        tls_volumes, tls_mounts = own_tls_parts() if self.tls is not None else ([], [])
         redis_names, redis_ports = own_ports(
             [ContainerPort(name=REDIS_PORT_NAME, container_port=REDIS_PORT)], "Redis's"
         )
@@ -354,12 +352,10 @@ class RedisArgs(EnsembleOptions):
             ],
             port_names=redis_names,
             ports=redis_ports,
-            mounts=tls_mounts,
         )
         sentinel_port = ContainerPort(name=SENTINEL_PORT_NAME, container_port=SENTINEL_PORT)
         sentinel_names, sentinel_ports = own_ports([sentinel_port], "Sentinel's")
         containers = [
-            main,
             PodContainer(
                 name=own(SENTINEL_CONTAINER, "the Sentinel container"), port_names=sentinel_names, ports=sentinel_ports
             ),
@@ -369,19 +365,7 @@ class RedisArgs(EnsembleOptions):
             names, ports = own_ports([exporter_port], "the exporter's", {EXPORTER_PORT_NAME: "exporter"})
             exporter = own(EXPORTER_CONTAINER, "the exporter's container, with exporter")
             containers.append(PodContainer(name=exporter, port_names=names, ports=ports))
-        return PodParts(
-            owner="the ensemble",
-            containers=containers,
-            volumes=[
-                own(DATA_VOLUME, "the data claim"),
-                own(CONFIG_VOLUME, "the config files and scripts"),
-                *tls_volumes,
-            ],
-            shared_mounts=[
-                own(DATA_DIR, f"where claim {DATA_VOLUME!r} is mounted"),
-                own(CONFIG_DIR, "where the config files and scripts are mounted"),
-            ],
-        )
+        return self.ensemble_pod(main, containers, [Claim(DATA_VOLUME, "the data claim", DATA_DIR)], CONFIG_DIR)
 
     def effective_quorum(self) -> int:
         """The configured quorum, or a majority of the pods (one Sentinel per pod)."""

@@ -14,11 +14,10 @@ from pydantic import Field, field_validator, model_validator
 
 from statefulkit.args.common import Quantity, StorageSize, at_least, parse_quantity
 from statefulkit.args.container import ContainerPort, Resources
-from statefulkit.args.ensemble import EnsembleOptions, StoppingWork
-from statefulkit.args.pod import CONFIG_VOLUME, PodContainer, PodParts, own, own_ports, port_label
+from statefulkit.args.ensemble import Claim, EnsembleOptions, StoppingWork
+from statefulkit.args.pod import PodContainer, PodParts, own, own_ports, port_label
 from statefulkit.args.quorum import QuorumRules
 from statefulkit.args.rollout import PodManagementPolicy
-from statefulkit.args.tls import own_tls_parts
 
 # The official image (Docker Official Images `zookeeper`, Ubuntu-based, bash, uid 1000, zkServer.sh on PATH).
 DEFAULT_IMAGE = "zookeeper:3.9.4"
@@ -88,6 +87,7 @@ class ZooKeeperArgs(QuorumRules, EnsembleOptions):
     are ZooKeeper's own."""
 
     metrics_switch: ClassVar[tuple[str, str]] = ("metrics=False", "set metrics=True")
+    tls_keystore: ClassVar[bool] = True  # ZooKeeper reads a PEM key store: key and chain in one file
     renamed_fields: ClassVar[dict[str, str]] = {"storage_class": "create_storage_class"}
 
     # --- placement and identity
@@ -342,8 +342,6 @@ class ZooKeeperArgs(QuorumRules, EnsembleOptions):
             # Dynamic membership needs a plaintext client address: with tls alone it is the loopback's.
             why = "ZooKeeper's plaintext listener on the pod's loopback, which dynamic membership needs, with tls"
             loopback = [own((CLIENT_PORT, "TCP"), why, port_label(CLIENT_PORT, "TCP"))]
-        tls_volumes, tls_mounts = own_tls_parts(keystore=True) if self.tls is not None else ([], [])
-        data_log = self.data_log_storage_size is not None
         main = PodContainer(
             name=own(CONTAINER_NAME, "the ZooKeeper server's container"),
             env=[
@@ -353,27 +351,12 @@ class ZooKeeperArgs(QuorumRules, EnsembleOptions):
             ],
             port_names=port_names,
             ports=[*ports, *loopback],
-            mounts=tls_mounts,
         )
-        return PodParts(
-            owner="the ensemble",
-            containers=[main],
-            volumes=[
-                own(DATA_CLAIM, "the dataDir claim"),
-                *([own(DATA_LOG_CLAIM, "the dataLogDir claim, with data_log_storage_size")] if data_log else []),
-                own(CONFIG_VOLUME, "the config files and scripts"),
-                *tls_volumes,
-            ],
-            shared_mounts=[
-                own(DATA_DIR, f"where claim {DATA_CLAIM!r} is mounted"),
-                *(
-                    [own(DATA_LOG_DIR, f"where claim {DATA_LOG_CLAIM!r} is mounted, with data_log_storage_size")]
-                    if data_log
-                    else []
-                ),
-                own(CONFIG_DIR, "where the config files and scripts are mounted"),
-            ],
-        )
+        claims = [Claim(DATA_CLAIM, "the dataDir claim", DATA_DIR)]
+        if self.data_log_storage_size is not None:
+            with_field = ", with data_log_storage_size"
+            claims.append(Claim(DATA_LOG_CLAIM, f"the dataLogDir claim{with_field}", DATA_LOG_DIR, with_field))
+        return self.ensemble_pod(main, [], claims, CONFIG_DIR)
 
     @property
     def heap_mib(self) -> int:

@@ -53,7 +53,7 @@ from statefulkit.args.workload import StatefulWorkloadArgs
 from statefulkit.render.ensemble import EnsembleRender
 from statefulkit.render.shell import render_script
 from statefulkit.render.tls import tls_mounts, with_tls
-from statefulkit.render.workload import WorkloadNames
+from statefulkit.render.workload import script_identity
 
 APP_NAME = "redis"
 
@@ -147,12 +147,9 @@ def render_sentinel_conf(args: RedisArgs) -> str:
 
 
 def render_common_sh(name: str, args: RedisArgs) -> str:
-    names = WorkloadNames.of(name)
     return render_script(
         "redis-common.sh",
-        STS=names.stateful_set,
-        HEADLESS=names.headless_service,
-        CLUSTER_DOMAIN=args.cluster_domain,
+        **script_identity(name, args.cluster_domain),
         REPLICAS=args.replicas,
         MASTER_NAME=args.master_name,
         REDIS_PORT=REDIS_PORT,

@@ -105,6 +105,13 @@ def pod_dns_names(names: WorkloadNames, replicas: int, namespace: str, cluster_d
     ]
 
 
+def script_identity(name: str, cluster_domain: str) -> dict[str, str]:
+    """What an ensemble's scripts derive every member's name from, `<STS>-<i>.<HEADLESS>.<ns>.svc.
+    <CLUSTER_DOMAIN>` (the namespace they read from the downward API)."""
+    names = WorkloadNames.of(name)
+    return {"STS": names.stateful_set, "HEADLESS": names.headless_service, "CLUSTER_DOMAIN": cluster_domain}
+
+
 def config_hash(files: dict[str, str]) -> str:
     """Digest of the config files; a change rolls the pods, which otherwise keep stale config."""
     return hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()[:16]

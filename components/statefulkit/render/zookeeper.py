@@ -55,7 +55,7 @@ from statefulkit.render.ensemble import EnsembleRender
 from statefulkit.render.pod import Manifest
 from statefulkit.render.shell import render_script
 from statefulkit.render.tls import with_tls
-from statefulkit.render.workload import WorkloadNames
+from statefulkit.render.workload import script_identity
 
 APP_NAME = "zookeeper"
 BASE_CONFIG_FILE = "zoo-base.cfg"
@@ -144,13 +144,10 @@ def member_port(args: ZooKeeperArgs) -> int:
 
 
 def render_common_script(name: str, args: ZooKeeperArgs) -> str:
-    names = WorkloadNames.of(name)
     return render_script(
         "zookeeper-common.sh",
-        STS=names.stateful_set,
-        HEADLESS=names.headless_service,
+        **script_identity(name, args.cluster_domain),
         SERVER_ID_OFFSET=args.server_id_offset,
-        CLUSTER_DOMAIN=args.cluster_domain,
         PORT=member_port(args),
         # A member's line in the dynamic configuration, not zoo.cfg, says where its plaintext port
         # listens; ZooKeeper requires one, so without plaintext clients it is the pod's loopback.
