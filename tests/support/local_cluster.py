@@ -22,12 +22,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass
-class Cluster:
+class LocalCluster:
     kubeconfig: str
     kubectl_path: str
 
     @classmethod
-    def up(cls, name: str | None = None) -> Cluster:
+    def up(cls, name: str | None = None) -> LocalCluster:
         """Start (or reuse) the local cluster, or another one called `name`; builds the
         Kubernetes toolchain on first use."""
         kubeconfig = subprocess.run(
@@ -44,7 +44,7 @@ class Cluster:
         if found.returncode != 0:
             return False
         try:
-            cluster = Cluster.existing(found.stdout.strip())
+            cluster = LocalCluster.existing(found.stdout.strip())
         except (subprocess.CalledProcessError, StopIteration, OSError):
             return False  # no toolchain built yet
         return cluster.kubectl("get", "--raw", "/readyz", check=False).returncode == 0
@@ -114,7 +114,7 @@ class Cluster:
         return sorted(n["metadata"]["name"] for n in self.get("nodes", selector=REAL_NODE_LABEL)["items"])
 
     @classmethod
-    def existing(cls, kubeconfig: str) -> Cluster:
+    def existing(cls, kubeconfig: str) -> LocalCluster:
         """An already running control plane (e.g. one made by a changed copy of tools/cluster/up),
         driven with the toolchain's kubectl; nothing is started or recycled."""
         kube_bin = _exported(Path(_toolchain_env_file()), "STATEFULKIT_KUBE_BIN")
@@ -213,7 +213,7 @@ def oci_image(rootfs: Path, image: str, *options: str) -> None:
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
 
 
-# Nodes that Cluster.cordoned() holds carry this annotation (value: the owner).
+# Nodes that LocalCluster.cordoned() holds carry this annotation (value: the owner).
 CORDONED_BY = "statefulkit.dev/cordoned-by"
 
 
@@ -224,7 +224,7 @@ def pv_node(pv: dict[str, Any]) -> str:
     return str(expression["values"][0])
 
 
-def endpoint_hostnames(cluster: Cluster, namespace: str, service: str) -> dict[str, str]:
+def endpoint_hostnames(cluster: LocalCluster, namespace: str, service: str) -> dict[str, str]:
     """pod name -> the hostname its EndpointSlice entry gives it, which cluster DNS serves as
     <hostname>.<service>.<namespace>.svc.<domain>."""
     slices = cluster.get("endpointslices", namespace=namespace, selector=f"kubernetes.io/service-name={service}")
@@ -236,13 +236,13 @@ def endpoint_hostnames(cluster: Cluster, namespace: str, service: str) -> dict[s
     }
 
 
-def members(cluster: Cluster, namespace: str, name: str) -> dict[str, dict[str, Any]]:
+def members(cluster: LocalCluster, namespace: str, name: str) -> dict[str, dict[str, Any]]:
     """The pods of ensemble `name`, by pod name."""
     return {p["metadata"]["name"]: p for p in cluster.pods(namespace, f"app.kubernetes.io/instance={name}")}
 
 
 def wait_ready(
-    cluster: Cluster, namespace: str, name: str, count: int, timeout: float = 120.0
+    cluster: LocalCluster, namespace: str, name: str, count: int, timeout: float = 120.0
 ) -> dict[str, dict[str, Any]]:
     """Until ensemble `name` has exactly `count` live pods, all Ready; returns them by name."""
 
@@ -360,7 +360,7 @@ class StatefulSetPods:
     new IP, so the pods are read again once what was read is older than `max_age` seconds."""
 
     def __init__(
-        self, cluster: Cluster, namespace: str, name: str, service: str, cluster_domain: str = "cluster.local"
+        self, cluster: LocalCluster, namespace: str, name: str, service: str, cluster_domain: str = "cluster.local"
     ) -> None:
         self.cluster, self.namespace, self.name = cluster, namespace, name
         self.service, self.cluster_domain = service, cluster_domain
@@ -421,7 +421,7 @@ class StatefulSetPods:
         self.pods(fresh=True)
 
 
-def pod_processes(cluster: Cluster, namespace: str, pod: str, command: str = "") -> list[int]:
+def pod_processes(cluster: LocalCluster, namespace: str, pod: str, command: str = "") -> list[int]:
     """PIDs, on this host, of a real pod's container processes whose command line contains `command`:
     those in the cgroup of one of the pod's containers (its container IDs from the API; a process's
     environment is no guide, since Redis writes its title over it)."""
