@@ -51,8 +51,10 @@ from typing import Any
 
 from statefulkit import StatefulWorkloadArgs
 from statefulkit.render.workload import kubernetes_objects, render_workload
-from tests.support.local_cluster import LocalCluster, Watch, is_ready
+from tests.support.cluster_pods import is_ready
+from tests.support.local_cluster import LocalCluster
 from tests.support.polling import wait_until
+from tests.support.watch import Watch
 
 DELAY_ANNOTATION = "statefulkit.dev/kwok-ready-delay"
 GATE = "statefulkit.dev/start-delay"

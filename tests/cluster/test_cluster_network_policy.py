@@ -29,11 +29,6 @@ Reach = dict[tuple[str, str], set[int] | None]  # (source pod, target pod) -> po
 
 
 @pytest.fixture(scope="module")
-def cluster(local_cluster: LocalCluster) -> LocalCluster:
-    return local_cluster
-
-
-@pytest.fixture(scope="module")
 def nca() -> str:
     installed = subprocess.run(
         [str(ROOT / "tools/network-policy-analyzer")], capture_output=True, text=True, check=True, timeout=600

@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from tests.support.local_cluster import REAL_NODE_PLACEMENT, LocalCluster, is_ready, oci_image
+from tests.support.cluster_pods import is_ready
+from tests.support.local_cluster import REAL_NODE_PLACEMENT, LocalCluster, oci_image
 from tests.support.polling import wait_until
 
 IMAGE = "statefulkit.local/busybox:e2e"

@@ -10,8 +10,6 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-import pytest
-
 from statefulkit import RedisArgs, StatefulWorkloadArgs, ZooKeeperArgs
 from statefulkit.args.extensions import ZONE_KEY as ZONE
 from statefulkit.render.redis import redis_workload_args
@@ -25,11 +23,6 @@ RESTRICTED = {
     "pod-security.kubernetes.io/enforce": "restricted",
     "pod-security.kubernetes.io/enforce-version": "latest",
 }
-
-
-@pytest.fixture(scope="module")
-def cluster(local_cluster: LocalCluster) -> LocalCluster:
-    return local_cluster
 
 
 def workload_objects(name: str, namespace: str, **overrides: Any) -> list[dict[str, Any]]:

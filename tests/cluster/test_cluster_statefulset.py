@@ -13,21 +13,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import pytest
-
 from statefulkit import StatefulWorkloadArgs
 from statefulkit.render.workload import kubernetes_objects, render_workload
-from tests.support.local_cluster import LocalCluster, WatchEvent, is_ready
+from tests.support.cluster_pods import is_ready
+from tests.support.local_cluster import LocalCluster
 from tests.support.polling import wait_until
+from tests.support.watch import WatchEvent
 
 IMAGE_V1 = "registry.example/app:1.0"
 
 Obj = dict[str, Any]
-
-
-@pytest.fixture(scope="module")
-def cluster(local_cluster: LocalCluster) -> LocalCluster:
-    return local_cluster
 
 
 def workload_objects(name: str, namespace: str, **overrides: Any) -> list[Obj]:

@@ -17,7 +17,8 @@ import pytest
 
 from statefulkit.args.common import parse_quantity
 from tests.support.engine_project import Project, deployed, small_ensembles
-from tests.support.local_cluster import LocalCluster, scaled_to_zero_before_deleted
+from tests.support.local_cluster import LocalCluster
+from tests.support.watch import scaled_to_zero_before_deleted
 from tools.engine import Engine
 
 ZOOKEEPER = "zookeeper"  # the StatefulSet's name, as the stack names it

@@ -21,8 +21,9 @@ from typing import Any
 import pytest
 from pulumi.runtime import rpc
 
+from tests.support.cluster_pods import endpoint_hostnames, is_ready, members, pv_node, wait_ready
 from tests.support.engine_project import Project, small_ensembles
-from tests.support.local_cluster import LocalCluster, endpoint_hostnames, is_ready, members, pv_node, wait_ready
+from tests.support.local_cluster import LocalCluster
 from tests.support.polling import wait_until
 from tests.support.tokens import SECRET
 from tools.engine import ROOT, Engine, exported_state

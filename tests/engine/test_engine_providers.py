@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 
 from tests.support.engine_project import Project
-from tests.support.local_cluster import LocalCluster, scaled_to_zero_before_deleted
+from tests.support.local_cluster import LocalCluster
+from tests.support.watch import scaled_to_zero_before_deleted
 from tools.engine import ROOT, Engine
 
 PROJECTS = ROOT / "tests" / "projects"

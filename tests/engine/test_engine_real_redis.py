@@ -11,7 +11,7 @@ order on one stack:
    its pod stops; the writer's longest gap is measured and bounded, no acknowledged write is lost.
 
 The test host reaches the pods' IPs on the cluster's bridge: redis-py talks to them directly
-(RedisPodsOf over tests/support/local_cluster.py `StatefulSetPods`); `kubectl exec` shows the same from inside.
+(RedisPodsOf over tests/support/cluster_pods.py `StatefulSetPods`); `kubectl exec` shows the same from inside.
 """
 
 from __future__ import annotations
@@ -28,8 +28,9 @@ import pytest
 
 from statefulkit.args.redis import REDIS_CONTAINER, REDIS_PORT, SENTINEL_CONTAINER, RedisArgs
 from statefulkit.render.redis import RedisNames
+from tests.support.cluster_pods import StatefulSetPods, frozen, members, pod_processes, wait_ready
 from tests.support.engine_project import Project, real_pod_ensembles
-from tests.support.local_cluster import LocalCluster, StatefulSetPods, frozen, members, pod_processes, wait_ready
+from tests.support.local_cluster import LocalCluster
 from tests.support.polling import wait_until
 from tests.support.redis_pods import NOT_YET, ContinuousWriter, RedisPodsOf, SentinelEvents, render_for_sim
 from tools.engine import ROOT, Engine

@@ -18,8 +18,9 @@ import pytest
 from kazoo.client import KazooClient
 
 from statefulkit.args.zookeeper import CLIENT_PORT, CONTAINER_NAME
+from tests.support.cluster_pods import frozen, is_ready, members, pod_processes, wait_ready
 from tests.support.engine_project import Project, real_pod_ensembles
-from tests.support.local_cluster import LocalCluster, frozen, is_ready, members, pod_processes, wait_ready
+from tests.support.local_cluster import LocalCluster
 from tests.support.polling import wait_until
 from tools.engine import ROOT, Engine
 
