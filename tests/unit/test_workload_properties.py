@@ -15,16 +15,12 @@ from statefulkit import StatefulWorkloadArgs
 from statefulkit.args.common import parse_quantity
 from statefulkit.args.workload import validate_name
 from statefulkit.render.workload import WAIT_FOR_ANNOTATION, render_workload
+from tests.support.properties import mostly
 
 SELECTOR_KEYS = {"app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/component"}
 LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 
 names = st.from_regex(r"[a-z]([-a-z0-9]{0,50}[a-z0-9])?", fullmatch=True)
-
-
-def mostly(valid: st.SearchStrategy[Any], invalid: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
-    """Mostly valid values, so that accepted specs are common enough to check."""
-    return st.sampled_from([True] * 9 + [False]).flatmap(lambda ok: valid if ok else invalid)
 
 
 maybe_bad_names = mostly(names, st.text(max_size=70))

@@ -21,7 +21,8 @@ from statefulkit import (
     VolumeClaim,
 )
 from statefulkit.render.shell import render_script
-from statefulkit.testing import Deployment, Resource, run
+from statefulkit.testing import Deployment, run
+from tests.support.mocks import pod_spec, service, sts_spec
 from tests.support.tokens import CM, NETPOL, PDB, SC, STS, SVC, WORKLOAD
 
 SELECTOR_KEYS = {"app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/component"}
@@ -44,20 +45,6 @@ def deploy(preview: bool, name: str = "zk", **overrides: Any) -> Deployment:
         return {"dns": workload.pod_dns_names}
 
     return run(program, preview=preview)
-
-
-def sts_spec(d: Deployment) -> dict[str, Any]:
-    spec: dict[str, Any] = d.one(STS).inputs["spec"]
-    return spec
-
-
-def pod_spec(d: Deployment) -> dict[str, Any]:
-    pod: dict[str, Any] = sts_spec(d)["template"]["spec"]
-    return pod
-
-
-def service(d: Deployment, k8s_name: str) -> Resource:
-    return next(r for r in d.of_type(SVC) if r.k8s_name == k8s_name)
 
 
 def test_explicit_names_and_service_name(preview: bool) -> None:
