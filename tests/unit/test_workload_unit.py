@@ -373,8 +373,6 @@ def test_outputs_are_pulumi_outputs() -> None:
     def program() -> dict[str, Any]:
         workload = StatefulWorkload("w", base())
         assert isinstance(workload.pod_dns_names, pulumi.Output)
-        assert isinstance(workload.stateful_set, k8s.apps.v1.StatefulSet)
-        assert isinstance(workload.headless_service, k8s.core.v1.Service)
         assert workload.client_service is None and workload.storage_class is None and workload.config_map is None
         assert isinstance(workload.pdb, k8s.policy.v1.PodDisruptionBudget)
         return {"sts_name": workload.stateful_set.metadata.name}

@@ -15,7 +15,6 @@ from statefulkit.args.zookeeper import ZooKeeperArgs
 from statefulkit.render.workload import render_workload
 from statefulkit.render.zookeeper import render_bootstrap_config_map, render_zookeeper, zookeeper_workload_args
 from statefulkit.testing import SECRET_SIG, run
-from statefulkit.workload import StatefulWorkload
 from statefulkit.zookeeper import ZooKeeperEnsemble
 from tests.support.mocks import service, sts_spec
 from tests.support.tokens import CM, PDB, SC, SECRET, STS, SVC, WORKLOAD, ZOOKEEPER
@@ -107,7 +106,6 @@ def test_outputs_with_output_namespace(preview: bool) -> None:
         ns = k8s.core.v1.Namespace("ns", metadata={"name": "team-a"})
         ensemble = ZooKeeperEnsemble("coord", ZooKeeperArgs(namespace=ns.metadata.name, replicas=5))
         assert isinstance(ensemble.connect_string, pulumi.Output)
-        assert isinstance(ensemble.workload, StatefulWorkload)
         return {"connect": ensemble.connect_string, "dns": ensemble.pod_dns_names}
 
     d = run(program, preview=preview)
