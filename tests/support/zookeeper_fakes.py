@@ -39,6 +39,7 @@ class FourLetterServer:
 
     def __init__(self, answers: dict[str, str | Callable[[], str]]) -> None:
         self.answers = answers
+        self.asked: list[str] = []  # every word asked, in order
         self.sock = socket.create_server(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
         self.thread = threading.Thread(target=self._serve, daemon=True)
@@ -51,7 +52,9 @@ class FourLetterServer:
             except OSError:
                 return
             with conn:
-                answer = self.answers.get(conn.recv(4).decode(), "")
+                word = conn.recv(4).decode()
+                self.asked.append(word)
+                answer = self.answers.get(word, "")
                 conn.sendall((answer() if callable(answer) else answer).encode())
 
     def close(self) -> None:
