@@ -31,7 +31,7 @@ without --enable-crds=Stage, so the API serves no Stage resource.
     python -m benchmarks.cluster_rollout [--replicas 5] [--delay 3] [--repeat 3]
                                          [--mechanism auto|kwok|gate] [--kubeconfig PATH]
 
-Without --kubeconfig the local cluster is started or reused with tools/cluster/up (Cluster.up()),
+Without --kubeconfig the local cluster is started or reused with tools/cluster/up (LocalCluster.up()),
 which also recycles the PVs each run's claims leave Released; with it, that cluster is used as is.
 """
 
@@ -51,8 +51,10 @@ from typing import Any
 
 from statefulkit import StatefulWorkloadArgs
 from statefulkit.render.workload import kubernetes_objects, render_workload
-from tests.support.kube import Cluster, Watch, is_ready
+from tests.support.cluster_pods import is_ready
+from tests.support.local_cluster import LocalCluster
 from tests.support.polling import wait_until
+from tests.support.watch import Watch
 
 DELAY_ANNOTATION = "statefulkit.dev/kwok-ready-delay"
 GATE = "statefulkit.dev/start-delay"
@@ -94,7 +96,7 @@ def render(namespace: str, replicas: int, policy: str, delay: float, mechanism: 
 class GateReleaser:
     """Removes the scheduling gate from each pod `delay` seconds after the watch first shows it."""
 
-    def __init__(self, cluster: Cluster, namespace: str, watch: Watch, delay: float) -> None:
+    def __init__(self, cluster: LocalCluster, namespace: str, watch: Watch, delay: float) -> None:
         self.cluster, self.namespace, self.watch, self.delay = cluster, namespace, watch, delay
         self._stop = threading.Event()
         self._workers: list[threading.Thread] = []
@@ -129,7 +131,7 @@ class GateReleaser:
             worker.join()
 
 
-def kwok_delay_available(cluster: Cluster, delay: float = 2.0) -> bool:
+def kwok_delay_available(cluster: LocalCluster, delay: float = 2.0) -> bool:
     """Whether kwok honours DELAY_ANNOTATION: a bare pod annotated with `delay` must take that long."""
     with cluster.namespace("bench-probe") as ns:
         pod = {
@@ -157,7 +159,7 @@ def ready_times(watch: Watch, names: list[str]) -> dict[str, float] | None:
     return times if len(times) == len(names) else None
 
 
-def one_run(cluster: Cluster, replicas: int, policy: str, delay: float, mechanism: str) -> Run:
+def one_run(cluster: LocalCluster, replicas: int, policy: str, delay: float, mechanism: str) -> Run:
     with cluster.namespace(f"bench-{policy.lower()}") as ns:
         objects = render(ns, replicas, policy, delay, mechanism)
         names = [f"{NAME}-{i}" for i in range(replicas)]
@@ -198,7 +200,7 @@ def one_run(cluster: Cluster, replicas: int, policy: str, delay: float, mechanis
         )
 
 
-def quietly(start: Callable[[], Cluster]) -> Cluster:
+def quietly(start: Callable[[], LocalCluster]) -> LocalCluster:
     """Run start() with the stderr of its subprocesses (tools/cluster/up's progress) held back,
     and shown only if it fails."""
     sys.stderr.flush()
@@ -217,7 +219,7 @@ def quietly(start: Callable[[], Cluster]) -> Cluster:
             os.close(saved)
 
 
-def available_pvs(cluster: Cluster) -> int:
+def available_pvs(cluster: LocalCluster) -> int:
     pvs = cluster.get("pv")["items"]
     return sum(1 for pv in pvs if pv["status"].get("phase") == "Available")
 
@@ -231,7 +233,7 @@ def main() -> None:
     parser.add_argument("--kubeconfig", help="use this running cluster as is (no tools/cluster/up)")
     opts = parser.parse_args()
 
-    cluster = Cluster.existing(opts.kubeconfig) if opts.kubeconfig else quietly(Cluster.up)
+    cluster = LocalCluster.existing(opts.kubeconfig) if opts.kubeconfig else quietly(LocalCluster.up)
     mechanism = opts.mechanism
     if opts.delay <= 0:
         mechanism = "none"
@@ -250,7 +252,7 @@ def main() -> None:
     for rep in range(1, opts.repeat + 1):
         for policy in POLICIES:
             if not opts.kubeconfig:
-                quietly(Cluster.up)  # recycles the PVs earlier runs left Released
+                quietly(LocalCluster.up)  # recycles the PVs earlier runs left Released
             if available_pvs(cluster) < opts.replicas:
                 raise SystemExit(f"fewer than {opts.replicas} Available PVs left; recycle them (tools/cluster/up)")
             run = one_run(cluster, opts.replicas, policy, opts.delay, mechanism)

@@ -38,7 +38,7 @@ from statefulkit import ZooKeeperArgs
 from statefulkit.render.workload import kubernetes_objects
 from statefulkit.render.zookeeper import ZooKeeperRender
 from tests.support.engine_project import EngineRun, Project
-from tests.support.kube import Cluster
+from tests.support.local_cluster import LocalCluster
 from tools import engine
 
 PROJECTS = Path(__file__).resolve().parent / "projects"
@@ -63,7 +63,7 @@ def timed(action: Callable[[], Any]) -> float:
 
 
 @contextmanager
-def namespace(cluster: Cluster, prefix: str) -> Iterator[str]:
+def namespace(cluster: LocalCluster, prefix: str) -> Iterator[str]:
     name = f"{prefix}-{uuid.uuid4().hex[:6]}"
     cluster.kubectl("create", "namespace", name)
     try:
@@ -75,7 +75,7 @@ def namespace(cluster: Cluster, prefix: str) -> Iterator[str]:
 # 1 ------------------------------------------------------------------------------------------
 
 
-def make_dev_stack(cluster: Cluster, backend: Path) -> None:
+def make_dev_stack(cluster: LocalCluster, backend: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PULUMI_")}
     env |= {"KUBECONFIG": cluster.kubeconfig, "PULUMI_BACKEND_URL": f"file://{backend}"}
 
@@ -92,7 +92,7 @@ def make_dev_stack(cluster: Cluster, backend: Path) -> None:
 # 2 ------------------------------------------------------------------------------------------
 
 
-def zookeeper_engine_vs_kubectl(cluster: Cluster, runner: engine.Engine, scratch: Path, rounds: int) -> None:
+def zookeeper_engine_vs_kubectl(cluster: LocalCluster, runner: engine.Engine, scratch: Path, rounds: int) -> None:
     engine_times, kubectl_times = [], []
     for round_ in range(rounds):
         with namespace(cluster, "bench-zk") as ns:
@@ -131,7 +131,7 @@ def quiet(_line: str) -> None:
 # 3 ------------------------------------------------------------------------------------------
 
 
-def noop_profile(cluster: Cluster, runner: engine.Engine, scratch: Path) -> None:
+def noop_profile(cluster: LocalCluster, runner: engine.Engine, scratch: Path) -> None:
     """Where a no-op `up` of the dev stack goes: each CLI call the Automation API makes, and the
     program's own run inside the engine (imports, validation, registration)."""
     config = yaml_config(engine.ROOT / "stacks" / "Pulumi.dev.yaml")
@@ -202,7 +202,7 @@ def delete_profile(printed: EngineRun, stamps: list[float]) -> tuple[dict[str, f
     return {kind: statistics.mean(secs) for kind, secs in sorted(per_kind.items())}, peak
 
 
-def growth(cluster: Cluster, runner: engine.Engine, scratch: Path, sizes: list[int]) -> None:
+def growth(cluster: LocalCluster, runner: engine.Engine, scratch: Path, sizes: list[int]) -> None:
     print("4. K one-replica StatefulWorkloads (+ client Service) in one stack, seconds")
     print(f"   {'K':>3} {'create':>7} {'no-op':>6} {'destroy':>8}   per workload   destroy: mean s per delete; peak")
     for k in sizes:
@@ -232,7 +232,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="1,5,20,40")
     parser.add_argument("--only", default="1,2,3,4", help="which parts to run")
     args = parser.parse_args()
-    cluster = Cluster.up()
+    cluster = LocalCluster.up()
     with tempfile.TemporaryDirectory(prefix="statefulkit-bench-") as tmp:
         scratch = Path(tmp)
         backend = scratch / "state"

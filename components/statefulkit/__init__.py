@@ -40,7 +40,7 @@ from statefulkit.storage import new_storage_class
 from statefulkit.workload import StatefulWorkload
 from statefulkit.zookeeper import ZooKeeperEnsemble
 
-# The public API: every name the README documents (tests/test_public_api.py reads it), importable
+# The public API: every name the README documents (tests/unit/test_public_api.py reads it), importable
 # from here; the submodules behind it are free to change.
 __all__ = [
     "ENSEMBLES",

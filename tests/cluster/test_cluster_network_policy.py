@@ -21,16 +21,11 @@ from statefulkit import RedisArgs, ZooKeeperArgs
 from statefulkit.render.redis import RedisRender
 from statefulkit.render.workload import kubernetes_objects, render_workload
 from statefulkit.render.zookeeper import ZooKeeperRender
-from tests.support.kube import ROOT, Cluster
+from tests.support.local_cluster import ROOT, LocalCluster
 from tests.support.polling import wait_until
 
 RESTRICTED = {"pod-security.kubernetes.io/enforce": "restricted"}
 Reach = dict[tuple[str, str], set[int] | None]  # (source pod, target pod) -> ports; None: every port
-
-
-@pytest.fixture(scope="module")
-def cluster(local_cluster: Cluster) -> Cluster:
-    return local_cluster
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +49,7 @@ def client_pod(name: str, namespace: str, labels: dict[str, str] | None = None) 
     }
 
 
-def reachability(cluster: Cluster, nca: str, namespaces: list[str], workdir: Path) -> Reach:
+def reachability(cluster: LocalCluster, nca: str, namespaces: list[str], workdir: Path) -> Reach:
     """Who reaches whom, per NCA, from the policies, pods and namespaces as the API server has them."""
 
     def listed(kind: str, **where: str) -> list[dict[str, Any]]:
@@ -110,7 +105,7 @@ def _ports(allowed: str) -> set[int]:
 
 
 @pytest.fixture
-def namespaces(cluster: Cluster) -> Iterator[dict[str, str]]:
+def namespaces(cluster: LocalCluster) -> Iterator[dict[str, str]]:
     """The ensembles' namespace, a neighbour namespace labelled as an allowed client team, a
     stranger namespace, and a monitoring namespace."""
     with ExitStack() as stack:
@@ -126,7 +121,7 @@ def namespaces(cluster: Cluster) -> Iterator[dict[str, str]]:
 
 
 def test_members_clients_and_scrapers_reach_exactly_their_ports(
-    cluster: Cluster, nca: str, namespaces: dict[str, str], tmp_path: Path
+    cluster: LocalCluster, nca: str, namespaces: dict[str, str], tmp_path: Path
 ) -> None:
     data, apps, stranger, monitoring = (namespaces[k] for k in ("data", "apps", "stranger", "monitoring"))
     policy = {

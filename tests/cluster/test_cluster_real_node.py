@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from tests.support.kube import REAL_NODE_PLACEMENT, Cluster, is_ready, oci_image
+from tests.support.cluster_pods import is_ready
+from tests.support.local_cluster import REAL_NODE_PLACEMENT, LocalCluster, oci_image
 from tests.support.polling import wait_until
 
 IMAGE = "statefulkit.local/busybox:e2e"
@@ -28,7 +29,9 @@ UID = 1000
 
 
 @pytest.fixture(scope="module")
-def cluster(local_cluster: Cluster, real_nodes: list[str], tmp_path_factory: pytest.TempPathFactory) -> Cluster:
+def cluster(
+    local_cluster: LocalCluster, real_nodes: list[str], tmp_path_factory: pytest.TempPathFactory
+) -> LocalCluster:
     """The local cluster with its real nodes and a busybox image (Debian's static busybox) on them."""
     assert real_nodes, "tools/node/up registered no real node"
     busybox = shutil.which("busybox")
@@ -44,7 +47,7 @@ def cluster(local_cluster: Cluster, real_nodes: list[str], tmp_path_factory: pyt
 
 
 @pytest.fixture
-def namespace(cluster: Cluster) -> Iterator[str]:
+def namespace(cluster: LocalCluster) -> Iterator[str]:
     with cluster.namespace("real", labels=RESTRICTED) as ns:
         yield ns
 
@@ -124,7 +127,7 @@ def web(namespace: str, replicas: int) -> list[dict[str, Any]]:
 
 
 def test_real_pods_run_reach_each_other_by_name_and_write_their_volumes(
-    cluster: Cluster, real_nodes: list[str], namespace: str
+    cluster: LocalCluster, real_nodes: list[str], namespace: str
 ) -> None:
     replicas = 2
     started = time.monotonic()
@@ -171,7 +174,7 @@ def test_real_pods_run_reach_each_other_by_name_and_write_their_volumes(
     assert outside.returncode != 0 and "can't find example.com" in outside.stdout, outside.stdout
 
 
-def test_kwok_does_not_fake_a_real_nodes_pod(cluster: Cluster, namespace: str) -> None:
+def test_kwok_does_not_fake_a_real_nodes_pod(cluster: LocalCluster, namespace: str) -> None:
     """An image the node lacks: the kubelet reports ErrImageNeverPull, and no kwok stage marks the pod Ready."""
     pod = {
         "apiVersion": "v1",

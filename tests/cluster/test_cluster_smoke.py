@@ -10,26 +10,19 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-import pytest
-
 from statefulkit import RedisArgs, StatefulWorkloadArgs, ZooKeeperArgs
 from statefulkit.args.extensions import ZONE_KEY as ZONE
 from statefulkit.render.redis import RedisRender
 from statefulkit.render.tls import CERTIFICATE_API, render_certificate
 from statefulkit.render.workload import kubernetes_objects, render_workload
 from statefulkit.render.zookeeper import ZooKeeperRender
-from tests.support.kube import Cluster
+from tests.support.local_cluster import LocalCluster
 from tests.support.polling import wait_until
 
 RESTRICTED = {
     "pod-security.kubernetes.io/enforce": "restricted",
     "pod-security.kubernetes.io/enforce-version": "latest",
 }
-
-
-@pytest.fixture(scope="module")
-def cluster(local_cluster: Cluster) -> Cluster:
-    return local_cluster
 
 
 def workload_objects(name: str, namespace: str, **overrides: Any) -> list[dict[str, Any]]:
@@ -57,7 +50,7 @@ def pod_of(sts: dict[str, Any], namespace: str, name: str) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": namespace}, "spec": spec}
 
 
-def ready_pods(cluster: Cluster, namespace: str, name: str) -> list[dict[str, Any]]:
+def ready_pods(cluster: LocalCluster, namespace: str, name: str) -> list[dict[str, Any]]:
     pods = cluster.get("pods", namespace=namespace, selector=f"app.kubernetes.io/instance={name}")["items"]
     return [
         p
@@ -66,7 +59,7 @@ def ready_pods(cluster: Cluster, namespace: str, name: str) -> list[dict[str, An
     ]
 
 
-def test_a_pod_that_requests_ephemeral_storage_is_scheduled(cluster: Cluster) -> None:
+def test_a_pod_that_requests_ephemeral_storage_is_scheduled(cluster: LocalCluster) -> None:
     """The nodes declare a worker's capacity: charts composed with ours often request
     ephemeral-storage, which kwok's default node has none of (the pod would stay Pending)."""
     with cluster.namespace("capacity", RESTRICTED) as ns:
@@ -76,7 +69,7 @@ def test_a_pod_that_requests_ephemeral_storage_is_scheduled(cluster: Cluster) ->
         wait_until("1 Ready pod", lambda: len(ready_pods(cluster, ns, "scratch")) == 1, timeout=60)
 
 
-def test_required_anti_affinity_spreads_members_over_nodes(cluster: Cluster) -> None:
+def test_required_anti_affinity_spreads_members_over_nodes(cluster: LocalCluster) -> None:
     with cluster.namespace("spread", RESTRICTED) as ns:
         objects = workload_objects("spread", ns, replicas=5, anti_affinity={"mode": "required"})
         assert cluster.apply(objects).returncode == 0
@@ -85,7 +78,7 @@ def test_required_anti_affinity_spreads_members_over_nodes(cluster: Cluster) -> 
         assert len(nodes) == 5, f"pods share nodes: {nodes}"
 
 
-def test_restricted_admission_is_enforced_and_the_rendered_pods_pass_it(cluster: Cluster) -> None:
+def test_restricted_admission_is_enforced_and_the_rendered_pods_pass_it(cluster: LocalCluster) -> None:
     with cluster.namespace("pss", RESTRICTED) as ns:
         zk = kubernetes_objects(ZooKeeperRender("zk", ZooKeeperArgs(namespace=ns)).manifests())
         sts = next(o for o in zk if o["kind"] == "StatefulSet")
@@ -114,20 +107,20 @@ def test_a_stopped_cluster_comes_back_with_nodes_that_run_pods() -> None:
     node leases (200 s) with every pod Pending. Uses its own cluster, so nothing else is reset."""
     name = "statefulkit-restart"
     try:
-        stopped = Cluster.up(name)
+        stopped = LocalCluster.up(name)
         stopped.stop()
         assert stopped.kubectl("get", "--raw", "/readyz", check=False).returncode != 0, "the API still answers"
 
-        cluster = Cluster.up(name)
+        cluster = LocalCluster.up(name)
         with cluster.namespace("back") as ns:
             applied = cluster.apply(workload_objects("kv", ns, replicas=1))
             assert applied.returncode == 0, applied.stderr
             wait_until("1 Ready pod", lambda: len(ready_pods(cluster, ns, "kv")) == 1, timeout=60)
     finally:
-        Cluster.down(name)
+        LocalCluster.down(name)
 
 
-def test_zone_spread_is_enforced_by_the_scheduler(cluster: Cluster) -> None:
+def test_zone_spread_is_enforced_by_the_scheduler(cluster: LocalCluster) -> None:
     """The nodes carry zones a..c. A hard constraint (DoNotSchedule, skew 1) puts 6 members 2 per
     zone; the same constraint over a label no node carries leaves the pods Pending, so the rendered
     constraint is what the scheduler obeys (its own defaults only ever prefer)."""
@@ -153,7 +146,7 @@ def test_zone_spread_is_enforced_by_the_scheduler(cluster: Cluster) -> None:
         assert "topology spread constraint" in message or "didn't match pod topology spread" in message, message
 
 
-def test_pod_extensions_pass_the_api_server_and_restricted_admission(cluster: Cluster) -> None:
+def test_pod_extensions_pass_the_api_server_and_restricted_admission(cluster: LocalCluster) -> None:
     """Every escape hatch set at once, on both ensembles: the StatefulSets pass the API server's
     validation and their pods restricted admission; adding a capability our model refuses is
     refused by admission too (the control)."""
@@ -213,7 +206,7 @@ def test_pod_extensions_pass_the_api_server_and_restricted_admission(cluster: Cl
             assert "NET_ADMIN" in refused.stderr
 
 
-def test_the_certificate_and_the_pod_monitor_pass_their_crds_schemas(cluster: Cluster) -> None:
+def test_the_certificate_and_the_pod_monitor_pass_their_crds_schemas(cluster: LocalCluster) -> None:
     """The local cluster carries cert-manager's and prometheus-operator's CRDs (tools/cluster/up):
     what the ensembles create of those kinds passes the API server's strict schema validation,
     and a field the schema lacks is refused (the control)."""

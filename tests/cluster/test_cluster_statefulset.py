@@ -4,7 +4,7 @@ pods in Parallel) do not show.
 
 The workload is rendered with the functions the component uses (`render_workload`,
 `kubernetes_objects`: exactly the objects StatefulWorkload registers) and applied with
-server-side apply to the local kwok cluster (tests/support/kube.py): the real kube-apiserver,
+server-side apply to the local kwok cluster (tests/support/local_cluster.py): the real kube-apiserver,
 StatefulSet and PV-binder controllers and kube-scheduler act on it; kwok only plays the kubelet.
 """
 
@@ -13,21 +13,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import pytest
-
 from statefulkit import StatefulWorkloadArgs
 from statefulkit.render.workload import kubernetes_objects, render_workload
-from tests.support.kube import Cluster, WatchEvent, is_ready
+from tests.support.cluster_pods import is_ready
+from tests.support.local_cluster import LocalCluster
 from tests.support.polling import wait_until
+from tests.support.watch import WatchEvent
 
 IMAGE_V1 = "registry.example/app:1.0"
 
 Obj = dict[str, Any]
-
-
-@pytest.fixture(scope="module")
-def cluster(local_cluster: Cluster) -> Cluster:
-    return local_cluster
 
 
 def workload_objects(name: str, namespace: str, **overrides: Any) -> list[Obj]:
@@ -44,7 +39,7 @@ def workload_objects(name: str, namespace: str, **overrides: Any) -> list[Obj]:
     return kubernetes_objects(render_workload(name, StatefulWorkloadArgs.model_validate(args)))
 
 
-def apply(cluster: Cluster, objects: list[Obj]) -> None:
+def apply(cluster: LocalCluster, objects: list[Obj]) -> None:
     applied = cluster.apply(objects)
     assert applied.returncode == 0, applied.stderr
 
@@ -57,7 +52,7 @@ def ordinals(name: str, replicas: int) -> list[str]:
     return [f"{name}-{i}" for i in range(replicas)]
 
 
-def wait_for_members(cluster: Cluster, namespace: str, name: str, replicas: int) -> list[Obj]:
+def wait_for_members(cluster: LocalCluster, namespace: str, name: str, replicas: int) -> list[Obj]:
     """Exactly the pods <name>-0..replicas-1, every one Running, Ready and not terminating."""
 
     def members() -> list[Obj] | None:
@@ -72,7 +67,7 @@ def wait_for_members(cluster: Cluster, namespace: str, name: str, replicas: int)
     return pods
 
 
-def wait_for_claims(cluster: Cluster, namespace: str, names: list[str]) -> dict[str, Obj]:
+def wait_for_claims(cluster: LocalCluster, namespace: str, names: list[str]) -> dict[str, Obj]:
     """The PVCs `names`, every one Bound; nothing else claimed in the namespace."""
 
     def bound() -> dict[str, Obj] | None:
@@ -96,7 +91,7 @@ def first(events: list[WatchEvent], what: str, predicate: Callable[[WatchEvent],
 # 2 ------------------------------------------------------------------------------------------
 
 
-def test_scaling_adds_the_next_ordinals_and_removes_the_highest_first_keeping_claims(cluster: Cluster) -> None:
+def test_scaling_adds_the_next_ordinals_and_removes_the_highest_first_keeping_claims(cluster: LocalCluster) -> None:
     name = "kv"
     with cluster.namespace("scale") as ns:
         apply(cluster, workload_objects(name, ns))

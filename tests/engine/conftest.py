@@ -5,7 +5,7 @@ import pytest
 
 from tests.support.cluster_fixtures import local_cluster, real_nodes
 from tests.support.engine_project import TEST_PASSPHRASE
-from tests.support.kube import Cluster
+from tests.support.local_cluster import LocalCluster
 from tools.engine import Engine
 from tools.images.build import RECIPES, build
 
@@ -21,8 +21,8 @@ def volumes_available() -> None:
     """Each engine test module starts with the local cluster's volumes Available again: every
     stack a module destroys leaves its claims' volumes Released (reclaim policy Retain), and the
     cluster has nine a node. tools/cluster/up on a running cluster only recycles them (~1 s)."""
-    if Cluster.running():
-        Cluster.up()
+    if LocalCluster.running():
+        LocalCluster.up()
 
 
 @pytest.fixture(scope="session")
@@ -33,7 +33,7 @@ def debian_images(real_nodes: list[str]) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def engine(local_cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Engine:
+def engine(local_cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory) -> Engine:
     """The real Pulumi engine and kubernetes provider on the local cluster, with a file backend of
     the session's own (so no test sees a user's state)."""
     state = tmp_path_factory.mktemp("pulumi-state")

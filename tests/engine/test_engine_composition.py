@@ -7,7 +7,7 @@ import uuid
 from pathlib import Path
 
 from tests.support.engine_project import Project
-from tests.support.kube import Cluster
+from tests.support.local_cluster import LocalCluster
 from tools.engine import ROOT, Engine
 
 EXAMPLE = ROOT / "examples" / "composition"
@@ -15,7 +15,7 @@ PASSWORD_KEY = "statefulkit-composition:redis_password"  # noqa: S105 - a config
 
 
 def test_the_composition_example_deploys_on_its_own_outputs_and_destroys_down_to_its_data(
-    engine: Engine, local_cluster: Cluster, tmp_path: Path
+    engine: Engine, local_cluster: LocalCluster, tmp_path: Path
 ) -> None:
     project = Project.copy(EXAMPLE, tmp_path, engine, "e2e", {})
     project.set_secret(PASSWORD_KEY, "composition-" + uuid.uuid4().hex)

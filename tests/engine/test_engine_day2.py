@@ -17,7 +17,8 @@ import pytest
 
 from statefulkit.args.common import parse_quantity
 from tests.support.engine_project import Project, deployed, small_ensembles
-from tests.support.kube import Cluster, scaled_to_zero_before_deleted
+from tests.support.local_cluster import LocalCluster
+from tests.support.watch import scaled_to_zero_before_deleted
 from tools.engine import Engine
 
 ZOOKEEPER = "zookeeper"  # the StatefulSet's name, as the stack names it
@@ -27,23 +28,23 @@ Obj = dict[str, Any]
 
 
 @pytest.fixture(scope="module")
-def project(engine: Engine, local_cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
+def project(engine: Engine, local_cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
     config = small_ensembles(f"sk-day2-{uuid.uuid4().hex[:6]}")
     with deployed(engine, local_cluster, tmp_path_factory.mktemp("project"), "day2", config) as project:
         yield project
 
 
-def claims(cluster: Cluster, namespace: str, statefulset: str) -> dict[str, Obj]:
+def claims(cluster: LocalCluster, namespace: str, statefulset: str) -> dict[str, Obj]:
     items = cluster.get("persistentvolumeclaims", namespace=namespace)["items"]
     return {c["metadata"]["name"]: c for c in items if c["metadata"]["name"].startswith(f"data-{statefulset}-")}
 
 
-def requested_sizes(cluster: Cluster, namespace: str) -> set[str]:
+def requested_sizes(cluster: LocalCluster, namespace: str) -> set[str]:
     """The sizes the ZooKeeper claims ask for."""
     return {c["spec"]["resources"]["requests"]["storage"] for c in claims(cluster, namespace, ZOOKEEPER).values()}
 
 
-def pod_uids(cluster: Cluster, namespace: str, statefulset: str) -> dict[str, str]:
+def pod_uids(cluster: LocalCluster, namespace: str, statefulset: str) -> dict[str, str]:
     pods = cluster.pods(namespace, f"app.kubernetes.io/instance={statefulset}")
     return {p["metadata"]["name"]: p["metadata"]["uid"] for p in pods}
 
@@ -53,7 +54,9 @@ def set_storage_size(project: Project, size: str) -> None:
         config["statefulkit:zookeeper"]["storage_size"] = size
 
 
-def test_a_larger_storage_size_grows_every_claim_and_restarts_no_pod(project: Project, local_cluster: Cluster) -> None:
+def test_a_larger_storage_size_grows_every_claim_and_restarts_no_pod(
+    project: Project, local_cluster: LocalCluster
+) -> None:
     namespace = project.namespace
     before_pods = pod_uids(local_cluster, namespace, ZOOKEEPER)
     before_sts = local_cluster.get("statefulset", ZOOKEEPER, namespace)
@@ -92,7 +95,9 @@ def test_a_larger_storage_size_grows_every_claim_and_restarts_no_pod(project: Pr
     assert f"deleting StatefulSet {namespace}/{ZOOKEEPER} and leaving its pods to the replacement" in printed.text
 
 
-def test_a_smaller_storage_size_is_refused_before_anything_changes(project: Project, local_cluster: Cluster) -> None:
+def test_a_smaller_storage_size_is_refused_before_anything_changes(
+    project: Project, local_cluster: LocalCluster
+) -> None:
     namespace = project.namespace
     sts_uid = local_cluster.get("statefulset", ZOOKEEPER, namespace)["metadata"]["uid"]
     set_storage_size(project, "1Gi")
@@ -108,7 +113,7 @@ def test_a_smaller_storage_size_is_refused_before_anything_changes(project: Proj
     assert requested_sizes(local_cluster, namespace) == {"2Gi"}
 
 
-def test_growth_on_a_class_without_expansion_is_refused(project: Project, local_cluster: Cluster) -> None:
+def test_growth_on_a_class_without_expansion_is_refused(project: Project, local_cluster: LocalCluster) -> None:
     namespace = project.namespace
     sts_uid = local_cluster.get("statefulset", ZOOKEEPER, namespace)["metadata"]["uid"]
     expansion = '{"allowVolumeExpansion": %s}'
@@ -127,7 +132,7 @@ def test_growth_on_a_class_without_expansion_is_refused(project: Project, local_
 
 
 def test_destroy_scales_every_statefulset_to_zero_and_waits_for_its_pods(
-    project: Project, local_cluster: Cluster
+    project: Project, local_cluster: LocalCluster
 ) -> None:
     """`destroy --run-program` tears down whatever size the program declares: here the smaller
     size an update refused (2Gi -> 1Gi) is still in the stack file. Only a replacement checks growth."""

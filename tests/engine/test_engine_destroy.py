@@ -13,37 +13,39 @@ from collections.abc import Iterator
 import pytest
 
 from tests.support.engine_project import Project, deployed, small_ensembles
-from tests.support.kube import Cluster
+from tests.support.local_cluster import LocalCluster
 from tests.support.polling import wait_until
 from tools.engine import Engine
 
 
 @pytest.fixture(scope="module")
-def project(engine: Engine, local_cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
+def project(engine: Engine, local_cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
     config = small_ensembles(f"sk-destroy-{uuid.uuid4().hex[:6]}")
     with deployed(engine, local_cluster, tmp_path_factory.mktemp("project"), "destroy", config) as project:
         yield project
 
 
-def statefulsets(cluster: Cluster, namespace: str) -> list[str]:
+def statefulsets(cluster: LocalCluster, namespace: str) -> list[str]:
     return sorted(s["metadata"]["name"] for s in cluster.get("statefulsets", namespace=namespace)["items"])
 
 
-def zookeeper_claim_sizes(cluster: Cluster, namespace: str) -> set[str]:
+def zookeeper_claim_sizes(cluster: LocalCluster, namespace: str) -> set[str]:
     items = cluster.get("persistentvolumeclaims", namespace=namespace)["items"]
     return {
         c["spec"]["resources"]["requests"]["storage"] for c in items if c["metadata"]["name"].startswith("data-zoo")
     }
 
 
-def test_a_plain_destroy_is_refused_while_a_delete_hook_is_registered(project: Project, local_cluster: Cluster) -> None:
+def test_a_plain_destroy_is_refused_while_a_delete_hook_is_registered(
+    project: Project, local_cluster: LocalCluster
+) -> None:
     printed = project.failing("destroy")
     assert "--run-program" in printed.text, printed.text
     assert statefulsets(local_cluster, project.namespace) == ["redis", "zookeeper"]
     assert len(local_cluster.pods(project.namespace)) == 6
 
 
-def test_without_the_delete_hook_a_plain_destroy_works(project: Project, local_cluster: Cluster) -> None:
+def test_without_the_delete_hook_a_plain_destroy_works(project: Project, local_cluster: LocalCluster) -> None:
     namespace = project.namespace
     with project.editing() as config:
         for block in ("statefulkit:zookeeper", "statefulkit:redis"):

@@ -21,8 +21,9 @@ from typing import Any
 import pytest
 from pulumi.runtime import rpc
 
+from tests.support.cluster_pods import endpoint_hostnames, is_ready, members, pv_node, wait_ready
 from tests.support.engine_project import Project, small_ensembles
-from tests.support.kube import Cluster, endpoint_hostnames, is_ready, members, pv_node, wait_ready
+from tests.support.local_cluster import LocalCluster
 from tests.support.polling import wait_until
 from tests.support.tokens import SECRET
 from tools.engine import ROOT, Engine, exported_state
@@ -37,13 +38,13 @@ Obj = dict[str, Any]
 
 
 @pytest.fixture(scope="module")
-def cluster(local_cluster: Cluster) -> Cluster:
+def cluster(local_cluster: LocalCluster) -> LocalCluster:
     local_cluster.uncordon_leftovers(OWNER)  # a node an interrupted run of this module left cordoned
     return local_cluster
 
 
 @pytest.fixture(scope="module")
-def project(engine: Engine, cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
+def project(engine: Engine, cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
     namespace = f"sk-engine-{uuid.uuid4().hex[:6]}"
     project = Project.copy(ROOT, tmp_path_factory.mktemp("project"), engine, "ensembles", small_ensembles(namespace))
     project.set_secret(PASSWORD_KEY, PASSWORD)
@@ -53,11 +54,11 @@ def project(engine: Engine, cluster: Cluster, tmp_path_factory: pytest.TempPathF
         project.remove(cluster)
 
 
-def claims(cluster: Cluster, namespace: str) -> dict[str, Obj]:
+def claims(cluster: LocalCluster, namespace: str) -> dict[str, Obj]:
     return {c["metadata"]["name"]: c for c in cluster.get("pvc", namespace=namespace)["items"]}
 
 
-def served_names(cluster: Cluster, namespace: str, name: str, count: int) -> list[str]:
+def served_names(cluster: LocalCluster, namespace: str, name: str, count: int) -> list[str]:
     """The DNS names cluster DNS serves for the members: each one's EndpointSlice hostname under
     the headless Service (listed before the pods are Ready: publishNotReadyAddresses)."""
     service = f"{name}-headless"
@@ -70,13 +71,13 @@ def served_names(cluster: Cluster, namespace: str, name: str, count: int) -> lis
     return [f"{hosts[f'{name}-{i}']}.{service}.{namespace}.svc.cluster.local" for i in range(count)]
 
 
-def allowing(cluster: Cluster, namespace: str, name: str, *, disruptions: int) -> Obj | None:
+def allowing(cluster: LocalCluster, namespace: str, name: str, *, disruptions: int) -> Obj | None:
     """The budget's status once it allows exactly `disruptions` evictions."""
     status = pdb_status(cluster, namespace, name)
     return status if status.get("disruptionsAllowed") == disruptions else None
 
 
-def pdb_status(cluster: Cluster, namespace: str, name: str) -> Obj:
+def pdb_status(cluster: LocalCluster, namespace: str, name: str) -> Obj:
     status: Obj = cluster.get("pdb", name, namespace=namespace).get("status") or {}
     return status
 
@@ -85,7 +86,7 @@ def pdb_status(cluster: Cluster, namespace: str, name: str) -> Obj:
 
 
 def test_up_brings_both_ensembles_to_ready_with_their_claims_services_and_budgets(
-    project: Project, cluster: Cluster
+    project: Project, cluster: LocalCluster
 ) -> None:
     _, printed = project.up()
     ns = project.namespace
@@ -133,7 +134,7 @@ def test_a_second_up_changes_nothing(project: Project) -> None:
 
 
 def test_scaling_through_the_stack_config_adds_ordinals_and_removes_the_highest_keeping_claims(
-    project: Project, cluster: Cluster
+    project: Project, cluster: LocalCluster
 ) -> None:
     ns = project.namespace
     before = {n: c["metadata"]["uid"] for n, c in claims(cluster, ns).items()}
@@ -169,7 +170,9 @@ def test_scaling_through_the_stack_config_adds_ordinals_and_removes_the_highest_
 # 4 ------------------------------------------------------------------------------------------
 
 
-def test_a_partitioned_rollout_returns_promptly_and_updates_only_the_canary(project: Project, cluster: Cluster) -> None:
+def test_a_partitioned_rollout_returns_promptly_and_updates_only_the_canary(
+    project: Project, cluster: LocalCluster
+) -> None:
     ns = project.namespace
     with project.editing() as config:
         config["statefulkit:zookeeper"] |= {
@@ -223,7 +226,7 @@ def timed_up(project: Project) -> None:
 # 5 ------------------------------------------------------------------------------------------
 
 
-def test_the_budget_refuses_a_second_eviction_while_one_member_is_gone(project: Project, cluster: Cluster) -> None:
+def test_the_budget_refuses_a_second_eviction_while_one_member_is_gone(project: Project, cluster: LocalCluster) -> None:
     ns = project.namespace
     pods = wait_ready(cluster, ns, "zookeeper", 3)
     wait_until("one disruption allowed", lambda: pdb_status(cluster, ns, "zookeeper").get("disruptionsAllowed"))
@@ -253,7 +256,7 @@ def test_the_budget_refuses_a_second_eviction_while_one_member_is_gone(project: 
 # 6 ------------------------------------------------------------------------------------------
 
 
-def test_destroy_then_up_binds_the_same_claims_to_the_new_pods(project: Project, cluster: Cluster) -> None:
+def test_destroy_then_up_binds_the_same_claims_to_the_new_pods(project: Project, cluster: LocalCluster) -> None:
     ns = project.namespace
     pods_before = {n: p["metadata"]["uid"] for n, p in wait_ready(cluster, ns, "zookeeper", 3).items()}
     claims_before = {n: (c["metadata"]["uid"], c["spec"]["volumeName"]) for n, c in claims(cluster, ns).items()}

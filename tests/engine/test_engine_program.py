@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from tests.support.engine_project import TEST_PASSPHRASE, Project
-from tests.support.kube import Cluster
+from tests.support.local_cluster import LocalCluster
 from tools import engine as engine_module
 from tools.engine import ROOT, Engine
 
@@ -51,7 +51,7 @@ def small_stack(namespace: str, zookeeper: int = 1) -> dict[str, Any]:
 
 
 def test_make_up_then_make_down_deploys_and_removes_the_dev_stack(
-    engine: Engine, local_cluster: Cluster, real_nodes: list[str], debian_images: dict[str, str], tmp_path: Path
+    engine: Engine, local_cluster: LocalCluster, real_nodes: list[str], debian_images: dict[str, str], tmp_path: Path
 ) -> None:
     assert local_cluster.kubectl("get", "namespace", DEV_NAMESPACE, check=False).returncode != 0, (
         f"namespace {DEV_NAMESPACE} exists on this cluster: this test deploys and destroys the dev stack, "
@@ -99,7 +99,7 @@ def test_make_up_then_make_down_deploys_and_removes_the_dev_stack(
 
 
 def test_a_bad_stack_file_fails_in_the_engine_naming_every_key_and_deploys_nothing(
-    engine: Engine, local_cluster: Cluster, tmp_path: Path
+    engine: Engine, local_cluster: LocalCluster, tmp_path: Path
 ) -> None:
     namespace = f"sk-bad-{uuid.uuid4().hex[:6]}"
     config = small_stack(namespace)
@@ -120,7 +120,7 @@ def test_a_bad_stack_file_fails_in_the_engine_naming_every_key_and_deploys_nothi
 
 
 def test_an_error_inside_an_apply_fails_make_up_with_the_users_exception(
-    engine: Engine, local_cluster: Cluster, tmp_path: Path
+    engine: Engine, local_cluster: LocalCluster, tmp_path: Path
 ) -> None:
     """A user's bug in an apply on an ensemble's Output, which nothing awaits (it once crashed the
     test harness's interpreter): `make up`'s code path ends with the ValueError and its traceback,
@@ -167,7 +167,9 @@ def test_the_staging_and_prod_stack_files_preview_cleanly_against_the_api_server
 # 10 -----------------------------------------------------------------------------------------
 
 
-def test_an_up_killed_midway_converges_on_the_next_run(engine: Engine, local_cluster: Cluster, tmp_path: Path) -> None:
+def test_an_up_killed_midway_converges_on_the_next_run(
+    engine: Engine, local_cluster: LocalCluster, tmp_path: Path
+) -> None:
     namespace = f"sk-killed-{uuid.uuid4().hex[:6]}"
     project = Project.copy(ROOT, tmp_path, engine, "killed", small_stack(namespace, zookeeper=3))
     project.set_secret(PASSWORD_KEY, "killed-" + uuid.uuid4().hex)
@@ -206,5 +208,5 @@ def test_an_up_killed_midway_converges_on_the_next_run(engine: Engine, local_clu
         project.remove(local_cluster)
 
 
-def statefulsets(cluster: Cluster, namespace: str) -> list[str]:
+def statefulsets(cluster: LocalCluster, namespace: str) -> list[str]:
     return cluster.kubectl("get", "statefulsets", "-n", namespace, "-o", "name").stdout.split()

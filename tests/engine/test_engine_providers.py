@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 
 from tests.support.engine_project import Project
-from tests.support.kube import Cluster, scaled_to_zero_before_deleted
+from tests.support.local_cluster import LocalCluster
+from tests.support.watch import scaled_to_zero_before_deleted
 from tools.engine import ROOT, Engine
 
 PROJECTS = ROOT / "tests" / "projects"
@@ -32,15 +33,15 @@ def nowhere(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Engine:
 
 
 @pytest.fixture(scope="module")
-def west() -> Iterator[Cluster]:
-    cluster = Cluster.up(SECOND_CLUSTER)
+def west() -> Iterator[LocalCluster]:
+    cluster = LocalCluster.up(SECOND_CLUSTER)
     try:
         yield cluster
     finally:
-        Cluster.down(SECOND_CLUSTER)
+        LocalCluster.down(SECOND_CLUSTER)
 
 
-def deploy(nowhere: Engine, scratch: Path, clusters: dict[str, Cluster], namespace: str) -> Project:
+def deploy(nowhere: Engine, scratch: Path, clusters: dict[str, LocalCluster], namespace: str) -> Project:
     """The clusters' stack (their kubeconfigs as outputs), then the regions' stack on them."""
     stack = f"t{uuid.uuid4().hex[:8]}"
     kubeconfigs = {"statefulkit-clusters:kubeconfigs": {name: c.kubeconfig for name, c in clusters.items()}}
@@ -57,12 +58,12 @@ def deploy(nowhere: Engine, scratch: Path, clusters: dict[str, Cluster], namespa
     return project
 
 
-def claims(cluster: Cluster, namespace: str) -> dict[str, dict[str, Any]]:
+def claims(cluster: LocalCluster, namespace: str) -> dict[str, dict[str, Any]]:
     items = cluster.get("persistentvolumeclaims", namespace=namespace)["items"]
     return {c["metadata"]["name"]: c for c in items if c["metadata"]["name"].startswith("data-zk-")}
 
 
-def pod_uids(cluster: Cluster, namespace: str) -> dict[str, str]:
+def pod_uids(cluster: LocalCluster, namespace: str) -> dict[str, str]:
     return {
         p["metadata"]["name"]: p["metadata"]["uid"] for p in cluster.pods(namespace, "app.kubernetes.io/instance=zk")
     }
@@ -74,7 +75,7 @@ def diagnostics(printed: str) -> str:
     return printed.partition("\nDiagnostics:\n")[2].partition("\nOutputs:\n")[0]
 
 
-def grows_and_drains(project: Project, clusters: dict[str, Cluster], namespace: str) -> None:
+def grows_and_drains(project: Project, clusters: dict[str, LocalCluster], namespace: str) -> None:
     before = {name: pod_uids(c, namespace) for name, c in clusters.items()}
     for name, uids in before.items():
         assert sorted(uids) == ["zk-0", "zk-1", "zk-2"], (name, uids)
@@ -106,7 +107,7 @@ def grows_and_drains(project: Project, clusters: dict[str, Cluster], namespace: 
 
 
 def test_growth_and_destroy_act_on_the_explicit_providers_cluster(
-    nowhere: Engine, local_cluster: Cluster, tmp_path: Path
+    nowhere: Engine, local_cluster: LocalCluster, tmp_path: Path
 ) -> None:
     clusters = {"east": local_cluster}
     namespace = f"sk-prov-{uuid.uuid4().hex[:6]}"
@@ -118,7 +119,7 @@ def test_growth_and_destroy_act_on_the_explicit_providers_cluster(
 
 
 def test_two_clusters_with_the_same_ensemble_each_grow_and_drain(
-    nowhere: Engine, local_cluster: Cluster, west: Cluster, tmp_path: Path
+    nowhere: Engine, local_cluster: LocalCluster, west: LocalCluster, tmp_path: Path
 ) -> None:
     clusters = {"east": local_cluster, "west": west}
     namespace = f"sk-two-{uuid.uuid4().hex[:6]}"

@@ -11,7 +11,7 @@ order on one stack:
    its pod stops; the writer's longest gap is measured and bounded, no acknowledged write is lost.
 
 The test host reaches the pods' IPs on the cluster's bridge: redis-py talks to them directly
-(RedisPodsOf over tests/support/kube.py `StatefulSetPods`); `kubectl exec` shows the same from inside.
+(RedisPodsOf over tests/support/cluster_pods.py `StatefulSetPods`); `kubectl exec` shows the same from inside.
 """
 
 from __future__ import annotations
@@ -28,8 +28,9 @@ import pytest
 
 from statefulkit.args.redis import REDIS_CONTAINER, REDIS_PORT, SENTINEL_CONTAINER, RedisArgs
 from statefulkit.render.workload import WorkloadNames
+from tests.support.cluster_pods import StatefulSetPods, frozen, members, pod_processes, wait_ready
 from tests.support.engine_project import Project, real_pod_ensembles
-from tests.support.kube import Cluster, StatefulSetPods, frozen, members, pod_processes, wait_ready
+from tests.support.local_cluster import LocalCluster
 from tests.support.polling import wait_until
 from tests.support.redis_pods import NOT_YET, ContinuousWriter, RedisPodsOf, SentinelEvents, render_for_sim
 from tools.engine import ROOT, Engine
@@ -51,7 +52,7 @@ RESTRICTED = {f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("e
 
 @pytest.fixture(scope="module")
 def project(
-    engine: Engine, local_cluster: Cluster, debian_images: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+    engine: Engine, local_cluster: LocalCluster, debian_images: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Project]:
     namespace = f"sk-real-redis-{uuid.uuid4().hex[:6]}"
     config = real_pod_ensembles(namespace, debian_images)
@@ -72,7 +73,7 @@ def project(
 
 
 @pytest.fixture(scope="module")
-def pods(project: Project, local_cluster: Cluster) -> RedisPodsOf[StatefulSetPods]:
+def pods(project: Project, local_cluster: LocalCluster) -> RedisPodsOf[StatefulSetPods]:
     """redis-py clients of the stack's Redis pods, from the test host, by ordinal."""
     spec = RedisArgs.model_validate(
         {**project.config["statefulkit:redis"], "namespace": project.namespace, "password": pulumi.Output.secret("")}
@@ -84,7 +85,7 @@ def pods(project: Project, local_cluster: Cluster) -> RedisPodsOf[StatefulSetPod
     return RedisPodsOf(name=NAME, spec=spec, password=PASSWORD, manifests=manifests, sim=real)
 
 
-def in_pod(cluster: Cluster, namespace: str, pod: str, script: str, container: str = REDIS_CONTAINER) -> str:
+def in_pod(cluster: LocalCluster, namespace: str, pod: str, script: str, container: str = REDIS_CONTAINER) -> str:
     """`kubectl exec` a shell script in a container of the pod; what it printed (it must succeed)."""
     command = ["exec", "-n", namespace, pod, "-c", container, "--", "sh", "-c", script]
     ran = cluster.kubectl(*command, check=False)
@@ -92,7 +93,7 @@ def in_pod(cluster: Cluster, namespace: str, pod: str, script: str, container: s
     return ran.stdout
 
 
-def cli(cluster: Cluster, namespace: str, pod: str, command: str) -> str:
+def cli(cluster: LocalCluster, namespace: str, pod: str, command: str) -> str:
     """redis-cli in the pod's Redis container, with the container's own password (from the Secret)."""
     return in_pod(cluster, namespace, pod, f'REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli --no-auth-warning {command}')
 
@@ -128,7 +129,7 @@ def wait_master(pods: RedisPodsOf[StatefulSetPods], survivors: list[int], not_ho
 
 
 def test_up_runs_one_master_and_two_replicas_that_replicate(
-    project: Project, local_cluster: Cluster, real_nodes: list[str], pods: RedisPodsOf[StatefulSetPods]
+    project: Project, local_cluster: LocalCluster, real_nodes: list[str], pods: RedisPodsOf[StatefulSetPods]
 ) -> None:
     ns = project.namespace
     started = time.monotonic()
@@ -164,7 +165,7 @@ def test_up_runs_one_master_and_two_replicas_that_replicate(
 
 
 def test_the_namespace_enforces_restricted_and_the_servers_run_as_their_user_writing_the_volume(
-    project: Project, local_cluster: Cluster, pods: RedisPodsOf[StatefulSetPods]
+    project: Project, local_cluster: LocalCluster, pods: RedisPodsOf[StatefulSetPods]
 ) -> None:
     ns = project.namespace
     labels = local_cluster.get("namespace", ns)["metadata"]["labels"]
@@ -206,7 +207,7 @@ def test_the_namespace_enforces_restricted_and_the_servers_run_as_their_user_wri
 
 
 @contextmanager
-def no_new_pods(cluster: Cluster, namespace: str) -> Iterator[None]:
+def no_new_pods(cluster: LocalCluster, namespace: str) -> Iterator[None]:
     """No pod may be created in the namespace while the block runs (a ResourceQuota of as many pods
     as there are now, counted by the quota controller first); removed at the end."""
     quota = {
@@ -230,7 +231,7 @@ def no_new_pods(cluster: Cluster, namespace: str) -> Iterator[None]:
 
 
 def test_a_killed_master_pod_is_replaced_through_sentinel_without_losing_an_acknowledged_write(
-    project: Project, local_cluster: Cluster, pods: RedisPodsOf[StatefulSetPods]
+    project: Project, local_cluster: LocalCluster, pods: RedisPodsOf[StatefulSetPods]
 ) -> None:
     """The master's pod hangs (its processes frozen from this host) and is force-deleted
     (`--grace-period=0 --force`): the API object goes at once and the kubelet kills the containers
@@ -296,7 +297,7 @@ def test_a_killed_master_pod_is_replaced_through_sentinel_without_losing_an_ackn
 
 
 def test_a_rolling_update_hands_the_master_over_with_a_short_write_gap_and_no_lost_write(
-    project: Project, local_cluster: Cluster, pods: RedisPodsOf[StatefulSetPods]
+    project: Project, local_cluster: LocalCluster, pods: RedisPodsOf[StatefulSetPods]
 ) -> None:
     """A pod-template change through the stack config rolls every pod, highest ordinal first. The
     master's preStop pauses writes, lets the replicas catch up and has Sentinel fail over before

@@ -18,8 +18,9 @@ import pytest
 from kazoo.client import KazooClient
 
 from statefulkit.args.zookeeper import CLIENT_PORT, CONTAINER_NAME
+from tests.support.cluster_pods import frozen, is_ready, members, pod_processes, wait_ready
 from tests.support.engine_project import Project, real_pod_ensembles
-from tests.support.kube import Cluster, frozen, is_ready, members, pod_processes, wait_ready
+from tests.support.local_cluster import LocalCluster
 from tests.support.polling import wait_until
 from tools.engine import ROOT, Engine
 
@@ -31,7 +32,7 @@ UID = 1000  # ZooKeeperArgs' default run_as_user, and the image's user
 
 @pytest.fixture(scope="module")
 def project(
-    engine: Engine, local_cluster: Cluster, debian_images: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+    engine: Engine, local_cluster: LocalCluster, debian_images: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Project]:
     namespace = f"sk-real-zk-{uuid.uuid4().hex[:6]}"
     config = real_pod_ensembles(namespace, debian_images)
@@ -49,7 +50,7 @@ def project(
         project.remove(local_cluster)
 
 
-def exec_in(cluster: Cluster, namespace: str, pod: str, *command: str) -> str:
+def exec_in(cluster: LocalCluster, namespace: str, pod: str, *command: str) -> str:
     """`kubectl exec` in the ZooKeeper container: what the command printed on its standard output
     (it must succeed)."""
     ran = cluster.kubectl("exec", "-n", namespace, pod, "-c", CONTAINER_NAME, "--", *command, check=False)
@@ -57,7 +58,7 @@ def exec_in(cluster: Cluster, namespace: str, pod: str, *command: str) -> str:
     return ran.stdout
 
 
-def zkcli(cluster: Cluster, namespace: str, pod: str, *command: str) -> str:
+def zkcli(cluster: LocalCluster, namespace: str, pod: str, *command: str) -> str:
     """zkCli.sh in the pod, against its own server; all it printed (it reports some results on stderr)."""
     argv = ["zkCli.sh", "-server", f"127.0.0.1:{CLIENT_PORT}", *command]
     ran = cluster.kubectl("exec", "-n", namespace, pod, "-c", CONTAINER_NAME, "--", *argv, check=False)
@@ -69,7 +70,7 @@ def fqdn(namespace: str, i: int) -> str:
     return f"{NAME}-{i}.{NAME}-headless.{namespace}.svc.cluster.local"
 
 
-def test_up_runs_three_real_members_in_a_restricted_namespace(project: Project, local_cluster: Cluster) -> None:
+def test_up_runs_three_real_members_in_a_restricted_namespace(project: Project, local_cluster: LocalCluster) -> None:
     started = time.monotonic()
     project.up()
     print(f"pulumi up with 3 real ZooKeeper members: {time.monotonic() - started:.1f}s")
@@ -91,7 +92,7 @@ def test_up_runs_three_real_members_in_a_restricted_namespace(project: Project, 
     assert privileged.returncode != 0 and "violates PodSecurity" in privileged.stderr, privileged.stderr
 
 
-def test_each_member_has_its_hostname_fqdn_myid_and_server_lines(project: Project, local_cluster: Cluster) -> None:
+def test_each_member_has_its_hostname_fqdn_myid_and_server_lines(project: Project, local_cluster: LocalCluster) -> None:
     ns = project.namespace
     pods = wait_ready(local_cluster, ns, NAME, MEMBERS)
     for i in range(MEMBERS):
@@ -121,7 +122,9 @@ def test_each_member_has_its_hostname_fqdn_myid_and_server_lines(project: Projec
         )
 
 
-def test_a_znode_written_through_one_member_is_read_through_another(project: Project, local_cluster: Cluster) -> None:
+def test_a_znode_written_through_one_member_is_read_through_another(
+    project: Project, local_cluster: LocalCluster
+) -> None:
     ns = project.namespace
     assert "Created /hello" in zkcli(local_cluster, ns, f"{NAME}-0", "create", "/hello", "world")
     assert "\nworld\n" in zkcli(local_cluster, ns, f"{NAME}-2", "get", "/hello")
@@ -132,7 +135,7 @@ def test_a_znode_written_through_one_member_is_read_through_another(project: Pro
             assert client.get("/hello")[0] == b"world"
 
 
-def test_a_deleted_member_comes_back_with_its_identity_and_data(project: Project, local_cluster: Cluster) -> None:
+def test_a_deleted_member_comes_back_with_its_identity_and_data(project: Project, local_cluster: LocalCluster) -> None:
     ns = project.namespace
     before = members(local_cluster, ns, NAME)[f"{NAME}-1"]
     claim = local_cluster.get("pvc", f"data-{NAME}-1", namespace=ns)
@@ -153,7 +156,7 @@ def test_a_deleted_member_comes_back_with_its_identity_and_data(project: Project
     assert "\nworld\n" in zkcli(local_cluster, ns, f"{NAME}-1", "get", "/hello")
 
 
-def test_readiness_is_false_while_a_member_is_outside_the_quorum(project: Project, local_cluster: Cluster) -> None:
+def test_readiness_is_false_while_a_member_is_outside_the_quorum(project: Project, local_cluster: LocalCluster) -> None:
     """Two of three members frozen (their JVMs stopped from the host): the third still runs and
     answers `ruok`, but serves no quorum, so it is not Ready (and is not restarted: liveness holds);
     thawed, all three are Ready again."""

@@ -23,7 +23,7 @@ import pytest
 import statefulkit
 from tests.engine.test_engine_program import PASSWORD_KEY, small_stack
 from tests.support.engine_project import TEST_PASSPHRASE, Project
-from tests.support.kube import Cluster
+from tests.support.local_cluster import LocalCluster
 from tools.engine import ROOT, Engine
 
 CHANGELOG = ROOT / "CHANGELOG.md"
@@ -115,14 +115,14 @@ def deploy_previous(tree: Path, project: Project) -> None:
     assert run.returncode == 0, run.stdout + run.stderr
 
 
-def live_objects(cluster: Cluster, namespace: str) -> dict[str, str]:
+def live_objects(cluster: LocalCluster, namespace: str) -> dict[str, str]:
     """kind/name -> uid of what the stack made in `namespace` (pods apart)."""
     kinds = "statefulsets,services,configmaps,secrets,poddisruptionbudgets,networkpolicies,pvc,deployments"
     items = cluster.get(kinds, namespace=namespace)["items"]
     return {f"{o['kind']}/{o['metadata']['name']}": o["metadata"]["uid"] for o in items}
 
 
-def pods(cluster: Cluster, namespace: str) -> dict[str, str]:
+def pods(cluster: LocalCluster, namespace: str) -> dict[str, str]:
     return {p["metadata"]["name"]: p["metadata"]["uid"] for p in cluster.pods(namespace)}
 
 
@@ -130,7 +130,7 @@ def owner(pod: str) -> str:
     return pod.rsplit("-", 1)[0]
 
 
-def upgrade(project: Project, new_program: Path, cluster: Cluster, namespace: str, note: UpgradeNote) -> None:
+def upgrade(project: Project, new_program: Path, cluster: LocalCluster, namespace: str, note: UpgradeNote) -> None:
     """`pulumi up` with `new_program`; fails naming every change the note does not announce."""
     objects, running = live_objects(cluster, namespace), pods(cluster, namespace)
     assert running, "the previous release deployed no pods"
@@ -153,14 +153,14 @@ def upgrade(project: Project, new_program: Path, cluster: Cluster, namespace: st
 
 
 @pytest.fixture
-def namespace(local_cluster: Cluster) -> Iterator[str]:
+def namespace(local_cluster: LocalCluster) -> Iterator[str]:
     name = f"sk-upgrade-{uuid.uuid4().hex[:6]}"
     yield name
     local_cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
 
 
 def test_the_dev_stack_upgrades_as_the_note_says(
-    engine: Engine, local_cluster: Cluster, previous_release: Path, note: UpgradeNote, namespace: str
+    engine: Engine, local_cluster: LocalCluster, previous_release: Path, note: UpgradeNote, namespace: str
 ) -> None:
     scratch = previous_release.parent / "dev"
     project = Project.copy(previous_release, scratch, engine, "upgrade", small_stack(namespace, zookeeper=3))
@@ -173,7 +173,7 @@ def test_the_dev_stack_upgrades_as_the_note_says(
 
 
 def test_the_composition_example_upgrades_as_the_note_says(
-    engine: Engine, local_cluster: Cluster, previous_release: Path, note: UpgradeNote, tmp_path: Path
+    engine: Engine, local_cluster: LocalCluster, previous_release: Path, note: UpgradeNote, tmp_path: Path
 ) -> None:
     example = previous_release / "examples" / "composition"
     project = Project.copy(example, tmp_path, engine, "upgrade", {})
@@ -190,7 +190,7 @@ def test_the_composition_example_upgrades_as_the_note_says(
 
 
 def test_a_change_the_note_does_not_name_fails_the_upgrade_check(
-    engine: Engine, local_cluster: Cluster, tmp_path: Path, namespace: str, note: UpgradeNote
+    engine: Engine, local_cluster: LocalCluster, tmp_path: Path, namespace: str, note: UpgradeNote
 ) -> None:
     """The check can fail: a stack whose pods roll on `up` (a pod annotation) against a note that
     names no roll."""

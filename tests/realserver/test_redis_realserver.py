@@ -180,9 +180,12 @@ def test_sentinels_promote_a_replica_when_the_master_dies(pods: RedisPods) -> No
         master.set("before", "1")
         assert master.execute_command("WAIT", 2, 5000) == 2
 
-    new, elapsed = fail_over(pods, 0)
+    tried = failover_attempts(pods)
+    new, _ = fail_over(pods, 0)
     assert new in (1, 2)
-    assert elapsed < (DOWN_AFTER_MS + FAILOVER_TIMEOUT_MS) / 1000
+    # Promoted by the Sentinels' first attempt (a split vote tries again only after twice
+    # failover-timeout): counted in their logs rather than timed, which a busy machine slows.
+    assert failover_attempts(pods) == tried + 1
 
     # Clients find the master through the Sentinels and write to it.
     host = pods.sentinel_master(3 - new)

@@ -190,13 +190,10 @@ def test_five_members_survive_two_stopped(network: PodNetwork, tmp_path: Path) -
     spec = realserver_args(replicas=5, data_log_storage_size="1Gi", server_id_offset=10)
     with run_ensemble(network, "coord", spec, tmp_path) as ensemble:
         sim = ensemble.sim
-        started = time.monotonic()
         sim.start_all()
         modes = ensemble.wait_formed(timeout=120)
         assert sorted(modes.values()) == ["follower"] * 4 + ["leader"]
         sim.wait_ready(timeout=60)
-        formed_in = time.monotonic() - started
-        assert formed_in < 120
         assert [(sim.pvc_path("data", i) / "myid").read_text() for i in range(5)] == [f"{11 + i}\n" for i in range(5)]
 
         client = ensemble.connect()

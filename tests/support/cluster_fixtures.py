@@ -7,22 +7,22 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support.kube import Cluster
+from tests.support.local_cluster import LocalCluster
 
 
 @pytest.fixture(scope="session")
-def local_cluster() -> Iterator[Cluster]:
+def local_cluster() -> Iterator[LocalCluster]:
     """The local kwok cluster: started (or created) on first use and removed at the end of the
     session, unless it was already running before (then it is left as it was)."""
-    was_running = Cluster.running()
-    cluster = Cluster.up()
+    was_running = LocalCluster.running()
+    cluster = LocalCluster.up()
     yield cluster
     if not was_running:
-        Cluster.down()
+        LocalCluster.down()
 
 
 @pytest.fixture(scope="session")
-def real_nodes(local_cluster: Cluster) -> list[str]:
+def real_nodes(local_cluster: LocalCluster) -> list[str]:
     """Real nodes in the local cluster (tools/node/up), STATEFULKIT_REAL_NODES of them (default 2):
     pods with REAL_NODE_PLACEMENT run there for real. Removed with the cluster by tools/cluster/down."""
     if os.geteuid() != 0:

@@ -19,7 +19,7 @@ from typing import Any
 import pulumi.automation as auto
 import yaml
 
-from tests.support.kube import REAL_NODE_PLACEMENT, Cluster
+from tests.support.local_cluster import REAL_NODE_PLACEMENT, LocalCluster
 from tests.support.tokens import NS
 from tools import engine
 from tools.project import project_settings, stack_file
@@ -168,7 +168,7 @@ class Project:
         assert path is not None, "the tests keep their state in a file backend"
         return path
 
-    def remove(self, cluster: Cluster) -> None:
+    def remove(self, cluster: LocalCluster) -> None:
         """Destroy the stack, then delete the namespaces it created (retained on destroy by design)."""
         namespaces = [str(r["outputs"]["metadata"]["name"]) for r in self.resources() if r["type"] == NS]
         try:
@@ -185,7 +185,7 @@ class Project:
 
 @contextmanager
 def deployed(
-    runner: engine.Engine, cluster: Cluster, scratch: Path, stack: str, config: dict[str, Any]
+    runner: engine.Engine, cluster: LocalCluster, scratch: Path, stack: str, config: dict[str, Any]
 ) -> Iterator[Project]:
     """The project's own program deployed with `config` (and a Redis password of its own); on
     exit destroyed, and its namespace (retained by a destroy, by design) deleted."""

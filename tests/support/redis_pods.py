@@ -3,7 +3,7 @@
 The manifests come from the pure renderer (exactly what RedisEnsemble registers); the password
 Secret is rendered from the test password, as the component renders it from its secret Output.
 RedisPodsOf talks to any pods that are addressed as podsim's are (`PodAddressing`): the real pods of
-a cluster too (tests/support/kube.py `StatefulSetPods`).
+a cluster too (tests/support/cluster_pods.py `StatefulSetPods`).
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.mocks import env_of
 from tests.support.stack_config import (
     CLUSTER_SCOPED,
     REPO,
@@ -38,10 +39,6 @@ def deploy(preview: bool) -> StackRun:
 def pod_specs(result: StackRun) -> dict[str, dict[str, Any]]:
     d = result.deployment
     return {r.name: r.inputs["spec"]["template"]["spec"] for r in d.of_type(STS) + d.of_type(DEPLOYMENT)}
-
-
-def env_of(container: dict[str, Any]) -> dict[str, Any]:
-    return {e["name"]: e.get("value", e.get("valueFrom")) for e in container.get("env", [])}
 
 
 def restricted_violations(pod: dict[str, Any]) -> list[str]:

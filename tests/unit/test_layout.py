@@ -58,4 +58,4 @@ def test_every_test_carries_the_marker_of_its_folders_kind_and_no_other(tmp_path
         kinds.setdefault("/".join(folder), set()).update(set(markers) & set(KINDS))
         if folder[0] == "tests":
             assert set(markers) & set(KINDS) == {folder[1]}, (nodeid, markers)
-    assert kinds == {f"tests/{kind}": {kind} for kind in KINDS if kind != "scripts"} | {"examples/composition": set()}
+    assert kinds == {f"tests/{kind}": {kind} for kind in KINDS} | {"examples/composition": set()}

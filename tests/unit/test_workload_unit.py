@@ -21,7 +21,8 @@ from statefulkit import (
     VolumeClaim,
 )
 from statefulkit.render.shell import render_script
-from statefulkit.testing import Deployment, Resource, run
+from statefulkit.testing import Deployment, run
+from tests.support.mocks import pod_spec, service, sts_spec
 from tests.support.tokens import CM, NETPOL, PDB, SC, STS, SVC, WORKLOAD
 
 SELECTOR_KEYS = {"app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/component"}
@@ -44,20 +45,6 @@ def deploy(preview: bool, name: str = "zk", **overrides: Any) -> Deployment:
         return {"dns": workload.pod_dns_names}
 
     return run(program, preview=preview)
-
-
-def sts_spec(d: Deployment) -> dict[str, Any]:
-    spec: dict[str, Any] = d.one(STS).inputs["spec"]
-    return spec
-
-
-def pod_spec(d: Deployment) -> dict[str, Any]:
-    pod: dict[str, Any] = sts_spec(d)["template"]["spec"]
-    return pod
-
-
-def service(d: Deployment, k8s_name: str) -> Resource:
-    return next(r for r in d.of_type(SVC) if r.k8s_name == k8s_name)
 
 
 def test_explicit_names_and_service_name(preview: bool) -> None:
@@ -386,8 +373,6 @@ def test_outputs_are_pulumi_outputs() -> None:
     def program() -> dict[str, Any]:
         workload = StatefulWorkload("w", base())
         assert isinstance(workload.pod_dns_names, pulumi.Output)
-        assert isinstance(workload.stateful_set, k8s.apps.v1.StatefulSet)
-        assert isinstance(workload.headless_service, k8s.core.v1.Service)
         assert workload.client_service is None and workload.storage_class is None and workload.config_map is None
         assert isinstance(workload.pdb, k8s.policy.v1.PodDisruptionBudget)
         return {"sts_name": workload.stateful_set.metadata.name}
