@@ -28,8 +28,9 @@ from statefulkit.args.extensions import (
 )
 from statefulkit.args.options import WorkloadOptions
 from statefulkit.args.placement import AntiAffinity, Toleration
-from statefulkit.args.redis import RedisArgs, RedisExporter, SentinelSettings
+from statefulkit.args.redis import RedisArgs, RedisExporter
 from statefulkit.args.rollout import DisruptionBudget, OnDelete, PodManagementPolicy, RollingUpdate
+from statefulkit.args.sentinel import SentinelSettings
 from statefulkit.args.tls import IssuerRef, TlsArgs
 from statefulkit.args.workload import StatefulWorkloadArgs
 from statefulkit.args.zookeeper import ZooKeeperArgs

@@ -16,7 +16,8 @@ import pulumi
 import pytest
 import redis
 
-from statefulkit.args.redis import EXPORTER_PORT, REDIS_PORT, SENTINEL_PORT, RedisArgs, SentinelSettings
+from statefulkit.args.redis import EXPORTER_PORT, REDIS_PORT, SENTINEL_PORT, RedisArgs
+from statefulkit.args.sentinel import SentinelSettings
 from tests.support.certs import make_ca, make_leaf, tls_secret
 from tests.support.metrics import sample, scrape
 from tests.support.podsim import PodNetwork, netns_unavailable_reason

@@ -8,12 +8,9 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from statefulkit.args.redis import (
-    DEFAULT_RENAMED_COMMANDS,
-    REDIS_IMAGE,
-    RedisArgs,
-    SentinelSettings,
-)
+from statefulkit.args.redis import REDIS_IMAGE, RedisArgs
+from statefulkit.args.redis_commands import DEFAULT_RENAMED_COMMANDS
+from statefulkit.args.sentinel import SentinelSettings
 from statefulkit.redis import RedisEnsemble
 from statefulkit.testing import run
 from tests.support.redis_mocks import args

@@ -27,6 +27,8 @@ from statefulkit.args.common import (
 from statefulkit.args.container import ContainerPort, Resources
 from statefulkit.args.ensemble import Claim, EnsembleOptions, StoppingWork
 from statefulkit.args.pod import PodContainer, PodParts, own, own_ports
+from statefulkit.args.redis_commands import DEFAULT_RENAMED_COMMANDS, check_renamed_commands
+from statefulkit.args.sentinel import SentinelSettings
 
 # The official image, pinned. Debian-based: sh, redis-cli, coreutils (timeout, od) and awk.
 REDIS_IMAGE = "redis:8.10.2"
@@ -65,22 +67,6 @@ MaxmemoryPolicy = Literal[
 ]
 MAXMEMORY_POLICIES: tuple[str, ...] = get_args(MaxmemoryPolicy)
 
-# Sentinel sends these to the Redis servers inside MULTI/EXEC when it promotes or re-points a
-# node (SLAVEOF, CONFIG REWRITE, CLIENT KILL): one unknown command aborts the whole transaction,
-# so they may be renamed (Sentinel is told the new name) but never disabled.
-SENTINEL_COMMANDS = frozenset({"CONFIG", "SLAVEOF", "CLIENT"})
-# Used by replication, by Sentinel's monitoring and by the start scripts and probes: untouchable.
-PROTECTED_COMMANDS = frozenset(
-    {"AUTH", "HELLO", "PING", "INFO", "ROLE", "MULTI", "EXEC", "PUBLISH", "SUBSCRIBE", "PSYNC", "SYNC", "REPLCONF"}
-)
-# Dangerous commands, disabled ("") or renamed by default. CONFIG is renamed, not disabled,
-# because Sentinel needs it; choose your own alias to make it unguessable.
-DEFAULT_RENAMED_COMMANDS: dict[str, str] = {
-    "FLUSHALL": "",
-    "FLUSHDB": "",
-    "DEBUG": "",
-    "CONFIG": "SK_CONFIG",
-}
 # Directives the component renders itself; extra_config may not override them.
 MANAGED_DIRECTIVES = frozenset(
     {
@@ -112,8 +98,6 @@ MANAGED_DIRECTIVES = frozenset(
     }
 )
 
-_COMMAND = re.compile(r"^[A-Za-z][A-Za-z0-9_|-]*$")
-_ALIAS = re.compile(r"^[A-Za-z0-9_-]+$")
 _MASTER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _DIRECTIVE = re.compile(r"^[a-z][a-z0-9-]*$")
 MIN_MAXMEMORY = 1024**2
@@ -169,42 +153,6 @@ def _password(value: Any) -> Any:
 
 SecretInput = Annotated[pulumi.Output[str] | None, PlainValidator(_password)]
 MemorySize = Annotated[int | str | None, AfterValidator(_maxmemory)]
-
-
-class SentinelSettings(StrictModel):
-    """Sentinel's failure detection and failover. Timings in milliseconds, as sentinel.conf takes them."""
-
-    model_config = ConfigDict(hide_input_in_errors=True)
-
-    quorum: int | None = Field(
-        None,
-        description="Sentinels that must agree the master is down. Default None: a majority of the pods (N//2+1).",
-    )
-    down_after_milliseconds: Annotated[int, at_least("sentinel.down_after_milliseconds", 100)] = Field(
-        10_000, description="Unreachable this long = subjectively down. Default 10000 (10 s); at least 100."
-    )
-    failover_timeout_milliseconds: Annotated[int, at_least("sentinel.failover_timeout_milliseconds", 1000)] = Field(
-        60_000, description="Failover retry and reconfiguration timeout. Default 60000 (60 s); at least 1000."
-    )
-    parallel_syncs: Annotated[int, at_least("sentinel.parallel_syncs", 1)] = Field(
-        1, description="Replicas re-pointed to a new master at once. Default 1 (the others keep serving reads)."
-    )
-
-    @property
-    def down_after_seconds(self) -> int:
-        """down_after_milliseconds rounded up to whole seconds, as the shell scripts count."""
-        return -(-self.down_after_milliseconds // 1000)
-
-    @property
-    def failover_timeout_seconds(self) -> int:
-        """failover_timeout_milliseconds rounded up to whole seconds."""
-        return -(-self.failover_timeout_milliseconds // 1000)
-
-    @model_validator(mode="after")
-    def _quorum_positive(self) -> SentinelSettings:
-        if self.quorum is not None and self.quorum < 1:
-            raise ValueError(f"sentinel.quorum={self.quorum}: a quorum must be at least 1")
-        return self
 
 
 class RedisExporter(StrictModel):
@@ -315,7 +263,7 @@ class RedisArgs(EnsembleOptions):
         _check_sentinel(self)
         _check_auth(self)
         _check_memory(self)
-        _check_commands(self)
+        check_renamed_commands(self.renamed_commands)
         _check_extra_config(self)
         if self.min_replicas_to_write > self.replicas - 1:
             raise ValueError(
@@ -415,39 +363,6 @@ def _check_memory(args: RedisArgs) -> None:
             "Redis needs headroom above maxmemory for replication buffers and the fork of AOF rewrites, "
             "or the container is OOM-killed"
         )
-
-
-def _check_commands(args: RedisArgs) -> None:
-    aliases: dict[str, str] = {}
-    for command, alias in args.renamed_commands.items():
-        upper = command.upper()
-        if not _COMMAND.match(command):
-            raise ValueError(f"renamed_commands: {command!r} is not a Redis command name")
-        if alias and not _ALIAS.match(alias):
-            raise ValueError(
-                f"renamed_commands[{command!r}]={alias!r}: a new name may only hold letters, digits, '_' and '-' "
-                "('' disables the command)"
-            )
-        if upper in PROTECTED_COMMANDS:
-            raise ValueError(
-                f"renamed_commands[{command!r}]={alias!r}: {upper} is used by replication, Sentinel or the "
-                "probes and cannot be renamed or disabled"
-            )
-        if upper in SENTINEL_COMMANDS and alias == "":
-            raise ValueError(
-                f"renamed_commands[{command!r}]='': Sentinel sends {upper} during a failover, so disabling it "
-                f"would break failover; rename it instead (e.g. {upper!r}: 'MY_{upper}')"
-            )
-        if alias:
-            if alias.upper() in aliases:
-                raise ValueError(
-                    f"renamed_commands: {aliases[alias.upper()]!r} and {command!r} are both renamed to {alias!r}"
-                )
-            aliases[alias.upper()] = command
-    uppers = [c.upper() for c in args.renamed_commands]
-    dups = sorted({c for c in uppers if uppers.count(c) > 1})
-    if dups:
-        raise ValueError(f"renamed_commands: {dups} listed more than once (names are case-insensitive)")
 
 
 def _check_extra_config(args: RedisArgs) -> None:

@@ -40,13 +40,13 @@ from statefulkit.args.redis import (
     REDIS_CONTAINER,
     REDIS_PORT,
     REDIS_PORT_NAME,
-    SENTINEL_COMMANDS,
     SENTINEL_CONTAINER,
     SENTINEL_PORT,
     SENTINEL_PORT_NAME,
     RedisArgs,
     RedisExporter,
 )
+from statefulkit.args.redis_commands import SENTINEL_COMMANDS
 from statefulkit.args.rollout import PodManagementPolicy
 from statefulkit.args.tls import TLS_DIR, TlsArgs
 from statefulkit.args.workload import StatefulWorkloadArgs
