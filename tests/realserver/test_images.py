@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from statefulkit.args.container import KeyRef
+from statefulkit.args.ensemble import EnsembleOptions
 from statefulkit.args.redis import RedisArgs
 from statefulkit.args.zookeeper import ZooKeeperArgs
 from statefulkit.render.redis import RedisRender
@@ -53,7 +54,7 @@ def images() -> dict[str, tuple[str, Path, Path]]:
 @pytest.mark.parametrize(
     ("kind", "args"), [("zookeeper", ZooKeeperArgs()), ("redis", RedisArgs(existing_secret=KeyRef(name="s", key="k")))]
 )
-def test_contract_user_is_the_components_default(kind: str, args: ZooKeeperArgs | RedisArgs) -> None:
+def test_contract_user_is_the_components_default(kind: str, args: EnsembleOptions) -> None:
     """The contract is checked as the user the pods run as by default, and the image's user is it."""
     assert contract.CONTRACTS[kind].user == (args.run_as_user, args.run_as_group)
     assert args.fs_group == args.run_as_group

@@ -8,15 +8,14 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 from statefulkit import (
+    ENSEMBLES,
     DisruptionBudget,
     OnDelete,
     RedisArgs,
-    RedisEnsemble,
     RollingUpdate,
     StatefulWorkload,
     StatefulWorkloadArgs,
     ZooKeeperArgs,
-    ZooKeeperEnsemble,
 )
 from statefulkit.args.workload import validate_name
 from statefulkit.testing import run_failing
@@ -386,10 +385,10 @@ def test_ensembles_refuse_bad_extensions_before_anything_is_registered(
     preview: bool, model: type[BaseModel], bad: dict[str, Any], fragments: list[str]
 ) -> None:
     """The ensembles take the same pod extensions; a clash with what they render is refused too."""
-    component = ZooKeeperEnsemble if model is ZooKeeperArgs else RedisEnsemble
+    (component,) = [ensemble for ensemble in ENSEMBLES.values() if ensemble.args_type is model]
     args = {"namespace": "ns", **bad}
-    if model is RedisArgs:
-        args["existing_secret"] = {"name": "redis-auth", "key": "password"}
+    if component.secret_field is not None:  # a password the program would give: an existing Secret's
+        args["existing_secret"] = {"name": "ens-auth", "key": "password"}
     failed = run_failing(lambda: component("ens", args), preview=preview)
     error, registered = failed.error, failed.resources
     assert isinstance(error, ValidationError), error
