@@ -164,6 +164,21 @@ def test_the_staging_and_prod_stack_files_preview_cleanly_against_the_api_server
     assert creates and creates >= 19, result.change_summary
 
 
+def test_a_stack_file_without_a_redis_block_previews_through_the_engine_without_a_password(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """The blocks are optional in Pulumi.yaml too (default false): the engine takes a stack file
+    without `statefulkit:redis` and without its password, and the program plans no Redis."""
+    config = small_stack(f"sk-zk-only-{uuid.uuid4().hex[:6]}")
+    del config["statefulkit:redis"]
+    project = Project.copy(ROOT, tmp_path, engine, "zkonly", config)
+    result, printed = project.preview()
+    assert "error" not in printed.text.lower(), printed.text
+    assert "statefulkit:index:ZooKeeperEnsemble" in printed.text, printed.text
+    assert "RedisEnsemble" not in printed.text and "redis" not in printed.text.lower(), printed.text
+    assert (result.change_summary or {}).get("create"), result.change_summary  # type: ignore[call-overload]
+
+
 # 10 -----------------------------------------------------------------------------------------
 
 
