@@ -53,6 +53,7 @@ class Ensemble(pulumi.ComponentResource, Generic[Args]):
         super().__init__(self.pulumi_type, name, None, opts)
         self.args = validated
         self.render = render
+        self._namespace = pulumi.Output.from_input(validated.namespace)
         secret_name = self._register_secret()
         self._register_beside_workload()
         # The Secret's Output name orders the StatefulSet after it. The other objects are only
@@ -99,7 +100,7 @@ class Ensemble(pulumi.ComponentResource, Generic[Args]):
                 kind=CERTIFICATE_API[1],
                 metadata=render.metadata(render.certificate_name()),
                 # The names it certifies hold the namespace, which may still be an Output.
-                spec=pulumi.Output.from_input(self.args.namespace).apply(render.certificate_spec),
+                spec=self._namespace.apply(render.certificate_spec),
                 opts=child,
             )
 
@@ -110,7 +111,6 @@ class Ensemble(pulumi.ComponentResource, Generic[Args]):
             self.password_secret_name = self.secret.metadata.name
         elif self.render.needs_password() and self.args.existing_secret is not None:
             self.password_secret_name = pulumi.Output.from_input(self.args.existing_secret.name)
-        self._namespace = pulumi.Output.from_input(self.args.namespace)
         self.pod_dns_names = self._namespace.apply(self.render.pod_dns_names)
         return {
             "headless_service_name": self.headless_service_name,

@@ -17,7 +17,7 @@ from statefulkit.args.ensemble import EnsembleOptions
 from statefulkit.args.tls import certificate_secret
 from statefulkit.args.workload import StatefulWorkloadArgs
 from statefulkit.render.pod import Manifest
-from statefulkit.render.tls import render_certificate
+from statefulkit.render.tls import render_certificate, with_tls
 from statefulkit.render.workload import (
     WorkloadManifests,
     WorkloadNames,
@@ -99,6 +99,12 @@ class EnsembleRender(ABC, Generic[Args]):
         )
 
     # --- the workload
+
+    def workload_options(self) -> dict[str, Any]:
+        """The shared options as StatefulWorkloadArgs keywords, with the TLS Secret (and the key
+        store, for an ensemble that assembles one) mounted in the main container."""
+        args = self.args
+        return with_tls(args.workload_options(), self.name, args.tls, keystore=args.tls_keystore)
 
     @abstractmethod
     def workload_args(self, secret_name: Any = None) -> StatefulWorkloadArgs:

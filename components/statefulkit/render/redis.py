@@ -52,7 +52,7 @@ from statefulkit.args.tls import TLS_DIR, TlsArgs
 from statefulkit.args.workload import StatefulWorkloadArgs
 from statefulkit.render.ensemble import EnsembleRender
 from statefulkit.render.shell import render_script
-from statefulkit.render.tls import tls_mounts, with_tls
+from statefulkit.render.tls import tls_mounts
 from statefulkit.render.workload import script_identity
 
 APP_NAME = "redis"
@@ -275,9 +275,8 @@ class RedisRender(EnsembleRender[RedisArgs]):
             **_probes("sentinel", args.discovery_timeout_seconds + args.sentinel.down_after_seconds + 30),
         )
         exporter = [] if args.exporter is None else [_exporter(args.exporter, args, password)]
-        options = args.workload_options()
+        options = self.workload_options()
         options["sidecars"] = [sentinel, *exporter, *args.sidecars]
-        options = with_tls(options, self.name, args.tls)
         return StatefulWorkloadArgs(
             **options,
             container_name=REDIS_CONTAINER,

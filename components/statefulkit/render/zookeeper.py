@@ -54,7 +54,6 @@ from statefulkit.args.zookeeper import (
 from statefulkit.render.ensemble import EnsembleRender
 from statefulkit.render.pod import Manifest
 from statefulkit.render.shell import render_script
-from statefulkit.render.tls import with_tls
 from statefulkit.render.workload import script_identity
 
 APP_NAME = "zookeeper"
@@ -244,7 +243,7 @@ class ZooKeeperRender(EnsembleRender[ZooKeeperArgs]):
         claims = [VolumeClaim(name=DATA_CLAIM, size=args.storage_size, mount_path=DATA_DIR)]
         if args.data_log_storage_size is not None:
             claims.append(VolumeClaim(name=DATA_LOG_CLAIM, size=args.data_log_storage_size, mount_path=DATA_LOG_DIR))
-        options = with_tls(args.workload_options(), self.name, args.tls, keystore=True)
+        options = self.workload_options()
         return StatefulWorkloadArgs(
             **options,
             container_name=CONTAINER_NAME,
