@@ -24,6 +24,9 @@ and get pods that behave, where it matters for ZooKeeper/Redis, like pods on a c
   of a real pod may mount different volumes on the same path. A small Python helper (run as root
   inside the namespaces) performs the bind mounts, ``chdir``s to ``workingDir``, drops to
   runAsUser/runAsGroup/fsGroup and ``exec``s ``command + args`` with the container's environment.
+  ``initContainers`` run the same way (own mounts, env, user; the pod's volumes), one after another
+  to completion on every pod start before any container starts; a non-zero exit or ``init_timeout``
+  fails the start with PodStartError, and their logs are kept like the containers'.
 * **Volumes.** configMap / secret → per-pod files (items, modes, fsGroup), read-only like kubelet's;
   emptyDir → fresh per pod start; volumeClaimTemplates →
   ``<workdir>/pvc/<template>-<sts>-<i>``, which outlives pod restarts and the sim, as a PVC does.
@@ -39,15 +42,16 @@ stop stops every container at once, each after its own preStop, within the grace
 kubelet does, so a hook cannot count on a sidecar that has none).
 
 Not simulated (no test needs them; add one with the test that does): images (commands run from the
-host filesystem, optionally through ``path_shims``), init containers, postStart hooks, envFrom,
-downwardAPI / projected / hostPath volumes, httpGet probes, PID namespaces, resource limits,
-automatic container restarts (a crashed container stays down until ``start``/``restart``), DNS for
-names outside the network, probe timing fields other than ``timeoutSeconds``. Pod IPs are stable per
-ordinal (a real pod gets a new IP on reschedule).
+host filesystem, optionally through ``path_shims``), sidecar init containers (``restartPolicy:
+Always``, refused), postStart hooks, envFrom, downwardAPI / projected / hostPath volumes, httpGet
+probes, PID namespaces, resource limits, automatic container restarts (a crashed container stays
+down until ``start``/``restart``; a failed init container is not retried), DNS for names outside the
+network, probe timing fields other than ``timeoutSeconds``. Pod IPs are stable per ordinal (a real
+pod gets a new IP on reschedule).
 
 The package follows the simulation's layers: `common` (manifests, errors), `host` (commands,
 namespaces, machine-wide state), `network`, then the StatefulSetSim built up from `identity`
-(names, DNS, environment), `volumes`, `processes` and `probes`, in `statefulset`.
+(names, DNS, environment), `volumes`, `processes` (with `initcontainers`) and `probes`, in `statefulset`.
 """
 
 from __future__ import annotations

@@ -33,7 +33,7 @@ class PodConfigError(RuntimeError):
 
 
 class PodStartError(RuntimeError):
-    """A pod's sandbox, init container or postStart hook failed."""
+    """A pod's sandbox or one of its init containers failed (or timed out)."""
 
 
 class PodNotRunningError(RuntimeError):

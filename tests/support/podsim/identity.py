@@ -60,6 +60,7 @@ class _PodIdentity:
     workdir: Path
     honour_run_as_user: bool
     node_name: str
+    init_timeout: float
     id: str
     _template: dict[str, Any]
     _pod_spec: dict[str, Any]
@@ -126,7 +127,8 @@ class _PodIdentity:
         return self.workdir / "logs" / self.pod_name(i) / f"{container or self.container_names[0]}.log"
 
     def log(self, i: int, container: str | None = None) -> str:
-        """Everything the container wrote to stdout/stderr, across restarts (like `kubectl logs`, appended)."""
+        """Everything the container (or init container) wrote to stdout/stderr, across restarts (like
+        `kubectl logs`, appended)."""
         try:
             return self.log_path(i, container).read_text(errors="replace")
         except FileNotFoundError:

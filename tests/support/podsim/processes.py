@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import select
@@ -29,6 +30,7 @@ from tests.support.podsim.common import (
 )
 from tests.support.podsim.host import _ip, _kill_netns_processes, _killpg, _tail
 from tests.support.podsim.identity import _ContainerRun, _PodRun
+from tests.support.podsim.initcontainers import run_init_container
 from tests.support.podsim.volumes import _Volume, _Volumes
 
 # Runs as root inside the pod's namespaces: mounts, hostname, chdir, privilege drop, exec.
@@ -211,8 +213,8 @@ class _Processes(_Volumes):
     # -- lifecycle
 
     def start(self, i: int) -> None:
-        """Start pod i (no-op if it fully runs; a half-dead pod is torn down first): sandbox, init
-        containers in order, then every selected container and their postStart hooks."""
+        """Start pod i (no-op if it fully runs; a half-dead pod is torn down first): sandbox, every
+        init container in order, each to completion, then every selected container."""
         self._check_ordinal(i)
         with self._lock:
             if self._closed:
@@ -229,6 +231,10 @@ class _Processes(_Volumes):
         with self._lock:
             self._runs[i] = run
         try:
+            for init in _as_list(self._pod_spec.get("initContainers")):
+                spawn = functools.partial(self._spawn, i, init, volumes, sandbox.pid)
+                log = self.log_path(i, str(init["name"]))
+                run_init_container(self.pod_name(i), init, spawn, log, self.init_timeout)
             for c in self._containers.values():
                 cr = self._spawn(i, c, volumes, sandbox.pid)
                 run.containers[cr.name] = cr

@@ -28,7 +28,8 @@ class StatefulSetSim(_Probes):
     manifest order; the first one is the default for `exec`/`log`). `path_shims` maps a command name
     to an executable on this host, reachable through PATH in every container (stands in for the image).
     `honour_run_as_user=False` runs everything as root (for host packages whose paths only root may
-    write) and skips the runAsNonRoot check and volume ownership changes.
+    write) and skips the runAsNonRoot check and volume ownership changes. `init_timeout` bounds each
+    init container's run (seconds).
     """
 
     def __init__(
@@ -46,6 +47,7 @@ class StatefulSetSim(_Probes):
         honour_run_as_user: bool = True,
         base_env: Mapping[str, str] | None = None,
         node_name: str = "podsim-node",
+        init_timeout: float = 120.0,
     ) -> None:
         sts = copy.deepcopy(dict(statefulset))
         if sts.get("kind", "StatefulSet") != "StatefulSet":
@@ -77,6 +79,7 @@ class StatefulSetSim(_Probes):
         self.workdir = Path(workdir)
         self.honour_run_as_user = honour_run_as_user
         self.node_name = node_name
+        self.init_timeout = init_timeout
         self._configmaps = {k: _configmap_data(v) for k, v in (configmaps or {}).items()}
         self._secrets = {k: _secret_data(v) for k, v in (secrets or {}).items()}
         self._base_env = dict(base_env or {})
