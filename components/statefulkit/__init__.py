@@ -1,7 +1,5 @@
 """statefulkit: Pulumi components for stateful ensembles on Kubernetes."""
 
-__version__ = "0.2.0"  # the one version source (pyproject reads it)
-
 import warnings
 from typing import Any
 
@@ -38,6 +36,7 @@ from statefulkit.ensemble import Ensemble
 from statefulkit.redis import RedisEnsemble
 from statefulkit.registry import ENSEMBLES
 from statefulkit.storage import new_storage_class
+from statefulkit.version import __version__
 from statefulkit.workload import StatefulWorkload
 from statefulkit.zookeeper import ZooKeeperEnsemble
 

@@ -56,16 +56,18 @@ class Ensemble(pulumi.ComponentResource, Generic[Args]):
         self._namespace = pulumi.Output.from_input(validated.namespace)
         secret_name = self._register_secret()
         self._register_beside_workload()
+        self._register_repository_secrets()
         # The Secret's Output name orders the StatefulSet after it. The other objects are only
         # ordered before it (depends_on, no property dependency): a ConfigMap whose data changes is
         # replaced (its fixed name means delete-before-replace), and the engine would replace along
         # with it every resource whose properties came from it, the whole ensemble for a scale.
         self.workload_args = render.workload_args(secret_name)
-        ordered_after = [*self.config_maps, *([self.certificate] if self.certificate else [])]
+        ordered_after = [*self.config_maps, *([self.certificate] if self.certificate else []), *self.repository_secrets]
         self.workload = StatefulWorkload(
             name, self.workload_args, opts=pulumi.ResourceOptions(parent=self, depends_on=ordered_after)
         )
-        self.register_outputs({**self._shared_outputs(), **self._outputs()})
+        self._register_backup()
+        self.register_outputs({**self._shared_outputs(), **self._backup_outputs(), **self._outputs()})
 
     def _register_secret(self) -> Any:
         """The password Secret, when the component creates one; its Output name, else None."""
@@ -103,6 +105,45 @@ class Ensemble(pulumi.ComponentResource, Generic[Args]):
                 spec=self._namespace.apply(render.certificate_spec),
                 opts=child,
             )
+
+    def _register_repository_secrets(self) -> None:
+        """The backup's and the restore's repository Secrets, from Pulumi secrets (kept secret in the state)."""
+        self.repository_secrets = [
+            k8s.core.v1.Secret(
+                manifest["metadata"]["name"],
+                **manifest_kwargs(manifest),
+                opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["data", "stringData"]),
+            )
+            for manifest in self.render.repository_secrets()
+        ]
+
+    def _register_backup(self) -> None:
+        """With `backup`: the job's scripts, the CronJob and, beside a NetworkPolicy, the job's own.
+        Registered after the workload: the job reads from its members and its config ConfigMap."""
+        self.backup_cron_job: k8s.batch.v1.CronJob | None = None
+        if self.args.backup is None:
+            return
+        render = self.render
+        after = pulumi.ResourceOptions(parent=self, depends_on=[self.workload, *self.repository_secrets])
+        scripts = k8s.core.v1.ConfigMap(
+            f"{self.render.name}-backup", **manifest_kwargs(render.backup_config_map()), opts=after
+        )
+        for policy in render.backup_policies():
+            k8s.networking.v1.NetworkPolicy(policy["metadata"]["name"], **manifest_kwargs(policy), opts=after)
+        cron_job = render.backup_cron_job()
+        self.backup_cron_job = k8s.batch.v1.CronJob(
+            cron_job["metadata"]["name"],
+            **manifest_kwargs(cron_job),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.workload, scripts, *self.repository_secrets]),
+        )
+
+    def _backup_outputs(self) -> dict[str, Any]:
+        self.backup_cron_job_name: pulumi.Output[str] | None = None
+        self.backup_repository: str | None = None
+        if self.backup_cron_job is not None and self.args.backup is not None:
+            self.backup_cron_job_name = self.backup_cron_job.metadata.name
+            self.backup_repository = self.args.backup.repository.url()
+        return {"backup_cron_job_name": self.backup_cron_job_name, "backup_repository": self.backup_repository}
 
     def _shared_outputs(self) -> dict[str, Any]:
         self.headless_service_name: pulumi.Output[str] = self.workload.headless_service.metadata.name

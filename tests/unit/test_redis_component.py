@@ -64,6 +64,8 @@ def test_registers_its_outputs(preview: bool, monkeypatch: pytest.MonkeyPatch) -
         "headless_service_name",
         "sentinel_service_name",
         "password_secret_name",
+        "backup_cron_job_name",
+        "backup_repository",
     }
 
 

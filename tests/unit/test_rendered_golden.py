@@ -14,7 +14,9 @@ ENTRIES = corpus()
 @pytest.mark.parametrize(("ensemble", "model"), [("zookeeper", ZooKeeperArgs), ("redis", RedisArgs)])
 def test_the_corpus_sets_every_option_of_each_ensemble(ensemble: str, model: type[BaseModel]) -> None:
     used = {option for entry in ENTRIES if entry["ensemble"] == ensemble for option in entry["args"]}
-    assert set(model.model_fields) - used == set(), "add a corpus entry that sets them, then record it"
+    # An ensemble that cannot back up yet refuses backup and restore (test_backup_validation.py).
+    refused = {"backup", "restore"} if getattr(model, "backup_layout", None) is None else set()
+    assert set(model.model_fields) - used - refused == set(), "add a corpus entry that sets them, then record it"
 
 
 def test_every_corpus_entry_is_recorded() -> None:

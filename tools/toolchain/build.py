@@ -64,6 +64,7 @@ BIN_VARIABLES = {
     "kwok": "STATEFULKIT_KWOK_BIN",
     "kubelet": "STATEFULKIT_KUBELET_BIN",
     "coredns": "STATEFULKIT_COREDNS_BIN",
+    "versitygw": "STATEFULKIT_VERSITYGW_BIN",
 }
 
 

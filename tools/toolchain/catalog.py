@@ -176,5 +176,15 @@ def catalog(pins: Mapping[str, str]) -> dict[str, Tool]:
             version_variables={"github.com/coredns/coredns/coremain.GitCommit": "{commit}"},
             checks=[(["coredns", "-version"], f"CoreDNS-{pins['COREDNS_VERSION'].lstrip('v')}")],
         ),
+        Tool(
+            # A real S3 API over a directory: the backups' object store in the tests.
+            name="versitygw",
+            module="github.com/versity/versitygw",
+            version=pins["VERSITYGW_VERSION"],
+            binaries={"versitygw": "github.com/versity/versitygw/cmd/versitygw"},
+            local_replace_version=pins["VERSITYGW_VERSION"],
+            version_variables={"main.Version": pins["VERSITYGW_VERSION"]},
+            checks=[(["versitygw", "--version"], pins["VERSITYGW_VERSION"])],
+        ),
     ]
     return {tool.name: tool for tool in tools}

@@ -319,6 +319,27 @@ def is_output_like(value: Any) -> bool:
     return hasattr(value, "apply") and hasattr(value, "future")
 
 
+def secret_check(field: str, what: str, config_example: str, alternative: str) -> PlainValidator:
+    """The validator of a field that takes a Pulumi secret: any Output (it is wrapped with
+    Output.secret), or None. A plain str is refused, redacted, so it never lands in the state."""
+
+    def check(value: Any) -> Any:
+        if value is None or is_output_like(value):
+            return value
+        if isinstance(value, str):
+            raise ValueError(
+                f"{field}=<plain str of {len(value)} characters, redacted>: {what} must be a Pulumi secret so it "
+                f"never lands in the state in plain text. Pass pulumi.Output.secret(value), {config_example}, "
+                f"another resource's Output, or {alternative}"
+            )
+        raise ValueError(
+            f"{field} of type {type(value).__name__} is not a Pulumi Output[str]; pass pulumi.Output.secret(...) "
+            f"or {config_example.split(' (', maxsplit=1)[0]}"
+        )
+
+    return PlainValidator(check)
+
+
 def blocks_every_disruption(replicas: int, min_available: int | str | None, max_unavailable: int | str | None) -> bool:
     """Whether a PDB with these bounds would never allow a voluntary eviction of `replicas` healthy pods."""
     if replicas == 0:

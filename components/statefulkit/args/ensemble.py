@@ -14,6 +14,7 @@ from typing import ClassVar, Self
 
 from pydantic import Field, field_validator, model_validator
 
+from statefulkit.args.backup import BackupArgs, RestoreArgs
 from statefulkit.args.common import StorageSize
 from statefulkit.args.container import EnvList, KeyRef
 from statefulkit.args.options import WorkloadOptions
@@ -58,6 +59,11 @@ class EnsembleOptions(WorkloadOptions):
     metrics_switch: ClassVar[tuple[str, str]] = ("metrics is off", "turn metrics on")
     # With tls, the main container assembles a key store (a memory-backed volume of its own).
     tls_keystore: ClassVar[bool] = False
+    # How a restore lays the snapshot's files out on a data volume (restore-seed.sh's LAYOUT), or
+    # None while the ensemble cannot back up.
+    backup_layout: ClassVar[str | None] = None
+    # The name of the restore's init container, which a user's init containers may not take.
+    restore_container: ClassVar[str] = "restore"
 
     storage_size: StorageSize = Field("10Gi", description="The data claim of each member. Default 10Gi.")
     existing_secret: KeyRef | None = Field(
@@ -81,6 +87,16 @@ class EnsembleOptions(WorkloadOptions):
         "the ensemble sets itself is refused. Default [].",
     )
 
+    backup: BackupArgs | None = Field(
+        None,
+        description="BackupArgs(...): restic snapshots on a schedule, to an S3-compatible store. Default None.",
+    )
+    restore: RestoreArgs | None = Field(
+        None,
+        description="RestoreArgs(...): seed the empty data volumes of a new ensemble from a snapshot before the "
+        "first start. Default None.",
+    )
+
     def own_pod(self) -> PodParts:
         """What the ensemble renders into its pods itself with these options: its containers (the
         main one first), their variables and ports, its volumes and their mount paths."""
@@ -96,9 +112,14 @@ class EnsembleOptions(WorkloadOptions):
         if self.tls is not None:
             tls_volumes, tls_mounts = own_tls_parts(keystore=self.tls_keystore)
             main = replace(main, mounts=[*main.mounts, *tls_mounts])
+        restore = (
+            [PodContainer(name=own(self.restore_container, "the restore's init container, with restore"), init=True)]
+            if self.restore is not None
+            else []
+        )
         return PodParts(
             owner="the ensemble",
-            containers=[main, *others],
+            containers=[main, *others, *restore],
             volumes=[
                 *(own(claim.volume, claim.what) for claim in claims),
                 own(CONFIG_VOLUME, "the config files and scripts"),
@@ -129,6 +150,14 @@ class EnsembleOptions(WorkloadOptions):
     @model_validator(mode="after")
     def _additions_fit_the_pod(self) -> Self:
         check_pod(self.own_pod().with_additions(self, env_field="extra_env"), type(self).__name__)
+        return self
+
+    @model_validator(mode="after")
+    def _backups(self) -> Self:
+        if self.backup_layout is None:
+            for given in ("backup", "restore"):
+                if getattr(self, given) is not None:
+                    raise ValueError(f"{given} is set, but {type(self).__name__} cannot back up or restore yet")
         return self
 
     @model_validator(mode="after")

@@ -20,9 +20,9 @@ from statefulkit.args.common import (
     StorageSize,
     StrictModel,
     at_least,
-    is_output_like,
     memory_bytes,
     parse_quantity,
+    secret_check,
 )
 from statefulkit.args.container import ContainerPort, Resources
 from statefulkit.args.ensemble import Claim, EnsembleOptions, StoppingWork
@@ -133,25 +133,15 @@ def _master_name(value: Any) -> str:
     return value
 
 
-def _password(value: Any) -> Any:
-    """A Pulumi secret: any Output (it is wrapped with Output.secret). A plain str is refused."""
-    if value is None or is_output_like(value):
-        return value
-    if isinstance(value, str):
-        raise ValueError(
-            f"password=<plain str of {len(value)} characters, redacted>: a Redis password must be a Pulumi "
-            "secret so it never lands in the state in plain text. Pass pulumi.Output.secret(value), "
-            'pulumi.Config().require_secret("redisPassword") (set it with `pulumi config set --secret '
-            "redisPassword ...`), another resource's Output, or reference an existing Kubernetes Secret "
-            'with existing_secret={"name": ..., "key": ...}'
-        )
-    raise ValueError(
-        f"password of type {type(value).__name__} is not a Pulumi Output[str]; pass "
-        'pulumi.Output.secret(...) or pulumi.Config().require_secret("redisPassword")'
-    )
-
-
-SecretInput = Annotated[pulumi.Output[str] | None, PlainValidator(_password)]
+SecretInput = Annotated[
+    pulumi.Output[str] | None,
+    secret_check(
+        "password",
+        "a Redis password",
+        'pulumi.Config().require_secret("redisPassword") (set it with `pulumi config set --secret redisPassword ...`)',
+        'reference an existing Kubernetes Secret with existing_secret={"name": ..., "key": ...}',
+    ),
+]
 MemorySize = Annotated[int | str | None, AfterValidator(_maxmemory)]
 
 
@@ -198,6 +188,7 @@ class RedisArgs(EnsembleOptions):
         "exporter is None",
         "set exporter=RedisExporter() to add the exporter",
     )
+    backup_layout: ClassVar[str | None] = "redis-rdb"
 
     replicas: Annotated[int, at_least("replicas", 1)] = Field(
         3, description="Pods: one primary, replicas-1 replicas, a Sentinel in each. Default 3."
@@ -269,6 +260,11 @@ class RedisArgs(EnsembleOptions):
             raise ValueError(
                 f"min_replicas_to_write={self.min_replicas_to_write} with replicas={self.replicas}: a master has "
                 f"at most {self.replicas - 1} replica(s), so it would refuse every write"
+            )
+        if self.backup is not None and self.replicas < 2:
+            raise ValueError(
+                f"backup with replicas={self.replicas}: a backup is copied from a replica, never the master, so it "
+                "needs replicas >= 2"
             )
         return self
 

@@ -16,6 +16,7 @@ from statefulkit.args.container import KeyRef
 from statefulkit.args.ensemble import EnsembleOptions
 from statefulkit.args.tls import certificate_secret
 from statefulkit.args.workload import StatefulWorkloadArgs
+from statefulkit.render import backup as backups
 from statefulkit.render.pod import Manifest
 from statefulkit.render.tls import render_certificate, with_tls
 from statefulkit.render.workload import (
@@ -24,7 +25,9 @@ from statefulkit.render.workload import (
     ensemble_metadata,
     pod_dns_names,
     render_workload,
+    selector_labels,
 )
+from statefulkit.version import __version__
 
 Args = TypeVar("Args", bound=EnsembleOptions)
 
@@ -102,9 +105,106 @@ class EnsembleRender(ABC, Generic[Args]):
 
     def workload_options(self) -> dict[str, Any]:
         """The shared options as StatefulWorkloadArgs keywords, with the TLS Secret (and the key
-        store, for an ensemble that assembles one) mounted in the main container."""
+        store, for an ensemble that assembles one) mounted in the main container, and with a
+        restore its init container in front of the user's."""
         args = self.args
-        return with_tls(args.workload_options(), self.name, args.tls, keystore=args.tls_keystore)
+        options = with_tls(args.workload_options(), self.name, args.tls, keystore=args.tls_keystore)
+        if args.restore is not None:
+            options["init_containers"] = [self.restore_init_container(), *options["init_containers"]]
+        return options
+
+    def config_files(self, files: dict[str, str]) -> dict[str, str]:
+        """The ensemble's config files, and with a restore the script of its init container."""
+        return files if self.args.restore is None else {**files, backups.RESTORE_SH: backups.restore_script()}
+
+    # --- backups and restores
+
+    def data_claim(self) -> tuple[str, str]:
+        """The data claim a backup is taken of and a restore seeds: (volume claim name, mount path)."""
+        raise NotImplementedError(f"{type(self).__name__} must name its data claim to back up (data_claim)")
+
+    def backup_fetch(self) -> backups.BackupFetch:
+        """The ensemble's part of its backup job (only when `backup` is set)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot back up")
+
+    def restore_layout(self) -> dict[str, str]:
+        """restore-seed.sh's settings: LAYOUT, and what the layout needs."""
+        assert self.args.backup_layout is not None
+        return {"LAYOUT": self.args.backup_layout}
+
+    def repository_secret_name(self, purpose: str) -> str:
+        """The Secret of the backup's (`backup`) or the restore's (`restore`) repository."""
+        settings = self.args.backup if purpose == "backup" else self.args.restore
+        assert settings is not None
+        return backups.repository_secret_ref(self.name, purpose, settings.repository)
+
+    def repository_secrets(self) -> list[Manifest]:
+        """The repository Secrets the component creates (none for an `existing_secret`)."""
+        made = []
+        for purpose, settings in (("backup", self.args.backup), ("restore", self.args.restore)):
+            if settings is not None and settings.repository.existing_secret is None:
+                metadata = self.metadata(backups.repository_secret_name(self.name, purpose))
+                made.append(backups.repository_secret(metadata, settings.repository))
+        return made
+
+    def restore_init_container(self) -> Any:
+        assert self.args.restore is not None
+        claim, data_dir = self.data_claim()
+        return backups.restore_container(
+            self.workload_names.stateful_set,
+            self.args.restore,
+            self.repository_secret_name("restore"),
+            claim=claim,
+            data_dir=data_dir,
+            config_dir=self.config_dir(),
+            layout=self.restore_layout(),
+        )
+
+    def config_dir(self) -> str:
+        """Where the pods mount the config files and scripts."""
+        raise NotImplementedError(f"{type(self).__name__} must say where its scripts are to back up (config_dir)")
+
+    def backup_job_labels(self) -> dict[str, str]:
+        return backups.backup_labels(self.app_name, self.name)
+
+    def backup_config_map(self) -> Manifest:
+        backup = self.args.backup
+        assert backup is not None
+        fetch = self.backup_fetch()
+        return {
+            "metadata": self.metadata(f"{self.name}-backup"),
+            "data": backups.backup_config_files(fetch, self.name, __version__, backup.retention.flags()),
+        }
+
+    def backup_cron_job(self) -> Manifest:
+        backup = self.args.backup
+        assert backup is not None
+        return backups.render_cron_job(
+            name=self.name,
+            metadata=self.metadata(f"{self.name}-backup"),
+            labels=self.backup_job_labels(),
+            backup=backup,
+            fetch=self.backup_fetch(),
+            image=self.workload_args().image,  # the fetch runs in the server's image
+            image_pull_policy=self.args.image_pull_policy,
+            config_map=self.workload_names.config_map,
+            config_dir=self.config_dir(),
+            secret_name=self.repository_secret_name("backup"),
+        )
+
+    def backup_policies(self) -> list[Manifest]:
+        """The backup job's NetworkPolicies (none when the ensemble has none)."""
+        backup = self.args.backup
+        if backup is None or self.args.network_policy is None:
+            return []
+        members = selector_labels(self.name, self.workload_args())
+        return backups.render_backup_policies(
+            self.metadata(f"{self.name}-backup"),
+            self.backup_job_labels(),
+            members,
+            self.backup_fetch(),
+            backup.repository.port(),
+        )
 
     @abstractmethod
     def workload_args(self, secret_name: Any = None) -> StatefulWorkloadArgs:

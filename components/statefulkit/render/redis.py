@@ -50,6 +50,7 @@ from statefulkit.args.redis_commands import SENTINEL_COMMANDS
 from statefulkit.args.rollout import PodManagementPolicy
 from statefulkit.args.tls import TLS_DIR, TlsArgs
 from statefulkit.args.workload import StatefulWorkloadArgs
+from statefulkit.render.backup import BackupFetch
 from statefulkit.render.ensemble import EnsembleRender
 from statefulkit.render.shell import render_script
 from statefulkit.render.tls import tls_mounts
@@ -64,6 +65,7 @@ REDIS_START = "redis-start.sh"
 SENTINEL_START = "sentinel-start.sh"
 PROBE_SH = "probe.sh"
 PRESTOP_SH = "prestop.sh"
+BACKUP_FETCH = "redis-backup-fetch.sh"
 
 
 # --------------------------------------------------------------------------- config files
@@ -257,6 +259,32 @@ class RedisRender(EnsembleRender[RedisArgs]):
     def needs_password(self) -> bool:
         return self.args.auth
 
+    def config_dir(self) -> str:
+        return CONFIG_DIR
+
+    def data_claim(self) -> tuple[str, str]:
+        return DATA_VOLUME, DATA_DIR
+
+    def restore_layout(self) -> dict[str, str]:
+        return {**super().restore_layout(), "APPENDONLY": "yes" if self.args.appendonly else "no"}
+
+    def backup_fetch(self) -> BackupFetch:
+        """An RDB from the replica furthest along (redis-backup-fetch.sh), over the Redis port."""
+        password = self.password_ref()
+        tls = self.args.tls
+        mounts = (
+            []
+            if tls is None
+            else [({"name": "tls", "secret": {"secretName": tls.secret(self.name), "defaultMode": 0o440}}, TLS_DIR)]
+        )
+        return BackupFetch(
+            script=BACKUP_FETCH,
+            text=render_script(BACKUP_FETCH),
+            port=REDIS_PORT,
+            env=[] if password is None else [EnvVar(name=PASSWORD_ENV, secret_key_ref=password)],
+            mounts=mounts,
+        )
+
     def sentinel_addresses(self, namespace: str) -> list[str]:
         """`<pod fqdn>:26379` for every pod: what a Sentinel-aware client is configured with."""
         return [f"{fqdn}:{SENTINEL_PORT}" for fqdn in self.pod_dns_names(namespace)]
@@ -292,7 +320,7 @@ class RedisRender(EnsembleRender[RedisArgs]):
             # Role selection goes through the Sentinels, so pods need not start in order; after a full
             # outage all of them come back at once and find the last master from the saved state.
             pod_management_policy=PodManagementPolicy.PARALLEL,
-            config_files=render_config_files(self.name, args),
+            config_files=self.config_files(render_config_files(self.name, args)),
             config_mount_path=CONFIG_DIR,
             app_name=APP_NAME,
             component="server",

@@ -212,6 +212,12 @@ class ZooKeeperRender(EnsembleRender[ZooKeeperArgs]):
     def bootstrap_config_map_name(self) -> str:
         return f"{self.name}-bootstrap"
 
+    def config_dir(self) -> str:
+        return CONFIG_DIR
+
+    def data_claim(self) -> tuple[str, str]:
+        return DATA_CLAIM, DATA_DIR
+
     def certified_services(self) -> list[str]:
         return [self.workload_names.headless_service, self.workload_names.client_service]
 
@@ -278,7 +284,7 @@ class ZooKeeperRender(EnsembleRender[ZooKeeperArgs]):
             # A stopping member takes itself out of the voting ensemble first (bounded by
             # member_removal_seconds, which the args keep inside the grace period).
             pre_stop=["bash", f"{CONFIG_DIR}/{PRESTOP_SCRIPT_FILE}"],
-            config_files=render_config_files(self.name, args),
+            config_files=self.config_files(render_config_files(self.name, args)),
             config_mount_path=CONFIG_DIR,
             config_file_mode=0o555,
             app_name=APP_NAME,
