@@ -1,10 +1,11 @@
-"""The ZooKeeper and Redis images made from Debian's packages (tools/images/build).
+"""The ZooKeeper, Redis and restic images made from Debian's packages (tools/images/build).
 
 Each image is built (from the cache when warm), its archive meets the image contract that the
 components' scripts rely on (tools/images/contract.py), and its server runs from the image as the
 components' default user: started by the rendered container command with the rendered ConfigMap
-at /config, answering the rendered readiness and liveness probes, and its clients' words. A root
-filesystem lacking what the contract asks for fails the check, naming it.
+at /config, answering the rendered readiness and liveness probes, and its clients' words (restic:
+the contract's own round trip on a local repository). A root filesystem lacking what the contract
+asks for fails the check, naming it.
 """
 
 from __future__ import annotations
@@ -81,13 +82,18 @@ def test_image_archive_meets_the_contract(kind: str, images: dict[str, tuple[str
         assert not (rootfs / absent).exists(), absent
 
 
-def test_contract_names_what_an_image_lacks(images: dict[str, tuple[str, Path, Path]], tmp_path: Path) -> None:
-    """A copy of the Redis rootfs (hard links: cheap, and the cached one stays intact) without `od`,
-    then without `sh`."""
-    copy = tmp_path / "rootfs"
-    if subprocess.run(["cp", "-al", str(images["redis"][2]), str(copy)], check=False).returncode != 0:
+def _copy(rootfs: Path, copy: Path) -> Path:
+    """A copy of a cached rootfs to break: hard links (cheap; removing a file or changing a directory
+    leaves the cached one intact), or a full copy where links cannot be made."""
+    if subprocess.run(["cp", "-al", str(rootfs), str(copy)], check=False).returncode != 0:
         shutil.rmtree(copy, ignore_errors=True)
-        subprocess.run(["cp", "-a", str(images["redis"][2]), str(copy)], check=True)
+        subprocess.run(["cp", "-a", str(rootfs), str(copy)], check=True)
+    return copy
+
+
+def test_contract_names_what_an_image_lacks(images: dict[str, tuple[str, Path, Path]], tmp_path: Path) -> None:
+    """A copy of the Redis rootfs without `od`, then without `sh`."""
+    copy = _copy(images["redis"][2], tmp_path / "rootfs")
     (copy / "usr/bin/od").unlink()
     failures = contract.check(contract.REDIS, copy)
     assert len(failures) == 1, failures
@@ -95,6 +101,43 @@ def test_contract_names_what_an_image_lacks(images: dict[str, tuple[str, Path, P
     (copy / "bin/sh").unlink()
     (failure,) = contract.check(contract.REDIS, copy)
     assert failure.startswith("sh: the pods run `sh /config/<script>.sh`, and it does not run as uid 999"), failure
+
+
+def _unmet(failures: list[str]) -> list[str]:
+    """The needs that the failures name."""
+    return [f.split(": missing (")[0] for f in failures]
+
+
+def _restic_need(prefix: str) -> str:
+    return next(n.what for n in contract.RESTIC.needs if n.what.startswith(prefix))
+
+
+def test_restic_contract_names_what_an_image_lacks(images: dict[str, tuple[str, Path, Path]], tmp_path: Path) -> None:
+    """A copy of the restic rootfs without restic, then with it but with /tmp not writable by the
+    scripts' user (as a build that forgot /tmp's mode would leave it)."""
+    runs, round_trip, tmp = _restic_need("restic runs"), _restic_need("restic init"), _restic_need("/tmp")
+    rootfs = images["restic"][2]
+    copy = _copy(rootfs, tmp_path / "rootfs")
+    (copy / "usr/bin/restic").unlink()
+    failures = contract.check(contract.RESTIC, copy)
+    assert _unmet(failures) == [runs, round_trip], failures
+    assert all(f.endswith("restic: not found") for f in failures), failures
+    shutil.copy2(rootfs / "usr/bin/restic", copy / "usr/bin/restic")
+    (copy / "tmp").chmod(0o755)
+    failures = contract.check(contract.RESTIC, copy)
+    assert _unmet(failures) == [tmp, round_trip], failures
+    assert failures[1].endswith("mkdir: cannot create directory '/tmp/contract-data': Permission denied"), failures
+
+
+def test_restic_image_holds_the_tool_and_no_more(images: dict[str, tuple[str, Path, Path]]) -> None:
+    """The CA bundle is made by the build, so its sources, update-ca-certificates and openssl (its
+    c_rehash) stay out; the scripts use sh, not bash; the pods' uid has no passwd entry, as in a pod."""
+    rootfs = images["restic"][2]
+    assert build.RECIPES["restic"].user == (None, contract.RESTIC.user[0])
+    assert ":65532:" not in (rootfs / "etc/passwd").read_text()
+    assert (rootfs / "tmp").stat().st_mode & 0o7777 == 0o1777
+    for absent in ("usr/share/ca-certificates", "usr/sbin/update-ca-certificates", "usr/bin/openssl", "bin/bash"):
+        assert not (rootfs / absent).exists(), absent
 
 
 def _container(manifests: WorkloadManifests, name: str | None = None) -> dict[str, Any]:

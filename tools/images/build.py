@@ -1,19 +1,20 @@
-"""ZooKeeper and Redis container images made from Debian's packages, for the real nodes.
+"""ZooKeeper, Redis and restic container images made from Debian's packages, for the real nodes.
 
-    tools/images/build [zookeeper|redis ...] [--no-import]
+    tools/images/build [zookeeper|redis|restic ...] [--no-import]
 
 Each image is a root filesystem of Debian's packages (this machine's apt sources and suite): apt
 resolves the packages' dependency closure, `apt-get download` fetches it, `dpkg-deb -x` unpacks
 each package. No maintainer script runs, so what they would do and the image needs is done here
-(a user, the java link, ZooKeeper's config alternative); packages that only serve maintainer
-scripts or a desktop are left out (SKIPPED). The rootfs is cached under
+(a user, the java link, ZooKeeper's config alternative, the CA bundle); packages that only serve
+maintainer scripts or a desktop are left out (SKIPPED, Recipe.skipped). The rootfs is cached under
 <cache>/images/rootfs/<kind>-<key>, the key hashing the resolved package versions and this file,
 so a warm run only asks apt for the versions. tools/node/oci turns it into an OCI archive and
 imports it into the running real nodes. Prints `<kind> <image> <archive> <rootfs>` per image.
 
 The images are named for what they are (statefulkit.local/zookeeper-debian:3.8,
-.../redis-debian:7.0); the components keep the official images as their defaults. What the
-components' scripts need from either image is tools/images/contract.py.
+.../redis-debian:7.0, .../restic-debian:0.14: the backup CronJob's and the restore init containers'
+tool); the components keep the official images as their defaults. What the components' scripts
+need from each image is tools/images/contract.py.
 """
 
 from __future__ import annotations
@@ -66,9 +67,12 @@ class Recipe:
     kind: str
     packages: tuple[str, ...]
     tag_of: str  # the package whose upstream major.minor tags the image
-    user: tuple[str, int]  # name, uid (= gid): the official image's, the components' default
+    # name, uid (= gid): the official image's, the components' default; no name: no passwd entry,
+    # as a pod's runAsUser has none
+    user: tuple[str | None, int]
     config: dict[str, Any]  # the OCI config beyond User and Env PATH
     finish: Callable[[Path], None] = field(default=lambda _: None)
+    skipped: tuple[str, ...] = ()  # SKIPPED for this image only (another one needs them)
     inputs: tuple[str, ...] = ()  # files of the repo (beyond this one) whose content the image holds
 
     @property
@@ -117,6 +121,22 @@ def _finish_redis(rootfs: Path) -> None:
     _own_dir(rootfs / "data", 999)
 
 
+def _finish_restic(rootfs: Path) -> None:
+    # update-ca-certificates (ca-certificates' postinst, by default trusting every certificate it
+    # ships) would concatenate them into the bundle Go's TLS reads; then the sources, the script and
+    # its configuration serve nothing.
+    certs = sorted((rootfs / "usr/share/ca-certificates").rglob("*.crt"))
+    if not certs:
+        raise SystemExit("images: ca-certificates unpacked no usr/share/ca-certificates/**/*.crt")
+    bundle = rootfs / "etc/ssl/certs/ca-certificates.crt"
+    bundle.parent.mkdir(parents=True, exist_ok=True)
+    bundle.write_text("".join(cert.read_text().rstrip("\n") + "\n" for cert in certs))
+    bundle.chmod(0o644)
+    for unused in ("usr/share/ca-certificates", "etc/ca-certificates"):
+        shutil.rmtree(rootfs / unused)
+    (rootfs / "usr/sbin/update-ca-certificates").unlink()
+
+
 def _metrics_jars() -> Path:
     out = subprocess.run([str(ROOT / "tools/zookeeper-metrics-jars")], capture_output=True, text=True, check=False)
     if out.returncode != 0:
@@ -143,6 +163,15 @@ RECIPES = {
             user=("redis", 999),
             config={"Cmd": ["redis-server"], "WorkingDir": "/data"},
             finish=_finish_redis,
+        ),
+        Recipe(
+            kind="restic",
+            packages=("base-files", "dash", "coreutils", "grep", "sed", "restic", "ca-certificates"),
+            tag_of="restic",
+            user=(None, 65532),  # the scripts' runAsUser: the official image runs as root
+            config={"Entrypoint": ["restic"]},  # as the official image's
+            finish=_finish_restic,
+            skipped=("openssl",),  # update-ca-certificates' c_rehash: _finish_restic makes the bundle
         ),
     )
 }
@@ -173,7 +202,7 @@ def resolve(recipe: Recipe) -> dict[str, str]:
             "".join(
                 f"Package: {p}\nStatus: install ok installed\nVersion: 99:0\nArchitecture: all\n"
                 "Maintainer: none\nDescription: left out of the image\n\n"
-                for p in SKIPPED
+                for p in (*SKIPPED, *recipe.skipped)
             )
         )
         plan = _apt("-s", "install", "--no-install-recommends", *recipe.packages, status=status)
@@ -219,12 +248,14 @@ def build_rootfs(recipe: Recipe, debs: list[Path], rootfs: Path) -> None:
     for pruned in PRUNED:
         shutil.rmtree(rootfs / pruned, ignore_errors=True)
     name, uid = recipe.user
+    user = f"{name}:x:{uid}:{uid}:{name}:/data:/usr/sbin/nologin\n" if name else ""
+    group = f"{name}:x:{uid}:\n" if name else ""
     (rootfs / "etc/passwd").write_text(
-        f"root:x:0:0:root:/root:/bin/sh\n{name}:x:{uid}:{uid}:{name}:/data:/usr/sbin/nologin\n"
-        "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"
+        f"root:x:0:0:root:/root:/bin/sh\n{user}nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"
     )
-    (rootfs / "etc/group").write_text(f"root:x:0:\n{name}:x:{uid}:\nnogroup:x:65534:\n")
-    (rootfs / "usr/bin/awk").symlink_to("mawk")  # mawk's update-alternatives
+    (rootfs / "etc/group").write_text(f"root:x:0:\n{group}nogroup:x:65534:\n")
+    if (rootfs / "usr/bin/mawk").exists():
+        (rootfs / "usr/bin/awk").symlink_to("mawk")  # mawk's update-alternatives
     for mountpoint in ("proc", "sys", "dev", "tmp"):
         (rootfs / mountpoint).mkdir(exist_ok=True)
     (rootfs / "tmp").chmod(0o1777)

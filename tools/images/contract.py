@@ -1,6 +1,6 @@
-"""What the components' scripts assume about a ZooKeeper or Redis image, and a check of an image.
+"""What the components' scripts assume about a ZooKeeper, Redis or restic image, and a check of an image.
 
-    tools/images/check zookeeper|redis IMAGE   (IMAGE: an OCI image archive or a root filesystem)
+    tools/images/check zookeeper|redis|restic IMAGE   (IMAGE: an OCI image archive or a root filesystem)
 
 The pods run `<interpreter> /config/<script>.sh` as the components' default user; the scripts find
 every program through PATH and know no path inside the image (README.md beside this file says how
@@ -16,7 +16,8 @@ import json
 import sys
 import tarfile
 import tempfile
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
@@ -36,6 +37,7 @@ class Contract:
     interpreter: str  # the pods' command is `<interpreter> /config/<script>.sh`
     user: tuple[int, int]  # the components' default runAsUser / runAsGroup (and fsGroup)
     needs: tuple[Need, ...]
+    env: Mapping[str, str] = field(default_factory=dict)  # what the pods set beyond the image's PATH
 
 
 def on_path(used_by: str, *commands: str) -> list[Need]:
@@ -102,7 +104,50 @@ REDIS = Contract(
         Need("redis-cli speaks TLS (--tls)", "redis-common.sh cli() with TLS", "redis-cli --tls --version"),
     ),
 )
-CONTRACTS = {c.kind: c for c in (ZOOKEEPER, REDIS)}
+# restic's round trip on a local repository: every step the backup CronJob and the restore init
+# containers take, with no network (the S3 endpoint's TLS needs only the CA bundle, checked apart).
+RESTIC_ROUND_TRIP = """set -e
+export RESTIC_REPOSITORY=/tmp/contract-repo RESTIC_PASSWORD=contract
+mkdir /tmp/contract-data
+echo kept >/tmp/contract-data/file
+restic init -q
+restic backup -q /tmp/contract-data
+restic snapshots --json | grep -qF '"paths":["/tmp/contract-data"]'
+restic restore -q latest --target /tmp/contract-restore
+[ "$(cat /tmp/contract-restore/tmp/contract-data/file)" = kept ]
+[ -d /tmp/restic-cache ]"""
+RESTIC = Contract(
+    kind="restic",
+    interpreter="sh",
+    user=(65532, 65532),
+    # the official image's HOME (/root) is not the user's; restic's cache must land somewhere writable
+    env={"HOME": "/tmp", "RESTIC_CACHE_DIR": "/tmp/restic-cache"},  # noqa: S108
+    needs=(
+        *on_path(
+            "the backup and restore scripts: timestamps, markers, the snapshots' JSON",
+            *("date", "cat", "mkdir", "mv", "rm", "ls", "cp", "sleep", "wc", "tr", "head", "tail", "id", "env"),
+            *("grep", "sed"),
+        ),
+        Need(
+            "/tmp writable by any uid and sticky (mode 1777)",  # noqa: S108
+            "HOME and RESTIC_CACHE_DIR under /tmp: restic's cache, whatever the pod's runAsUser",
+            "[ -k /tmp ] && : >/tmp/.c && rm /tmp/.c",
+        ),
+        Need(
+            "CA bundle /etc/ssl/certs/ca-certificates.crt (PEM, Mozilla's roots)",
+            "restic against an https S3 endpoint: Go's TLS reads this file",
+            "[ \"$(grep -c -e '-----BEGIN CERTIFICATE-----' /etc/ssl/certs/ca-certificates.crt)\" -gt 100 ]",
+        ),
+        # Runs, so on PATH too (one need, not two failures for one missing program).
+        Need("restic runs (restic version)", "the backup and restore scripts: every restic command", "restic version"),
+        Need(
+            "restic init, backup, snapshots --json, restore latest on a local repository",
+            "the backup CronJob (init once, backup, snapshots) and the restore init containers (restore)",
+            RESTIC_ROUND_TRIP,
+        ),
+    ),
+)
+CONTRACTS = {c.kind: c for c in (ZOOKEEPER, REDIS, RESTIC)}
 
 
 def image_path(rootfs: Path) -> str:
@@ -138,7 +183,7 @@ def unpack(archive: Path, into: Path) -> Path:
 
 def check(contract: Contract, rootfs: Path) -> list[str]:
     """The contract's failures on `rootfs`: one message per Need not met (none: the image fits)."""
-    env = {"PATH": image_path(rootfs)}
+    env = {"PATH": image_path(rootfs), **contract.env}
     shell = sandbox.run(rootfs, [contract.interpreter, "-c", "true"], user=contract.user, env=env)
     if shell.returncode != 0:
         return [
