@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tests.support.toolchain import toolchain_bin
 from tests.support.watch import Watch
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,7 +45,7 @@ class LocalCluster:
             return False
         try:
             cluster = LocalCluster.existing(found.stdout.strip())
-        except (subprocess.CalledProcessError, StopIteration, OSError):
+        except (subprocess.CalledProcessError, LookupError, OSError):
             return False  # no toolchain built yet
         return cluster.kubectl("get", "--raw", "/readyz", check=False).returncode == 0
 
@@ -58,7 +59,7 @@ class LocalCluster:
         session does (`kwokctl stop cluster`)."""
         # tools/cluster/up writes the kubeconfig to <cache>/clusters/<name>/kubeconfig.
         cluster_dir = Path(self.kubeconfig).parent
-        kwok_bin = _exported(Path(_toolchain_env_file()), "STATEFULKIT_KWOK_BIN")
+        kwok_bin = str(toolchain_bin("STATEFULKIT_KWOK_BIN"))
         env = {**os.environ, "KWOK_WORKDIR": str(cluster_dir.parent.parent / "kwok")}
         subprocess.run(
             [os.path.join(kwok_bin, "kwokctl"), "stop", "cluster", "--name", cluster_dir.name],
@@ -116,7 +117,7 @@ class LocalCluster:
     def existing(cls, kubeconfig: str) -> LocalCluster:
         """An already running control plane (e.g. one made by a changed copy of tools/cluster/up),
         driven with the toolchain's kubectl; nothing is started or recycled."""
-        kube_bin = _exported(Path(_toolchain_env_file()), "STATEFULKIT_KUBE_BIN")
+        kube_bin = str(toolchain_bin("STATEFULKIT_KUBE_BIN"))
         return cls(kubeconfig=kubeconfig, kubectl_path=os.path.join(kube_bin, "kubectl"))
 
     def pods(self, namespace: str, selector: str | None = None) -> list[dict[str, Any]]:
@@ -180,20 +181,6 @@ class LocalCluster:
 def _named(name: str | None) -> dict[str, str] | None:
     """The environment that points tools/cluster/{up,down} at the cluster `name`."""
     return None if name is None else {**os.environ, "STATEFULKIT_CLUSTER_NAME": name}
-
-
-def _toolchain_env_file() -> str:
-    return subprocess.run(
-        [str(ROOT / "tools/toolchain/build"), "--env-file"], check=True, stdout=subprocess.PIPE, text=True
-    ).stdout.strip()
-
-
-def _exported(env_file: Path, key: str) -> str:
-    """The value of `export KEY=...` in the toolchain's env file."""
-    prefix = f"export {key}="
-    return next(
-        line[len(prefix) :].strip("'\"") for line in env_file.read_text().splitlines() if line.startswith(prefix)
-    )
 
 
 # The real nodes (tools/node/up) carry this label and a taint that keeps every other pod off them;

@@ -229,7 +229,7 @@ def redis_ensemble(
     spec: RedisArgs,
     password: str | None,
     *,
-    extra_secrets: dict[str, dict[str, str]] | None = None,
+    extra_secrets: dict[str, dict[str, Any]] | None = None,
     client_tls: dict[str, Any] | None = None,
 ) -> Iterator[RedisPods]:
     """Start every pod at once (podManagementPolicy Parallel) and wait until all are Ready.

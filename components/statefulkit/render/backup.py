@@ -34,8 +34,8 @@ RESTORE_CONTAINER = "restore"
 # A file on a restored volume: the snapshot it came from. A volume with it is never restored again;
 # a volume with data and without it is never overwritten (unless the user says so).
 RESTORED_MARKER = ".statefulkit-restored"
-# restic writes its cache here; /tmp is an emptyDir (the job's root filesystem is read-only).
-RESTIC_HOME = "/tmp"  # noqa: S108 - a memory-backed emptyDir of the pod
+# restic's home, cache and temporary files: an emptyDir (the job's root filesystem is read-only).
+RESTIC_HOME = "/restic"
 
 
 @dataclass(frozen=True)
@@ -132,14 +132,14 @@ def render_cron_job(
     """The CronJob: one job at a time (Forbid), bounded by its deadline, retried `retries` times."""
     volumes: list[Manifest] = [
         {"name": "backup", "emptyDir": {}},
-        {"name": "tmp", "emptyDir": {"medium": "Memory"}},
+        {"name": "restic", "emptyDir": {}},
         {"name": "scripts", "configMap": {"name": metadata["name"]}},
         {"name": "config", "configMap": {"name": config_map}},
         *(volume for volume, _ in fetch.mounts),
     ]
     common_mounts = [
         {"name": "backup", "mountPath": BACKUP_DIR},
-        {"name": "tmp", "mountPath": RESTIC_HOME},
+        {"name": "restic", "mountPath": RESTIC_HOME},
         {"name": "scripts", "mountPath": SCRIPTS_DIR, "readOnly": True},
     ]
     fetcher: Manifest = {
@@ -167,7 +167,8 @@ def render_cron_job(
                 *_job_env(config_dir),
                 *restic_env(backup.repository, secret_name),
                 EnvVar(name="HOME", value=RESTIC_HOME),
-                EnvVar(name="RESTIC_CACHE_DIR", value=f"{RESTIC_HOME}/restic-cache"),
+                EnvVar(name="RESTIC_CACHE_DIR", value=f"{RESTIC_HOME}/cache"),
+                EnvVar(name="TMPDIR", value=RESTIC_HOME),
             ]
         ],
         "volumeMounts": common_mounts,

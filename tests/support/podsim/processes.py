@@ -304,6 +304,11 @@ class _Processes(_Volumes):
             and all(cr.alive() for cr in run.containers.values())
         )
 
+    def wait_exit(self, i: int, container: str, timeout: float = 120.0) -> int:
+        """Wait for a container that runs to completion (a Job's) to exit; its exit code.
+        Raises subprocess.TimeoutExpired when it is still running after `timeout` seconds."""
+        return self._container_run(i, container, require_alive=False).proc.wait(timeout)
+
     def _container_run(self, i: int, container: str | None, *, require_alive: bool = True) -> _ContainerRun:
         run = self._runs.get(i)
         if run is None:

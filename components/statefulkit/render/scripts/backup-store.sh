@@ -30,8 +30,8 @@ while IFS= read -r tag; do
   [ -z "$tag" ] || set -- "$@" --tag "$tag"
 done < "$BACKUP_DIR/backup.tags"
 
-cd "$BACKUP_DIR"
-out=$(restic backup --host "$ENSEMBLE" "$@" .)
+# The absolute path: a restore finds the files under backup/ whatever restic's version.
+out=$(restic backup --host "$ENSEMBLE" "$@" "$BACKUP_DIR")
 echo "$out" >&2
 snapshot=$(echo "$out" | sed -n 's/^snapshot \([0-9a-f]*\) saved$/\1/p')
 [ -n "$snapshot" ] || { log "restic printed no snapshot id"; exit 1; }
