@@ -9,6 +9,9 @@ Stack config (stacks/Pulumi.<env>.yaml; every key declared in Pulumi.yaml), unde
                         or false: no ZooKeeper
   redis                 RedisArgs keys, without namespace and password; absent or false: no Redis
   redis_password        secret, with a redis block: pulumi config set --secret statefulkit:redis_password ...
+  backup_password, backup_access_key_id, backup_secret_access_key
+                        secrets, with a block's backup or restore whose repository names no
+                        existing_secret: the restic repository's password and the store's keys
 Everything is validated before anything is registered (statefulkit.program_config); a bad value
 fails with the config key path, the value and the rule (`statefulkit:zookeeper.replicas: 4: ...`).
 The program uses only the package's public API, as a user's program would.
@@ -54,4 +57,5 @@ deployed = {
 pulumi.export("namespace", namespace_name)
 for key, ensemble in deployed.items():
     for suffix, output in ensemble.exports:
-        pulumi.export(f"{key}_{suffix}", getattr(ensemble, output))
+        if getattr(ensemble, output) is not None:  # e.g. no backup: no backup_cron_job
+            pulumi.export(f"{key}_{suffix}", getattr(ensemble, output))

@@ -41,7 +41,11 @@ class Ensemble(pulumi.ComponentResource, Generic[Args]):
     # The Args field a program fills from a secret of its stack config, `<key>_<field>`, if any.
     secret_field: ClassVar[str | None] = None
     # What a program exports of it: (export name suffix, output attribute).
-    exports: ClassVar[tuple[tuple[str, str], ...]] = (("headless_service", "headless_service_name"),)
+    exports: ClassVar[tuple[tuple[str, str], ...]] = (
+        ("headless_service", "headless_service_name"),
+        ("backup_cron_job", "backup_cron_job_name"),
+        ("backup_repository", "backup_repository"),
+    )
 
     # Attribute types are declared in __init__, not on the class: the Pulumi SDK re-evaluates a
     # component class's annotations for every instance it registers.

@@ -22,6 +22,9 @@ from statefulkit.stack_config import StackConfig
 # Keys of a block that name or create the StorageClass of its claims: then the stack's created
 # class is not forced on it.
 STORAGE_KEYS = frozenset({"storage_class_name", "create_storage_class", "storage_class"})
+# The secrets of a backup or restore repository that names no existing_secret: the block's
+# repository field <- the stack's secret `backup_<field>` (one set for every block of the stack).
+REPOSITORY_SECRETS = ("password", "access_key_id", "secret_access_key")
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,8 @@ def read_program_config(project: str) -> ProgramConfig:
         from_program = {"namespace": namespace_from}
         if ensemble.secret_field is not None:
             from_program[ensemble.secret_field] = _secret(project, config, checked, key, ensemble.secret_field)
+        if isinstance(block, dict):
+            block = _with_repository_secrets(project, config, checked, key, block)
         ensembles[key] = checked.validate(f"{project}:{key}", ensemble.args_type, block, from_program)
     checked.check()
     return ProgramConfig(
@@ -76,10 +81,50 @@ def _storage_class(project: str, config: pulumi.Config, checked: StackConfig) ->
 def _secret(project: str, config: pulumi.Config, checked: StackConfig, block: str, field: str) -> tuple[Any, str]:
     """The secret `<block>_<field>` the program fills into the block's field, and why the block may
     not set it. It must be stored as a secret (the engine cannot require that of an optional key)."""
-    key = f"{block}_{field}"
+    return _stack_secret(
+        project, config, checked, f"{block}_{field}", needed_by=f"a {project}:{block} block", what=field
+    )
+
+
+def _stack_secret(
+    project: str, config: pulumi.Config, checked: StackConfig, key: str, *, needed_by: str, what: str
+) -> tuple[Any, str]:
     full, how = f"{project}:{key}", f"pulumi config set --secret {project}:{key} ..."
     if config.get(key) in (None, ""):
-        checked.problem(f"{full}: required with a {project}:{block} block; set it with `{how}`")
+        checked.problem(f"{full}: required with {needed_by}; set it with `{how}`")
     elif not pulumi.runtime.is_config_secret(full):
-        checked.problem(f"{full}: stored in plain text, but it is a {field}: set it with `{how}`")
+        checked.problem(f"{full}: stored in plain text, but it is a {what}: set it with `{how}`")
     return config.get_secret(key), f"it comes from the secret {full} ({how})"
+
+
+def _with_repository_secrets(
+    project: str, config: pulumi.Config, checked: StackConfig, key: str, block: dict[str, Any]
+) -> dict[str, Any]:
+    """The block with the stack's `backup_*` secrets filled into each backup or restore repository
+    that names no existing_secret. A key the block writes itself is refused, never echoed."""
+    filled = dict(block)
+    for use in ("backup", "restore"):
+        settings = block.get(use)
+        if not isinstance(settings, dict) or not isinstance(settings.get("repository"), dict):
+            continue
+        repository = dict(settings["repository"])
+        for field in REPOSITORY_SECRETS:
+            if field in repository:  # reported, never echoed (it may be a key)
+                del repository[field]
+                checked.problem(
+                    f"{project}:{key}.{use}.repository.{field}: not allowed in a stack file; it comes from the "
+                    f"secret {project}:backup_{field} (pulumi config set --secret {project}:backup_{field} ...), "
+                    "or from the Secret that existing_secret names"
+                )
+        if not repository.get("existing_secret"):
+            for field in REPOSITORY_SECRETS:
+                repository[field], _ = _stack_secret(
+                    project,
+                    config,
+                    checked,
+                    f"backup_{field}",
+                    needed_by=f"{project}:{key}.{use}",
+                    what=f"repository {field}",
+                )
+        filled[use] = {**settings, "repository": repository}
+    return filled

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from statefulkit import ENSEMBLES
+from statefulkit.program_config import REPOSITORY_SECRETS
 from statefulkit.testing import Resource
 from tests.support.stack_config import (
     CLUSTER_SCOPED,
@@ -283,6 +284,7 @@ def test_pulumi_yaml_declares_every_key_the_program_and_the_stacks_use() -> None
     read = set(re.findall(r"config\.(?:get|require)\w*\(\s*\"(\w+)\"", program))
     # One block per registered ensemble, and the secret each takes from the stack.
     read |= set(ENSEMBLES) | {f"{k}_{e.secret_field}" for k, e in ENSEMBLES.items() if e.secret_field}
+    read |= {f"backup_{field}" for field in REPOSITORY_SECRETS}  # the repositories' keys
     assert read == set(declared), "keys the program reads vs declared in Pulumi.yaml"
     for stack in STACKS:
         keys = {key.removeprefix("statefulkit:") for key in stack_values(REPO, stack)}
