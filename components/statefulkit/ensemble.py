@@ -66,7 +66,12 @@ class Ensemble(pulumi.ComponentResource, Generic[Args]):
         # replaced (its fixed name means delete-before-replace), and the engine would replace along
         # with it every resource whose properties came from it, the whole ensemble for a scale.
         self.workload_args = render.workload_args(secret_name)
-        ordered_after = [*self.config_maps, *([self.certificate] if self.certificate else []), *self.repository_secrets]
+        ordered_after = [
+            *self.config_maps,
+            *([self.certificate] if self.certificate else []),
+            *self.repository_secrets,
+            *self._register_restore_check(),
+        ]
         self.workload = StatefulWorkload(
             name, self.workload_args, opts=pulumi.ResourceOptions(parent=self, depends_on=ordered_after)
         )
@@ -120,6 +125,20 @@ class Ensemble(pulumi.ComponentResource, Generic[Args]):
             )
             for manifest in self.render.repository_secrets()
         ]
+
+    def _register_restore_check(self) -> list[pulumi.Resource]:
+        """With `restore`: the Job that must read the snapshot before the StatefulSet is created
+        (the provider awaits a Job; a failed one fails `up` with its pod's message)."""
+        if self.args.restore is None:
+            return []
+        manifest = self.render.restore_check()
+        job = k8s.batch.v1.Job(
+            manifest["metadata"]["name"],
+            **manifest_kwargs(manifest),
+            # A new snapshot or repository is a new check; its fixed name goes first.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=self.repository_secrets, delete_before_replace=True),
+        )
+        return [job]
 
     def _register_backup(self) -> None:
         """With `backup`: the job's scripts, the CronJob and, beside a NetworkPolicy, the job's own.

@@ -182,3 +182,32 @@ def test_a_user_init_container_may_not_take_the_restores_name() -> None:
                 "init_containers": [{"name": "restore", "command": ["true"]}],
             }
         )
+
+
+JOB = "kubernetes:batch/v1:Job"
+STS_TYPE = "kubernetes:apps/v1:StatefulSet"
+
+
+def test_a_restore_reads_the_snapshot_in_a_job_before_the_stateful_set_exists(preview: bool) -> None:
+    d = deploy(preview, restore={"repository": repository(), "snapshot": "0a1b2c3d", "check_deadline_seconds": 45})
+    job = d.one(JOB)
+    spec = job.inputs["spec"]
+    assert job.name == "cache-restore-check" and job.delete_before_replace
+    assert spec["backoffLimit"] == 0 and spec["activeDeadlineSeconds"] == 45
+    pod = spec["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True and pod["restartPolicy"] == "Never"
+    (check,) = pod["containers"]
+    assert check["terminationMessagePolicy"] == "FallbackToLogsOnError"
+    assert env_of(check)["SNAPSHOT"] == "0a1b2c3d"
+    assert env_of(check)["RESTIC_PASSWORD"] == {
+        "secretKeyRef": {"name": "cache-restore-repository", "key": "RESTIC_PASSWORD"}
+    }
+    assert 'restic --no-cache cat snapshot "$SNAPSHOT"' in check["command"][2]
+    # The StatefulSet waits for the check (it is created only once the check succeeded).
+    statefulset = d.one(STS_TYPE)
+    workload = next(r for r in d.resources if r.urn == statefulset.parent)
+    assert job.urn in workload.dependencies or job.urn in statefulset.dependencies
+
+
+def test_no_restore_no_check_job(preview: bool) -> None:
+    assert deploy(preview).of_type(JOB) == []

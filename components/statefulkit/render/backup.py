@@ -30,6 +30,7 @@ BACKUP_DIR = "/backup"  # the job's emptyDir the fetch fills and restic stores
 SCRIPTS_DIR = "/backup-scripts"
 STORE_SH = "backup-store.sh"
 RESTORE_SH = "restore-seed.sh"
+RESTORE_CHECK_SH = "restore-check.sh"
 RESTORE_CONTAINER = "restore"
 # A file on a restored volume: the snapshot it came from. A volume with it is never restored again;
 # a volume with data and without it is never overwritten (unless the user says so).
@@ -175,20 +176,7 @@ def render_cron_job(
         "resources": _resources(backup),
         "securityContext": _security(),
     }
-    pod_spec: Manifest = {
-        "restartPolicy": "Never",
-        "automountServiceAccountToken": False,
-        "securityContext": {
-            "runAsNonRoot": True,
-            "runAsUser": BACKUP_UID,
-            "runAsGroup": BACKUP_UID,
-            "fsGroup": BACKUP_UID,
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
-        "initContainers": [fetcher],
-        "containers": [store],
-        "volumes": volumes,
-    }
+    pod_spec: Manifest = {**_job_pod(), "initContainers": [fetcher], "containers": [store], "volumes": volumes}
     spec: Manifest = {
         "schedule": backup.schedule,
         "concurrencyPolicy": "Forbid",
@@ -208,6 +196,21 @@ def render_cron_job(
     if backup.time_zone is not None:
         spec["timeZone"] = backup.time_zone
     return {"metadata": {**metadata, "name": f"{name}-backup"}, "spec": spec}
+
+
+def _job_pod() -> Manifest:
+    """A job's pod under the restricted Pod Security Standard: not root, no token, no retries in place."""
+    return {
+        "restartPolicy": "Never",
+        "automountServiceAccountToken": False,
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": BACKUP_UID,
+            "runAsGroup": BACKUP_UID,
+            "fsGroup": BACKUP_UID,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+    }
 
 
 def _job_env(config_dir: str) -> list[EnvVar]:
@@ -280,6 +283,36 @@ def restore_container(
             *restic_env(restore.repository, secret_name),
         ],
     )
+
+
+def render_restore_check(
+    metadata: Manifest, labels: dict[str, str], restore: RestoreArgs, secret_name: Any
+) -> Manifest:
+    """A Job that reads the snapshot once, before the StatefulSet exists: an unknown snapshot, a
+    wrong password or a store that does not answer fails it (and so `up`) within the deadline,
+    with restic's message, instead of pods stuck in their init container for the provider's 10 min."""
+    check: Manifest = {
+        "name": "check",
+        "image": restore.image,
+        "imagePullPolicy": restore.image_pull_policy,
+        "command": ["sh", "-c", render_script(RESTORE_CHECK_SH)],
+        "env": [
+            render_env(e)
+            for e in [EnvVar(name="SNAPSHOT", value=restore.snapshot), *restic_env(restore.repository, secret_name)]
+        ],
+        # The log's tail becomes the pod's termination message, which the provider reports.
+        "terminationMessagePolicy": "FallbackToLogsOnError",
+        "securityContext": _security(),
+        "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}},
+    }
+    return {
+        "metadata": metadata,
+        "spec": {
+            "backoffLimit": 0,
+            "activeDeadlineSeconds": restore.check_deadline_seconds,
+            "template": {"metadata": {"labels": dict(labels)}, "spec": {**_job_pod(), "containers": [check]}},
+        },
+    }
 
 
 def restore_script() -> str:

@@ -164,6 +164,17 @@ class EnsembleRender(ABC, Generic[Args]):
         """Where the pods mount the config files and scripts."""
         raise NotImplementedError(f"{type(self).__name__} must say where its scripts are to back up (config_dir)")
 
+    def restore_check(self) -> Manifest:
+        """The Job that reads the snapshot before any pod starts (only with `restore`)."""
+        assert self.args.restore is not None
+        labels = {**self.backup_job_labels(), "app.kubernetes.io/component": "restore-check"}
+        return backups.render_restore_check(
+            self.metadata(f"{self.name}-restore-check"),
+            labels,
+            self.args.restore,
+            self.repository_secret_name("restore"),
+        )
+
     def backup_job_labels(self) -> dict[str, str]:
         return backups.backup_labels(self.app_name, self.name)
 
