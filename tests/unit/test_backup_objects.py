@@ -211,3 +211,18 @@ def test_a_restore_reads_the_snapshot_in_a_job_before_the_stateful_set_exists(pr
 
 def test_no_restore_no_check_job(preview: bool) -> None:
     assert deploy(preview).of_type(JOB) == []
+
+
+def test_the_jobs_run_where_the_ensembles_pods_may(preview: bool) -> None:
+    placement = {
+        "node_selector": {"pool": "data"},
+        "tolerations": [{"key": "dedicated", "operator": "Equal", "value": "data", "effect": "NoSchedule"}],
+        "image_pull_secrets": ["registry"],
+    }
+    d = deploy(preview, backup={"repository": repository()}, restore={"repository": repository()}, **placement)
+    backup_pod = d.one(CRON_JOB).inputs["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    check_pod = d.one(JOB).inputs["spec"]["template"]["spec"]
+    server_pod = sts_spec(d)["template"]["spec"]
+    for pod in (backup_pod, check_pod):
+        for key in ("nodeSelector", "tolerations", "imagePullSecrets"):
+            assert pod[key] == server_pod[key], key

@@ -129,6 +129,7 @@ def render_cron_job(
     config_map: str,
     config_dir: str,
     secret_name: Any,
+    placement: Manifest,
 ) -> Manifest:
     """The CronJob: one job at a time (Forbid), bounded by its deadline, retried `retries` times."""
     volumes: list[Manifest] = [
@@ -176,7 +177,7 @@ def render_cron_job(
         "resources": _resources(backup),
         "securityContext": _security(),
     }
-    pod_spec: Manifest = {**_job_pod(), "initContainers": [fetcher], "containers": [store], "volumes": volumes}
+    pod_spec: Manifest = {**_job_pod(placement), "initContainers": [fetcher], "containers": [store], "volumes": volumes}
     spec: Manifest = {
         "schedule": backup.schedule,
         "concurrencyPolicy": "Forbid",
@@ -198,9 +199,11 @@ def render_cron_job(
     return {"metadata": {**metadata, "name": f"{name}-backup"}, "spec": spec}
 
 
-def _job_pod() -> Manifest:
-    """A job's pod under the restricted Pod Security Standard: not root, no token, no retries in place."""
+def _job_pod(placement: Manifest) -> Manifest:
+    """A job's pod under the restricted Pod Security Standard (not root, no token, no retries in
+    place), placed where the ensemble's pods may run."""
     return {
+        **placement,
         "restartPolicy": "Never",
         "automountServiceAccountToken": False,
         "securityContext": {
@@ -286,7 +289,7 @@ def restore_container(
 
 
 def render_restore_check(
-    metadata: Manifest, labels: dict[str, str], restore: RestoreArgs, secret_name: Any
+    metadata: Manifest, labels: dict[str, str], restore: RestoreArgs, secret_name: Any, placement: Manifest
 ) -> Manifest:
     """A Job that reads the snapshot once, before the StatefulSet exists: an unknown snapshot, a
     wrong password or a store that does not answer fails it (and so `up`) within the deadline,
@@ -310,7 +313,7 @@ def render_restore_check(
         "spec": {
             "backoffLimit": 0,
             "activeDeadlineSeconds": restore.check_deadline_seconds,
-            "template": {"metadata": {"labels": dict(labels)}, "spec": {**_job_pod(), "containers": [check]}},
+            "template": {"metadata": {"labels": dict(labels)}, "spec": {**_job_pod(placement), "containers": [check]}},
         },
     }
 

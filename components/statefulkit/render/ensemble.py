@@ -17,7 +17,7 @@ from statefulkit.args.ensemble import EnsembleOptions
 from statefulkit.args.tls import certificate_secret
 from statefulkit.args.workload import StatefulWorkloadArgs
 from statefulkit.render import backup as backups
-from statefulkit.render.pod import Manifest
+from statefulkit.render.pod import Manifest, render_placement
 from statefulkit.render.tls import render_certificate, with_tls
 from statefulkit.render.workload import (
     WorkloadManifests,
@@ -173,6 +173,7 @@ class EnsembleRender(ABC, Generic[Args]):
             labels,
             self.args.restore,
             self.repository_secret_name("restore"),
+            render_placement(self.args),
         )
 
     def backup_job_labels(self) -> dict[str, str]:
@@ -201,6 +202,7 @@ class EnsembleRender(ABC, Generic[Args]):
             config_map=self.workload_names.config_map,
             config_dir=self.config_dir(),
             secret_name=self.repository_secret_name("backup"),
+            placement=render_placement(self.args),
         )
 
     def backup_policies(self) -> list[Manifest]:

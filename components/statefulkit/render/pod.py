@@ -6,6 +6,7 @@ from typing import Any
 
 from statefulkit.args.container import Container, EnvVar, Probe
 from statefulkit.args.extensions import ExtraVolume, TopologySpread
+from statefulkit.args.options import WorkloadOptions
 from statefulkit.args.workload import CONFIG_VOLUME, StatefulWorkloadArgs
 
 Manifest = dict[str, Any]
@@ -172,19 +173,12 @@ def render_pod_spec(args: StatefulWorkloadArgs, selector: dict[str, str], config
         pod["initContainers"] = [render_container(c, args) for c in args.init_containers]
     if args.service_account_name is not None:
         pod["serviceAccountName"] = args.service_account_name
-    if args.image_pull_secrets:
-        pod["imagePullSecrets"] = [{"name": name} for name in args.image_pull_secrets]
     affinity = render_affinity(args, selector)
     if affinity is not None:
         pod["affinity"] = affinity
     if args.topology_spread:
         pod["topologySpreadConstraints"] = [_spread(c, selector) for c in args.topology_spread]
-    if args.node_selector:
-        pod["nodeSelector"] = dict(args.node_selector)
-    if args.tolerations:
-        pod["tolerations"] = [_toleration(t.model_dump(exclude_none=True)) for t in args.tolerations]
-    if args.priority_class_name:
-        pod["priorityClassName"] = args.priority_class_name
+    pod.update(render_placement(args))
     volumes = [_volume(v) for v in args.extra_volumes]
     if args.config_files:
         config = {"name": config_map_name, "defaultMode": args.config_file_mode}
@@ -192,6 +186,21 @@ def render_pod_spec(args: StatefulWorkloadArgs, selector: dict[str, str], config
     if volumes:
         pod["volumes"] = volumes
     return pod
+
+
+def render_placement(options: WorkloadOptions) -> Manifest:
+    """Where the workload's pods may run and how their images are pulled; the ensemble's jobs
+    (backup, restore check) take the same, so they run where its pods can."""
+    placement: Manifest = {}
+    if options.image_pull_secrets:
+        placement["imagePullSecrets"] = [{"name": name} for name in options.image_pull_secrets]
+    if options.node_selector:
+        placement["nodeSelector"] = dict(options.node_selector)
+    if options.tolerations:
+        placement["tolerations"] = [_toleration(t.model_dump(exclude_none=True)) for t in options.tolerations]
+    if options.priority_class_name:
+        placement["priorityClassName"] = options.priority_class_name
+    return placement
 
 
 def _toleration(fields: dict[str, Any]) -> Manifest:
