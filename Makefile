@@ -35,9 +35,11 @@ system-deps:
 	tools/system-deps
 
 # For the tests, also ZooKeeper's Prometheus provider from Maven Central (Debian does not package
-# it) and the NetworkPolicy analyzer the cluster tests evaluate the rendered policies with.
+# it), ZooKeeper 3.9.5's jars (the snapshot command's tests; Debian has 3.8) and the NetworkPolicy
+# analyzer the cluster tests evaluate the rendered policies with.
 deps: system-deps
 	tools/zookeeper-metrics-jars >/dev/null
+	tools/zookeeper-jars 3.9.5 >/dev/null
 	tools/network-policy-analyzer >/dev/null
 
 # The ensembles' shell scripts source common.sh inside the pod (SC1091; its variables, SC2153), and it
@@ -45,7 +47,7 @@ deps: system-deps
 SCRIPTS := components/statefulkit/render/scripts
 lint: venv deps
 	shellcheck -e SC1091,SC2153 $(filter-out $(SCRIPTS)/%-common.sh,$(wildcard $(SCRIPTS)/*.sh)) \
-	  tools/cluster/up tools/cluster/down tools/system-deps tools/zookeeper-metrics-jars \
+	  tools/cluster/up tools/cluster/down tools/system-deps tools/zookeeper-metrics-jars tools/zookeeper-jars \
 	  tools/network-policy-analyzer tools/node/up tools/node/down .ci/run
 	shellcheck -e SC2034 $(SCRIPTS)/redis-common.sh $(SCRIPTS)/zookeeper-common.sh
 	$(BIN)/ruff check .

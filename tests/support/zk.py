@@ -1,9 +1,12 @@
-"""Helpers that run a rendered ZooKeeperEnsemble on podsim with Debian's ZooKeeper package.
+"""Helpers that run a rendered ZooKeeperEnsemble on podsim with Debian's ZooKeeper package (3.8),
+or with ZooKeeper 3.9 from its Maven jars where a test needs what 3.8 lacks (run_ensemble's
+server_version).
 
 The pods run exactly the StatefulSet and ConfigMaps the component registers (rendered by the pure
 renderer), with the password Secret rendered from a test password; only the image is replaced:
 `zkServer.sh` and `zkCli.sh` on PATH are shims around the Debian package's scripts (installed by
-tools/system-deps), as the official image has both on PATH.
+tools/system-deps), or the wrappers of tools/images/zookeeper_maven.py, as the official image has
+both on PATH.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from statefulkit.render.zookeeper import ZooKeeperRender
 from tests.support import writelog
 from tests.support.podsim import PodNetwork, StatefulSetSim
 from tests.support.polling import wait_until
+from tools.images import zookeeper_maven
 from tools.images.build import ZK_JARS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -61,6 +65,14 @@ def debian_zookeeper_missing() -> str | None:
     return None
 
 
+def maven_zookeeper_missing() -> str | None:
+    """None when ZooKeeper from its Maven jars can run here (tools/zookeeper-jars fetches them), else why not."""
+    for program in ("java", "mvn"):
+        if shutil.which(program) is None:
+            return f"no {program} on PATH"
+    return None
+
+
 def metrics_provider_jars(directory: Path) -> list[Path]:
     """ZooKeeper's Prometheus provider (fetched by tools/zookeeper-metrics-jars, as the official image
     ships it), copied into `directory` for the pods' user to read."""
@@ -73,14 +85,26 @@ def metrics_provider_jars(directory: Path) -> list[Path]:
     return provider
 
 
-def write_shims(directory: Path) -> dict[str, str]:
-    """Executable `zkServer.sh` and `zkCli.sh` that run Debian's real scripts with console logging.
+def write_shims(directory: Path, server_version: str | None = None) -> dict[str, str]:
+    """Executable `zkServer.sh` and `zkCli.sh` that run Debian's real scripts with console logging, or
+    with `server_version` (zookeeper_maven.VERSION) the Maven jars' wrappers that its image has.
 
     Debian's zkEnv.sh hard-codes CLASSPATH, so the official image's class path (the Debian jars of the
     image tools/images/build makes, and the metrics provider) goes in through JVMFLAGS (`-cp` given
     last wins). Everything else (the config path argument, SERVER_JVMFLAGS with the heap and the
     super user's digest, zkCli.sh's arguments and standard input) is what the rendered scripts pass.
     """
+    if server_version is not None:
+        if server_version != zookeeper_maven.VERSION:
+            raise ValueError(f"ZooKeeper {server_version}: the tests run Debian's 3.8 or {zookeeper_maven.VERSION}")
+        wrappers = zookeeper_maven.install(
+            Path("/"),
+            conf=f"{directory}/conf",
+            lib=f"{directory}/lib",
+            bin_dir=str(directory),
+            jvm_flags=_TEST_JVM_FLAGS,
+        )
+        return {name: str(path) for name, path in wrappers.items()}
     jars = [*(DEBIAN_JARS / jar for jar in ZK_JARS), *metrics_provider_jars(directory)]
     classpath = ":".join([str(DEBIAN_CONF), *map(str, jars)])
     shims = {}
@@ -307,9 +331,11 @@ def run_ensemble(
     namespace: str = "default",
     extra_secrets: dict[str, dict[str, str]] | None = None,
     ca: Path | None = None,
+    server_version: str | None = None,
 ) -> Iterator[Ensemble]:
     """Render the ensemble with the pure renderer and run its pods on `network` (not started yet).
-    `extra_secrets` are further Secrets by name (stringData), e.g. a TLS certificate whose CA is `ca`."""
+    `extra_secrets` are further Secrets by name (stringData), e.g. a TLS certificate whose CA is `ca`.
+    `server_version`: Debian's ZooKeeper when None, else that release from Maven jars (write_shims)."""
     manifests = ZooKeeperRender(name, spec).manifests()
     assert manifests.config_map is not None
     render = ZooKeeperRender(name, spec)
@@ -328,7 +354,7 @@ def run_ensemble(
             workdir=workdir,
             namespace=namespace,
             cluster_domain=spec.cluster_domain,
-            path_shims=write_shims(shim_dir),
+            path_shims=write_shims(shim_dir, server_version),
         )
         with sim:
             ensemble = Ensemble(name=name, spec=spec, manifests=manifests, sim=sim, ca=ca)

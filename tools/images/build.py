@@ -1,6 +1,6 @@
 """ZooKeeper, Redis and restic container images made from Debian's packages, for the real nodes.
 
-    tools/images/build [zookeeper|redis|restic ...] [--no-import]
+    tools/images/build [zookeeper|redis|restic|zookeeper-maven ...] [--no-import]
 
 Each image is a root filesystem of Debian's packages (this machine's apt sources and suite): apt
 resolves the packages' dependency closure, `apt-get download` fetches it, `dpkg-deb -x` unpacks
@@ -14,13 +14,17 @@ imports it into the running real nodes. Prints `<kind> <image> <archive> <rootfs
 The images are named for what they are (statefulkit.local/zookeeper-debian:3.8,
 .../redis-debian:7.0, .../restic-debian:0.14: the backup CronJob's and the restore init containers'
 tool); the components keep the official images as their defaults. What the components' scripts
-need from each image is tools/images/contract.py.
+need from each image is tools/images/contract.py. Built on request only (ON_REQUEST, not in the
+default set): .../zookeeper-maven:3.9, the ZooKeeper image with ZooKeeper 3.9.5's Maven jars in place
+of Debian's package (tools/images/zookeeper_maven.py), checked by the same contract.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import fcntl
+import functools
 import hashlib
 import json
 import os
@@ -34,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tools.images import zookeeper_maven
 from tools.node import oci
 from tools.toolchain.build import cache_root
 
@@ -74,10 +79,13 @@ class Recipe:
     finish: Callable[[Path], None] = field(default=lambda _: None)
     skipped: tuple[str, ...] = ()  # SKIPPED for this image only (another one needs them)
     inputs: tuple[str, ...] = ()  # files of the repo (beyond this one) whose content the image holds
+    contract: str = ""  # the kind of tools/images/contract.py that checks the image (default: kind)
+    source: str = "debian"  # where the server comes from, in the image's name
+    version: str = ""  # the server's upstream version when no package carries it: tags the image
 
     @property
     def name(self) -> str:
-        return f"{REGISTRY}/{self.kind}-debian"
+        return f"{REGISTRY}/{self.contract or self.kind}-{self.source}"
 
 
 # ZooKeeper's Debian class path names no logging backend (log4j 1.2 via slf4j), nor the servlet API
@@ -96,10 +104,19 @@ export JVMFLAGS="-cp {classpath} -Dzookeeper.root.logger={level},CONSOLE $JVMFLA
 """
 
 
-def _finish_zookeeper(rootfs: Path) -> None:
-    # update-alternatives would make these links: the JVM that zkEnv.sh runs, the config dir whose
-    # log4j.properties is on the class path.
+def _finish_zookeeper(rootfs: Path, *, maven: bool = False) -> None:
+    # update-alternatives would make the java link: the JVM that the wrappers run.
     (rootfs / "usr/bin/java").symlink_to("/usr/lib/jvm/default-java/bin/java")
+    if maven:  # the jars, logback.xml and the wrappers where the Debian image has its own
+        zookeeper_maven.install(rootfs, conf="/etc/zookeeper/conf", lib=f"/{ZK_LIB}", bin_dir="/usr/local/bin")
+    else:
+        _finish_debian_zookeeper(rootfs)
+    for volume in ("data", "datalog"):
+        _own_dir(rootfs / volume, 1000)
+
+
+def _finish_debian_zookeeper(rootfs: Path) -> None:
+    # update-alternatives would make this link: the config dir whose log4j.properties is on the class path.
     (rootfs / "etc/zookeeper/conf").symlink_to("conf_example")
     lib = rootfs / ZK_LIB
     lib.mkdir(parents=True, exist_ok=True)
@@ -113,8 +130,6 @@ def _finish_zookeeper(rootfs: Path) -> None:
         wrapper.parent.mkdir(parents=True, exist_ok=True)
         wrapper.write_text(ZK_WRAPPER.format(name=name, classpath=classpath, level=level, extra=extra))
         wrapper.chmod(0o755)
-    for volume in ("data", "datalog"):
-        _own_dir(rootfs / volume, 1000)
 
 
 def _finish_redis(rootfs: Path) -> None:
@@ -154,7 +169,7 @@ RECIPES = {
             user=("zookeeper", 1000),
             config={"Cmd": ["zkServer.sh", "start-foreground"], "WorkingDir": "/data"},
             finish=_finish_zookeeper,
-            inputs=("tools/zookeeper-metrics-jars",),
+            inputs=("tools/zookeeper-metrics-jars", "tools/zookeeper-jars"),
         ),
         Recipe(
             kind="redis",
@@ -175,6 +190,22 @@ RECIPES = {
         ),
     )
 }
+
+
+# The ZooKeeper image with the server of ZooKeeper's Maven jars in place of Debian's package.
+ZOOKEEPER_MAVEN = dataclasses.replace(
+    RECIPES["zookeeper"],
+    kind="zookeeper-maven",
+    packages=tuple(p for p in RECIPES["zookeeper"].packages if p != "zookeeper"),
+    finish=functools.partial(_finish_zookeeper, maven=True),
+    inputs=("tools/zookeeper-jars", "tools/images/zookeeper_maven.py"),
+    contract="zookeeper",
+    source="maven",
+    version=zookeeper_maven.VERSION,
+)
+# Built when named: the default set is what the real nodes and tests/realserver/test_images.py use.
+ON_REQUEST = {ZOOKEEPER_MAVEN.kind: ZOOKEEPER_MAVEN}
+KNOWN = {**RECIPES, **ON_REQUEST}
 
 
 def _own_dir(path: Path, uid: int) -> None:
@@ -267,7 +298,7 @@ def build(recipe: Recipe, *, import_into_nodes: bool = True) -> tuple[str, Path,
     """(image, archive, rootfs) of the recipe, built or taken from the cache."""
     versions = resolve(recipe)
     key = cache_key(recipe, versions)
-    image = f"{recipe.name}:{tag(versions[recipe.tag_of])}"
+    image = f"{recipe.name}:{tag(recipe.version or versions[recipe.tag_of])}"
     store = oci.images_dir() / "rootfs"
     store.mkdir(parents=True, exist_ok=True)
     rootfs = store / f"{recipe.kind}-{key}"
@@ -279,7 +310,9 @@ def build(recipe: Recipe, *, import_into_nodes: bool = True) -> tuple[str, Path,
         built = stamp.read_text() if stamp.is_file() else ""
         if not built.startswith(key) or not rootfs.is_dir():
             debs = download(versions, cache_root() / "debs")
-            for old in [*store.glob(f"{recipe.kind}-*"), *store.glob(f".{recipe.kind}-*")]:
+            # <kind>-<key> only: "zookeeper-*" would also take zookeeper-maven's
+            key_glob = "[0-9a-f]" * len(key)
+            for old in [*store.glob(f"{recipe.kind}-{key_glob}"), *store.glob(f".{recipe.kind}-{key_glob}.partial")]:
                 shutil.rmtree(old)
             partial = store / f".{recipe.kind}-{key}.partial"
             partial.mkdir()
@@ -300,14 +333,14 @@ def build(recipe: Recipe, *, import_into_nodes: bool = True) -> tuple[str, Path,
 def main(argv: list[str] | None = None) -> int:
     assert __doc__ is not None
     parser = argparse.ArgumentParser(prog="tools/images/build", description=__doc__.split("\n\n")[0])
-    parser.add_argument("kinds", nargs="*", metavar="KIND", help=f"{' | '.join(RECIPES)} (default: all)")
+    parser.add_argument("kinds", nargs="*", metavar="KIND", help=f"{' | '.join(KNOWN)} (default: {', '.join(RECIPES)})")
     parser.add_argument("--no-import", action="store_true", help="do not import into the running real nodes")
     args = parser.parse_args(argv)
-    unknown = set(args.kinds) - set(RECIPES)
+    unknown = set(args.kinds) - set(KNOWN)
     if unknown:
-        parser.error(f"unknown image(s) {sorted(unknown)}; known: {list(RECIPES)}")
+        parser.error(f"unknown image(s) {sorted(unknown)}; known: {list(KNOWN)}")
     for kind in args.kinds or RECIPES:
-        image, archive, rootfs = build(RECIPES[kind], import_into_nodes=not args.no_import)
+        image, archive, rootfs = build(KNOWN[kind], import_into_nodes=not args.no_import)
         print(kind, image, archive, rootfs, flush=True)
     return 0
 
