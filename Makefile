@@ -6,14 +6,15 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help venv system-deps deps lint unit dependency-bounds test bench clean up down preview toolchain cluster-up cluster-down
+.PHONY: help venv system-deps deps lint unit dependency-bounds test bench clean up down preview backup toolchain cluster-up cluster-down
 
 help:
 	@echo "make up      deploy the dev stack (pulumi up --stack dev) on \$$KUBECONFIG or the local cluster"
 	@echo "make down    destroy the dev stack (STACK=staging|prod for the others)"
 	@echo "make preview preview the dev stack"
+	@echo "make backup  back up every ensemble of the stack that has a backup block, now (STACK=...)"
 	@echo "make cluster-up / cluster-down   the local kwok cluster (built from source); STATEFULKIT_REAL_NODES=N adds real nodes"
-	@echo "make toolchain                   build the cached toolchain (pulumi, kubernetes provider, kubernetes, kubelet, etcd, kwok, coredns)"
+	@echo "make toolchain                   build the cached toolchain (pulumi, kubernetes provider, kubernetes, kubelet, etcd, kwok, coredns, versitygw)"
 	@echo "make test    install what is missing, then lint + every test (every folder of tests/)"
 	@echo "make unit    unit tests only (tests/unit: Pulumi mocks, no servers)"
 	@echo "             one test or a few: make unit ARGS=\"-k name\" or make unit ARGS=tests/unit/test_x.py::test_y"
@@ -76,6 +77,7 @@ test: venv deps toolchain lint dependency-bounds
 bench: venv
 	$(BIN)/python -m benchmarks.render_vs_raw
 	$(BIN)/python -m benchmarks.harness_vs_plain
+	$(BIN)/python -m benchmarks.backup_restore
 
 STACK ?= dev
 
@@ -87,6 +89,10 @@ up: venv $(LOCAL_CLUSTER_DEPS)
 
 down: venv
 	$(BIN)/python -m tools.deploy down --stack $(STACK)
+
+# A backup of every ensemble of the stack that backs up, now; prints each snapshot id.
+backup: venv
+	$(BIN)/python -m tools.deploy backup --stack $(STACK)
 
 preview: venv $(LOCAL_CLUSTER_DEPS)
 	$(BIN)/python -m tools.deploy preview --stack $(STACK)

@@ -1,6 +1,8 @@
 """`make up` / `make down`: the project's program through the real Pulumi engine.
 
-    python -m tools.deploy up|down|preview [--stack dev]
+    python -m tools.deploy up|down|preview|backup [--stack dev]
+
+backup: a backup of every ensemble of the stack that backs up, now (tools/backup_now.py).
 
 Cluster: $KUBECONFIG when set, else the local cluster (tools/cluster/up, started if needed) with
          a real node (STATEFULKIT_REAL_NODES, default 1; needs root) and the images the dev stack
@@ -21,8 +23,9 @@ import subprocess
 import sys
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
-from tools import engine
+from tools import backup_now, engine
 
 DEV_STACK = "dev"
 DEV_PASSPHRASE = "statefulkit-dev"  # noqa: S105 - the documented passphrase of the local dev stack
@@ -67,7 +70,7 @@ def kubeconfig(environ: Mapping[str, str]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tools/deploy", description=__doc__.split("\n\n")[0])
-    parser.add_argument("action", choices=["up", "down", "preview"])
+    parser.add_argument("action", choices=["up", "down", "preview", "backup"])
     parser.add_argument("--stack", default=DEV_STACK)
     parser.add_argument("--project", type=Path, default=engine.ROOT, help="project directory (default: this repo)")
     args = parser.parse_args(argv)
@@ -80,8 +83,11 @@ def main(argv: list[str] | None = None) -> int:
         backend = os.environ.get("PULUMI_BACKEND_URL") or f"file://{engine.ROOT / 'state'}"
         if backend.startswith("file://"):
             os.makedirs(backend.removeprefix("file://"), exist_ok=True)
-        runner = engine.Engine.local(backend_url=backend, kubeconfig=kubeconfig(os.environ), passphrase=passphrase)
+        cluster = kubeconfig(os.environ)
+        runner = engine.Engine.local(backend_url=backend, kubeconfig=cluster, passphrase=passphrase)
         stack = runner.stack(args.project, args.stack, out)
+        if args.action == "backup":
+            return _backup(stack, cluster, out)
         if args.action == "up":
             engine.up(stack, out)
         elif args.action == "preview":
@@ -92,6 +98,23 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[deploy] error: {error}", file=sys.stderr)
         return 1
     return 0
+
+
+def _backup(stack: Any, cluster: str, out: engine.Print) -> int:
+    outputs = {key: item.value for key, item in stack.outputs().items()}
+    jobs = backup_now.backups_of(outputs)
+    if not jobs:
+        print(f"[backup] stack {stack.name} backs nothing up: no block has a backup", file=sys.stderr)
+        return 1
+    failed = 0
+    for block, cron_job in jobs.items():
+        try:
+            snapshot = backup_now.run_now(cluster, str(outputs["namespace"]), cron_job, out)
+            out(f"[backup] {block}: snapshot {snapshot} saved to {outputs.get(f'{block}_backup_repository')}")
+        except backup_now.BackupError as error:
+            print(f"[backup] {block}: {error}", file=sys.stderr)
+            failed += 1
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 import warnings
 from typing import Any
 
+from statefulkit.args.backup import BackupArgs, BackupRepository, RestoreArgs, Retention
 from statefulkit.args.claims import PvcRetentionPolicy, StorageClassArgs, VolumeClaim
 from statefulkit.args.container import (
     ClientService,
@@ -45,6 +46,8 @@ from statefulkit.zookeeper import ZooKeeperEnsemble
 __all__ = [
     "ENSEMBLES",
     "AntiAffinity",
+    "BackupArgs",
+    "BackupRepository",
     "ClientService",
     "Container",
     "ContainerPort",
@@ -67,6 +70,8 @@ __all__ = [
     "RedisEnsemble",
     "RedisExporter",
     "Resources",
+    "RestoreArgs",
+    "Retention",
     "RollingUpdate",
     "SentinelSettings",
     "StatefulWorkload",

@@ -162,10 +162,10 @@ class Ensemble(pulumi.ComponentResource, Generic[Args]):
 
     def _backup_outputs(self) -> dict[str, Any]:
         self.backup_cron_job_name: pulumi.Output[str] | None = None
-        self.backup_repository: str | None = None
+        self.backup_repository: pulumi.Output[str] | None = None
         if self.backup_cron_job is not None and self.args.backup is not None:
             self.backup_cron_job_name = self.backup_cron_job.metadata.name
-            self.backup_repository = self.args.backup.repository.url()
+            self.backup_repository = pulumi.Output.from_input(self.args.backup.repository.url())
         return {"backup_cron_job_name": self.backup_cron_job_name, "backup_repository": self.backup_repository}
 
     def _shared_outputs(self) -> dict[str, Any]:

@@ -23,16 +23,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import pulumi
 import pytest
 
-from statefulkit.args.redis import REDIS_CONTAINER, REDIS_PORT, SENTINEL_CONTAINER, RedisArgs
-from statefulkit.render.workload import WorkloadNames
+from statefulkit.args.redis import REDIS_CONTAINER, REDIS_PORT, SENTINEL_CONTAINER
 from tests.support.cluster_pods import StatefulSetPods, frozen, members, pod_processes, wait_ready
 from tests.support.engine_project import Project, real_pod_ensembles
 from tests.support.local_cluster import LocalCluster
 from tests.support.polling import wait_until
-from tests.support.redis_pods import NOT_YET, ContinuousWriter, RedisPodsOf, SentinelEvents, render_for_sim
+from tests.support.redis_pods import NOT_YET, ContinuousWriter, RedisPodsOf, SentinelEvents, real_redis_pods
 from tools.engine import ROOT, Engine
 
 PASSWORD = "Real-Redis-" + uuid.uuid4().hex
@@ -75,14 +73,7 @@ def project(
 @pytest.fixture(scope="module")
 def pods(project: Project, local_cluster: LocalCluster) -> RedisPodsOf[StatefulSetPods]:
     """redis-py clients of the stack's Redis pods, from the test host, by ordinal."""
-    spec = RedisArgs.model_validate(
-        {**project.config["statefulkit:redis"], "namespace": project.namespace, "password": pulumi.Output.secret("")}
-    )
-    manifests, _ = render_for_sim(NAME, spec, PASSWORD)
-    real = StatefulSetPods(
-        local_cluster, project.namespace, NAME, WorkloadNames.of(NAME).headless_service, spec.cluster_domain
-    )
-    return RedisPodsOf(name=NAME, spec=spec, password=PASSWORD, manifests=manifests, sim=real)
+    return real_redis_pods(local_cluster, project.namespace, NAME, project.config["statefulkit:redis"], PASSWORD)
 
 
 def in_pod(cluster: LocalCluster, namespace: str, pod: str, script: str, container: str = REDIS_CONTAINER) -> str:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, Protocol, Self, TypeVar
 
+import pulumi
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
@@ -31,8 +32,10 @@ from statefulkit.args.redis import (
     RedisArgs,
 )
 from statefulkit.render.redis import RedisRender
-from statefulkit.render.workload import WorkloadManifests
+from statefulkit.render.workload import WorkloadManifests, WorkloadNames
 from tests.support import writelog
+from tests.support.cluster_pods import StatefulSetPods
+from tests.support.local_cluster import LocalCluster
 from tests.support.podsim import PodNetwork, StatefulSetSim
 from tests.support.polling import wait_until
 
@@ -361,3 +364,14 @@ class SentinelEvents:
                         pubsub.close()
             except NOT_YET:
                 time.sleep(0.2)
+
+
+def real_redis_pods(
+    cluster: LocalCluster, namespace: str, name: str, config: dict[str, Any], password: str
+) -> RedisPodsOf[StatefulSetPods]:
+    """redis-py clients, from the test host, of the real pods of the ensemble `name` that a stack
+    deployed with `config` (its RedisArgs keys) and `password`."""
+    spec = RedisArgs.model_validate({**config, "namespace": namespace, "password": pulumi.Output.secret("")})
+    manifests, _ = render_for_sim(name, spec, password)
+    real = StatefulSetPods(cluster, namespace, name, WorkloadNames.of(name).headless_service, spec.cluster_domain)
+    return RedisPodsOf(name=name, spec=spec, password=password, manifests=manifests, sim=real)

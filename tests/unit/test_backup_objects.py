@@ -214,7 +214,7 @@ def test_no_restore_no_check_job(preview: bool) -> None:
 
 
 def test_the_jobs_run_where_the_ensembles_pods_may(preview: bool) -> None:
-    placement = {
+    placement: dict[str, Any] = {
         "node_selector": {"pool": "data"},
         "tolerations": [{"key": "dedicated", "operator": "Equal", "value": "data", "effect": "NoSchedule"}],
         "image_pull_secrets": ["registry"],

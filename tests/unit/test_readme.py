@@ -288,7 +288,15 @@ def test_the_documented_outputs_are_what_the_ensembles_expose() -> None:
 
     def program() -> None:
         made["ZooKeeperEnsemble"] = ZooKeeperEnsemble("zk", {"replicas": 3})
-        made["RedisEnsemble"] = RedisEnsemble("cache", {"password": pulumi.Output.secret("pw")})
+        repository = {
+            "endpoint": "https://s3.example.net",
+            "bucket": "backups",
+            "path": "cache",
+            "existing_secret": "s3-keys",
+        }
+        made["RedisEnsemble"] = RedisEnsemble(
+            "cache", {"password": pulumi.Output.secret("pw"), "backup": {"repository": repository}}
+        )
 
     run(program, preview=False)
     for ensemble, instance in made.items():
