@@ -17,6 +17,7 @@ from statefulkit.args.ensemble import EnsembleOptions
 from statefulkit.args.workload import validate_name
 from statefulkit.manifest import manifest_kwargs
 from statefulkit.render.ensemble import EnsembleRender
+from statefulkit.render.monitoring import PROMETHEUS_RULE_API, render_backup_alerts
 from statefulkit.render.tls import CERTIFICATE_API
 from statefulkit.workload import StatefulWorkload
 
@@ -159,6 +160,17 @@ class Ensemble(pulumi.ComponentResource, Generic[Args]):
             **manifest_kwargs(cron_job),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.workload, scripts, *self.repository_secrets]),
         )
+        if self.args.pod_monitor is not None:
+            # Where the ensemble is scraped, its backups are watched too (the PrometheusRule CRD).
+            name, stale = cron_job["metadata"]["name"], self.args.backup.stale_after_hours
+            k8s.apiextensions.CustomResource(
+                f"{name}-alerts",
+                api_version=PROMETHEUS_RULE_API[0],
+                kind=PROMETHEUS_RULE_API[1],
+                metadata=render.metadata(f"{name}-alerts"),
+                spec=self._namespace.apply(lambda namespace: render_backup_alerts(name, namespace, stale)),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
 
     def _backup_outputs(self) -> dict[str, Any]:
         self.backup_cron_job_name: pulumi.Output[str] | None = None

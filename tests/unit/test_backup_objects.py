@@ -226,3 +226,26 @@ def test_the_jobs_run_where_the_ensembles_pods_may(preview: bool) -> None:
     for pod in (backup_pod, check_pod):
         for key in ("nodeSelector", "tolerations", "imagePullSecrets"):
             assert pod[key] == server_pod[key], key
+
+
+RULE = "kubernetes:monitoring.coreos.com/v1:PrometheusRule"
+
+
+def test_with_a_pod_monitor_the_backups_are_watched(preview: bool) -> None:
+    monitored = {
+        "exporter": {},
+        "pod_monitor": {},
+        "network_policy": {"metrics": [{"pod_labels": {"app": "prometheus"}}]},
+    }
+    d = deploy(preview, backup={"repository": repository(), "stale_after_hours": 8}, **monitored)
+    rule = d.one(RULE)
+    assert rule.name == "cache-backup-alerts"
+    alerts = {r["alert"]: r for r in rule.inputs["spec"]["groups"][0]["rules"]}
+    stale = alerts["StatefulkitBackupStale"]["expr"]
+    assert 'kube_cronjob_status_last_successful_time{namespace="default", cronjob="cache-backup"}' in stale
+    assert "> 28800" in stale and "absent(" in stale
+    assert alerts["StatefulkitBackupFailed"]["expr"] == (
+        'kube_job_status_failed{namespace="default", job_name=~"cache-backup-.*"} > 0'
+    )
+    assert deploy(preview, **monitored).of_type(RULE) == []
+    assert deploy(preview, backup={"repository": repository()}).of_type(RULE) == []

@@ -221,6 +221,11 @@ class BackupArgs(StrictModel):
     retries: Annotated[int, at_least("backup.retries", 0)] = Field(
         2, description="A failed backup is run again this many times (the job's backoffLimit). Default 2."
     )
+    stale_after_hours: Annotated[int, at_least("backup.stale_after_hours", 1)] = Field(
+        26,
+        description="With pod_monitor, an alert fires when the last successful backup is older (kube-state-metrics' "
+        "CronJob series). Default 26 (a daily schedule and two hours).",
+    )
 
     @field_validator("schedule")
     @classmethod
