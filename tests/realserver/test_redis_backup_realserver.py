@@ -164,3 +164,22 @@ def test_a_restore_that_cannot_read_the_snapshot_fails_with_the_stores_message(
     }[fault]
     assert expected in str(failed.value), str(failed.value)
     assert not any((tmp_path / "pvc" / "data-clone-0").glob("dump.rdb"))
+
+
+def test_a_failed_attempt_leaves_nothing_that_blocks_the_next(
+    network: PodNetwork, store: ObjectStore, tmp_path: Path
+) -> None:
+    """What a restore that died mid-download left (its staging folder) is not data: the next start restores."""
+    source_spec = make_spec(backup={"repository": repository(store, "cache-s3")})
+    secrets = {"cache-s3": keys_secret(store), "clone-s3": keys_secret(store)}
+    with redis_ensemble(network, tmp_path / "source", "cache", source_spec, PASSWORD, extra_secrets=secrets) as source:
+        write_keys(source, 100)
+        take_backup(network, tmp_path / "job", source, store)
+        staging = tmp_path / "clone" / "pvc" / "data-clone-0" / ".restore-staging"
+        staging.mkdir(parents=True)
+        (staging / "partial").write_bytes(b"half")
+        spec = make_spec(restore={"repository": repository(store, "clone-s3")})
+        with redis_ensemble(network, tmp_path / "clone", "clone", spec, PASSWORD, extra_secrets=secrets) as clone:
+            with clone.connect(0) as client:
+                assert client.dbsize() == 100
+            assert not staging.exists()

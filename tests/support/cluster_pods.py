@@ -41,8 +41,9 @@ def endpoint_hostnames(cluster: LocalCluster, namespace: str, service: str) -> d
 
 
 def members(cluster: LocalCluster, namespace: str, name: str) -> dict[str, dict[str, Any]]:
-    """The pods of ensemble `name`, by pod name."""
-    return {p["metadata"]["name"]: p for p in cluster.pods(namespace, f"app.kubernetes.io/instance={name}")}
+    """The pods of ensemble `name`, by pod name (its servers: not its backup or restore-check jobs' pods)."""
+    selector = f"app.kubernetes.io/instance={name},app.kubernetes.io/component=server"
+    return {p["metadata"]["name"]: p for p in cluster.pods(namespace, selector)}
 
 
 def wait_ready(

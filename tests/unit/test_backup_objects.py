@@ -232,7 +232,7 @@ RULE = "kubernetes:monitoring.coreos.com/v1:PrometheusRule"
 
 
 def test_with_a_pod_monitor_the_backups_are_watched(preview: bool) -> None:
-    monitored = {
+    monitored: dict[str, Any] = {
         "exporter": {},
         "pod_monitor": {},
         "network_policy": {"metrics": [{"pod_labels": {"app": "prometheus"}}]},

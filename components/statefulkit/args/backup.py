@@ -24,8 +24,10 @@ PASSWORD_KEY = "RESTIC_PASSWORD"  # noqa: S105 - a key name
 ACCESS_KEY_ID_KEY = "AWS_ACCESS_KEY_ID"
 SECRET_ACCESS_KEY_KEY = "AWS_SECRET_ACCESS_KEY"  # noqa: S105 - a key name
 REPOSITORY_KEYS = (PASSWORD_KEY, ACCESS_KEY_ID_KEY, SECRET_ACCESS_KEY_KEY)
-# The user and group the backup job and the restore run as (restricted Pod Security: not root).
+# The user and group the backup job and the restore check run as (restricted Pod Security: not root).
 BACKUP_UID = 65532
+# The restore's init container in the ensemble's pods (a user's init containers may not take it).
+RESTORE_CONTAINER = "restore"
 
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _PATH = re.compile(r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$")
@@ -202,18 +204,23 @@ def _default_resources() -> Resources:
     return Resources(requests={"cpu": "100m", "memory": "256Mi"}, limits={"memory": "1Gi"})
 
 
-class BackupArgs(StrictModel):
-    """Backups of an ensemble on a schedule: a CronJob copies the data from a member that is not
-    the primary (a Redis replica, a ZooKeeper follower) and stores it as a restic snapshot."""
+class ResticJob(StrictModel):
+    """What a backup and a restore share: the repository, and the image restic runs from."""
 
-    repository: BackupRepository = Field(description="Where the snapshots go. Required.")
-    schedule: str = Field("17 3 * * *", description="A CronJob schedule. Default '17 3 * * *' (daily, 03:17).")
-    time_zone: str | None = Field(None, description="The schedule's time zone (IANA name). Default: the cluster's.")
-    retention: Retention = Field(default_factory=Retention, description="Snapshots kept. Default Retention().")
+    repository: BackupRepository = Field(description="The restic repository. Required.")
     image: str = Field(RESTIC_IMAGE, min_length=1, description=f"The restic image. Default {RESTIC_IMAGE}.")
     image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = Field(
         "IfNotPresent", description="Of the restic image. Default IfNotPresent."
     )
+
+
+class BackupArgs(ResticJob):
+    """Backups of an ensemble on a schedule: a CronJob copies the data from a member that is not
+    the primary (a Redis replica, a ZooKeeper follower) and stores it as a restic snapshot."""
+
+    schedule: str = Field("17 3 * * *", description="A CronJob schedule. Default '17 3 * * *' (daily, 03:17).")
+    time_zone: str | None = Field(None, description="The schedule's time zone (IANA name). Default: the cluster's.")
+    retention: Retention = Field(default_factory=Retention, description="Snapshots kept. Default Retention().")
     resources: Resources = Field(default_factory=_default_resources, description="Of each of the job's containers.")
     deadline_seconds: Annotated[int, at_least("backup.deadline_seconds", 60)] = Field(
         3600, description="A backup job running longer is stopped and counts as failed. Default 3600."
@@ -240,19 +247,14 @@ class BackupArgs(StrictModel):
         return value
 
 
-class RestoreArgs(StrictModel):
+class RestoreArgs(ResticJob):
     """A new ensemble seeded from a snapshot: before the first start, an init container fills each
     empty data volume from it. A volume that holds data is never overwritten unless
     `overwrite_existing_data` says so."""
 
-    repository: BackupRepository = Field(description="Where the snapshot is. Required.")
     snapshot: str = Field("latest", description="'latest' (of this repository) or a snapshot id. Default latest.")
     overwrite_existing_data: bool = Field(
         False, description="Replace the data on a volume that already holds some. Default False: refuse."
-    )
-    image: str = Field(RESTIC_IMAGE, min_length=1, description=f"The restic image. Default {RESTIC_IMAGE}.")
-    image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = Field(
-        "IfNotPresent", description="Of the restic image. Default IfNotPresent."
     )
     check_deadline_seconds: Annotated[int, at_least("restore.check_deadline_seconds", 10)] = Field(
         120,

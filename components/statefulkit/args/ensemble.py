@@ -2,7 +2,8 @@
 
 An ensemble (ZooKeeperArgs, RedisArgs, and whatever comes next) renders its main container and the
 objects beside its workload itself; what it exposes to its user is declared here once: the
-size of its data claim, its password Secret, TLS, extra config lines and extra variables. Each
+size of its data claim, its password Secret, TLS, extra config lines and extra variables, and its
+backups and restores (for an ensemble that sets `backup_layout`). Each
 ensemble says, through the methods at the end, what it puts into its pods, whether it serves
 metrics, and what a stopping pod still has to do; the shared rules below judge those.
 """
@@ -14,7 +15,7 @@ from typing import ClassVar, Self
 
 from pydantic import Field, field_validator, model_validator
 
-from statefulkit.args.backup import BackupArgs, RestoreArgs
+from statefulkit.args.backup import RESTORE_CONTAINER, BackupArgs, RestoreArgs
 from statefulkit.args.common import StorageSize
 from statefulkit.args.container import EnvList, KeyRef
 from statefulkit.args.options import WorkloadOptions
@@ -62,8 +63,6 @@ class EnsembleOptions(WorkloadOptions):
     # How a restore lays the snapshot's files out on a data volume (restore-seed.sh's LAYOUT), or
     # None while the ensemble cannot back up.
     backup_layout: ClassVar[str | None] = None
-    # The name of the restore's init container, which a user's init containers may not take.
-    restore_container: ClassVar[str] = "restore"
 
     storage_size: StorageSize = Field("10Gi", description="The data claim of each member. Default 10Gi.")
     existing_secret: KeyRef | None = Field(
@@ -113,7 +112,7 @@ class EnsembleOptions(WorkloadOptions):
             tls_volumes, tls_mounts = own_tls_parts(keystore=self.tls_keystore)
             main = replace(main, mounts=[*main.mounts, *tls_mounts])
         restore = (
-            [PodContainer(name=own(self.restore_container, "the restore's init container, with restore"), init=True)]
+            [PodContainer(name=own(RESTORE_CONTAINER, "the restore's init container, with restore"), init=True)]
             if self.restore is not None
             else []
         )

@@ -1,5 +1,5 @@
-"""Backups and restores as objects: the repository Secret, the backup CronJob and its NetworkPolicies,
-and the restore's init container. Pure: no Pulumi import.
+"""Backups and restores as objects: the repository Secrets, the backup CronJob and its NetworkPolicies,
+the restore check Job and the restore's init container. Pure: no Pulumi import.
 
 A backup job's pod copies the data in an init container of the ensemble's own image (the fetch
 script, which reads the ensemble's config ConfigMap for how to reach its members), then stores it
@@ -17,6 +17,7 @@ from statefulkit.args.backup import (
     ACCESS_KEY_ID_KEY,
     BACKUP_UID,
     PASSWORD_KEY,
+    RESTORE_CONTAINER,
     SECRET_ACCESS_KEY_KEY,
     BackupArgs,
     BackupRepository,
@@ -31,7 +32,6 @@ SCRIPTS_DIR = "/backup-scripts"
 STORE_SH = "backup-store.sh"
 RESTORE_SH = "restore-seed.sh"
 RESTORE_CHECK_SH = "restore-check.sh"
-RESTORE_CONTAINER = "restore"
 # A file on a restored volume: the snapshot it came from. A volume with it is never restored again;
 # a volume with data and without it is never overwritten (unless the user says so).
 RESTORED_MARKER = ".statefulkit-restored"
@@ -48,7 +48,7 @@ class BackupFetch:
     text: str
     port: int  # the members' port it reads from, the only one the job may reach
     env: list[EnvVar] = field(default_factory=list)
-    # (volume, mountPath) pairs beyond BACKUP_DIR, the scripts, /tmp and the ensemble's config.
+    # (volume, mountPath) pairs beyond BACKUP_DIR, the scripts, RESTIC_HOME and the ensemble's config.
     mounts: list[tuple[Manifest, str]] = field(default_factory=list)
 
 

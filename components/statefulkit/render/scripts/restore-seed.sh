@@ -3,9 +3,8 @@
 # a restic snapshot. A volume that holds data is never overwritten unless OVERWRITE=1; a volume
 # restored once (it holds the marker) is left alone at every later start.
 # Runs in the restic image (POSIX sh). LAYOUT says where the ensemble's server reads the files:
-#   redis-rdb           ordinal 0 only, dump.rdb (and with APPENDONLY=yes an AOF whose base is it);
-#                       the others start empty and sync from it as replicas.
-#   zookeeper-snapshot  every member, the same snapshot and logs under version-2/.
+#   redis-rdb  ordinal 0 only, dump.rdb (and with APPENDONLY=yes an AOF whose base is it); the
+#              others start empty and sync from it as replicas.
 set -eu
 MARKER=@@MARKER@@
 
@@ -18,11 +17,13 @@ if [ -f "$DATA_DIR/$MARKER" ]; then
   exit 0
 fi
 
-# What the volume holds, but a file system's own lost+found.
+# What the volume holds, but a file system's own lost+found and what a failed attempt of this
+# script left half-restored (it starts over).
+staging="$DATA_DIR/.restore-staging"
 held=""
 for entry in "$DATA_DIR"/* "$DATA_DIR"/.[!.]* "$DATA_DIR"/..?*; do
   [ -e "$entry" ] || continue
-  [ "$entry" != "$DATA_DIR/lost+found" ] || continue
+  case "$entry" in "$DATA_DIR/lost+found" | "$staging") continue ;; esac
   held="$held${entry##*/}
 "
 done
@@ -46,8 +47,7 @@ if [ "$seeds" = no ]; then
 fi
 
 # Every failure here (unknown snapshot, wrong password, store down) is restic's message, and the
-# volume is left empty: the next attempt starts over.
-staging="$DATA_DIR/.restore-staging"
+# volume holds nothing but the staging folder: the next attempt starts over.
 rm -rf "$staging"
 restic --no-cache restore "$SNAPSHOT" --target "$staging"
 # The job stores its /backup folder; restic restores it under the same path.
@@ -64,10 +64,6 @@ case "$LAYOUT" in
       cp "$from/dump.rdb" "$DATA_DIR/appendonlydir/appendonly.aof.1.base.rdb"
       echo "file appendonly.aof.1.base.rdb seq 1 type b" > "$DATA_DIR/appendonlydir/appendonly.aof.manifest"
     fi
-    ;;
-  zookeeper-snapshot)
-    mkdir -p "$DATA_DIR/version-2"
-    cp "$from"/version-2/* "$DATA_DIR/version-2/"
     ;;
   *)
     log "unknown LAYOUT $LAYOUT"
