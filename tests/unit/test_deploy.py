@@ -154,3 +154,18 @@ def test_make_unit_runs_the_unit_folders_or_what_args_names() -> None:
     one = "tests/unit/test_deploy.py::test_make_unit_runs_the_unit_folders_or_what_args_names"
     assert pytest_line("unit", f"ARGS={one}") == [one]
     assert "--durations=25" in pytest_line("test")
+
+
+def test_make_backup_runs_the_stacks_backups_now() -> None:
+    """`make backup STACK=prod` asks tools/deploy for a backup of every block of that stack that backs up."""
+    from tools.backup_now import backups_of
+
+    (line,) = [c for c in make_dry_run("backup", "STACK=prod") if "tools.deploy" in c]
+    assert line.endswith("-m tools.deploy backup --stack prod"), line
+    outputs = {
+        "namespace": "data",
+        "redis_backup_cron_job": "redis-backup",
+        "redis_backup_repository": "s3:https://s3.example.net/b/p",
+        "zookeeper_headless_service": "zookeeper-headless",
+    }
+    assert backups_of(outputs) == {"redis": "redis-backup"}
