@@ -15,9 +15,9 @@ import pulumi_kubernetes as k8s
 from statefulkit.args.common import coerce
 from statefulkit.args.ensemble import EnsembleOptions
 from statefulkit.args.workload import validate_name
+from statefulkit.backups import register_backup, register_repository_secrets, register_restore_check
 from statefulkit.manifest import manifest_kwargs
 from statefulkit.render.ensemble import EnsembleRender
-from statefulkit.render.monitoring import PROMETHEUS_RULE_API, render_backup_alerts
 from statefulkit.render.tls import CERTIFICATE_API
 from statefulkit.workload import StatefulWorkload
 
@@ -26,7 +26,8 @@ Args = TypeVar("Args", bound=EnsembleOptions)
 
 class Ensemble(pulumi.ComponentResource, Generic[Args]):
     """A StatefulWorkload and the objects beside it: the password Secret (unless `existing_secret`
-    names one), the renderer's ConfigMaps, and with TLS from an issuer the Certificate.
+    names one), the renderer's ConfigMaps, with TLS from an issuer the Certificate, and with
+    backups or a restore their objects (statefulkit.backups).
 
     Input is validated, and the whole workload rendered, before anything is registered: bad input
     raises a pydantic ValidationError and leaves no resource behind.
@@ -61,7 +62,7 @@ class Ensemble(pulumi.ComponentResource, Generic[Args]):
         self._namespace = pulumi.Output.from_input(validated.namespace)
         secret_name = self._register_secret()
         self._register_beside_workload()
-        self._register_repository_secrets()
+        self.repository_secrets = register_repository_secrets(self, render)
         # The Secret's Output name orders the StatefulSet after it. The other objects are only
         # ordered before it (depends_on, no property dependency): a ConfigMap whose data changes is
         # replaced (its fixed name means delete-before-replace), and the engine would replace along
@@ -71,12 +72,12 @@ class Ensemble(pulumi.ComponentResource, Generic[Args]):
             *self.config_maps,
             *([self.certificate] if self.certificate else []),
             *self.repository_secrets,
-            *self._register_restore_check(),
+            *register_restore_check(self, render, self.repository_secrets),
         ]
         self.workload = StatefulWorkload(
             name, self.workload_args, opts=pulumi.ResourceOptions(parent=self, depends_on=ordered_after)
         )
-        self._register_backup()
+        self.backup_cron_job = register_backup(self, render, self._namespace, [self.workload, *self.repository_secrets])
         self.register_outputs({**self._shared_outputs(), **self._backup_outputs(), **self._outputs()})
 
     def _register_secret(self) -> Any:
@@ -114,62 +115,6 @@ class Ensemble(pulumi.ComponentResource, Generic[Args]):
                 # The names it certifies hold the namespace, which may still be an Output.
                 spec=self._namespace.apply(render.certificate_spec),
                 opts=child,
-            )
-
-    def _register_repository_secrets(self) -> None:
-        """The backup's and the restore's repository Secrets, from Pulumi secrets (kept secret in the state)."""
-        self.repository_secrets = [
-            k8s.core.v1.Secret(
-                manifest["metadata"]["name"],
-                **manifest_kwargs(manifest),
-                opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["data", "stringData"]),
-            )
-            for manifest in self.render.repository_secrets()
-        ]
-
-    def _register_restore_check(self) -> list[pulumi.Resource]:
-        """With `restore`: the Job that must read the snapshot before the StatefulSet is created
-        (the provider awaits a Job; a failed one fails `up` with its pod's message)."""
-        if self.args.restore is None:
-            return []
-        manifest = self.render.restore_check()
-        job = k8s.batch.v1.Job(
-            manifest["metadata"]["name"],
-            **manifest_kwargs(manifest),
-            # A new snapshot or repository is a new check; its fixed name goes first.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=self.repository_secrets, delete_before_replace=True),
-        )
-        return [job]
-
-    def _register_backup(self) -> None:
-        """With `backup`: the job's scripts, the CronJob and, beside a NetworkPolicy, the job's own.
-        Registered after the workload: the job reads from its members and its config ConfigMap."""
-        self.backup_cron_job: k8s.batch.v1.CronJob | None = None
-        if self.args.backup is None:
-            return
-        render = self.render
-        after = pulumi.ResourceOptions(parent=self, depends_on=[self.workload, *self.repository_secrets])
-        scripts = k8s.core.v1.ConfigMap(
-            f"{self.render.name}-backup", **manifest_kwargs(render.backup_config_map()), opts=after
-        )
-        for policy in render.backup_policies():
-            k8s.networking.v1.NetworkPolicy(policy["metadata"]["name"], **manifest_kwargs(policy), opts=after)
-        cron_job = render.backup_cron_job()
-        self.backup_cron_job = k8s.batch.v1.CronJob(
-            cron_job["metadata"]["name"],
-            **manifest_kwargs(cron_job),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.workload, scripts, *self.repository_secrets]),
-        )
-        if self.args.pod_monitor is not None:
-            # Where the ensemble is scraped, its backups are watched too (the PrometheusRule CRD).
-            name, stale = cron_job["metadata"]["name"], self.args.backup.stale_after_hours
-            k8s.apiextensions.CustomResource(
-                f"{name}-alerts",
-                api_version=PROMETHEUS_RULE_API[0],
-                kind=PROMETHEUS_RULE_API[1],
-                metadata=render.metadata(f"{name}-alerts"),
-                spec=self._namespace.apply(lambda namespace: render_backup_alerts(name, namespace, stale)),
-                opts=pulumi.ResourceOptions(parent=self),
             )
 
     def _backup_outputs(self) -> dict[str, Any]:

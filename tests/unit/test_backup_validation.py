@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from statefulkit import RedisEnsemble, ZooKeeperEnsemble
-from statefulkit.args.backup import check_schedule
+from statefulkit.args.schedule import check_schedule
 from statefulkit.testing import run
 
 SECRET = pulumi.Output.secret("x")
