@@ -81,3 +81,20 @@ def test_a_key_in_the_file_is_refused_unechoed_even_beside_an_existing_secret(pr
     assert "statefulkit:redis.backup.repository.secret_access_key: not allowed in a stack file" in str(result.error)
     assert "plain-in-file" not in str(result.error)
     assert result.deployment.resources == []
+
+
+def test_a_restore_block_takes_the_same_stack_secrets(preview: bool) -> None:
+    """A stack that clones from a backup: its restore repository's keys come from the same secrets."""
+    restore = {"repository": dict(REPOSITORY), "snapshot": "0a1b2c3d"}
+    result = run(
+        preview, "prod", set_value("statefulkit:redis.restore", restore), secrets={"redis_password": PASSWORD, **KEYS}
+    )
+    assert result.error is None, result.error
+    d = result.deployment
+    assert d.one("kubernetes:batch/v1:Job").inputs["spec"]["template"]["spec"]["containers"][0]["env"][0] == {
+        "name": "SNAPSHOT",
+        "value": "0a1b2c3d",
+    }
+    secret = next(s for s in d.of_type(SECRET) if s.name.endswith("-restore-repository"))
+    assert secret.wire["stringData"][rpc._special_sig_key] == SECRET_SIG
+    assert secret.wire["stringData"]["value"]["RESTIC_PASSWORD"] == KEYS["backup_password"]
