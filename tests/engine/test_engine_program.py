@@ -68,7 +68,10 @@ def test_make_up_then_make_down_deploys_and_removes_the_dev_stack(
     assert sorted(p["metadata"]["name"] for p in pods) == ["redis-0", "zookeeper-0"]
     # Running for real, on the real node, from the Debian-built images: the servers answer.
     assert {p["spec"]["nodeName"] for p in pods} <= set(real_nodes)
-    assert {c["image"] for p in pods for c in p["spec"]["containers"]} == set(debian_images.values())
+    assert {c["image"] for p in pods for c in p["spec"]["containers"]} == {
+        debian_images["zookeeper"],
+        debian_images["redis"],
+    }
     ruok = "exec 3<>/dev/tcp/127.0.0.1/2181 && printf ruok >&3 && cat <&3"
     answer = local_cluster.kubectl(
         "exec", "-n", DEV_NAMESPACE, "zookeeper-0", "-c", "zookeeper", "--", "bash", "-c", ruok

@@ -45,7 +45,7 @@ class LocalCluster:
             return False
         try:
             cluster = LocalCluster.existing(found.stdout.strip())
-        except (subprocess.CalledProcessError, LookupError, OSError):
+        except (subprocess.CalledProcessError, SystemExit, OSError):
             return False  # no toolchain built yet
         return cluster.kubectl("get", "--raw", "/readyz", check=False).returncode == 0
 
@@ -59,7 +59,7 @@ class LocalCluster:
         session does (`kwokctl stop cluster`)."""
         # tools/cluster/up writes the kubeconfig to <cache>/clusters/<name>/kubeconfig.
         cluster_dir = Path(self.kubeconfig).parent
-        kwok_bin = str(toolchain_bin("STATEFULKIT_KWOK_BIN"))
+        kwok_bin = str(toolchain_bin("kwok"))
         env = {**os.environ, "KWOK_WORKDIR": str(cluster_dir.parent.parent / "kwok")}
         subprocess.run(
             [os.path.join(kwok_bin, "kwokctl"), "stop", "cluster", "--name", cluster_dir.name],
@@ -117,7 +117,7 @@ class LocalCluster:
     def existing(cls, kubeconfig: str) -> LocalCluster:
         """An already running control plane (e.g. one made by a changed copy of tools/cluster/up),
         driven with the toolchain's kubectl; nothing is started or recycled."""
-        kube_bin = str(toolchain_bin("STATEFULKIT_KUBE_BIN"))
+        kube_bin = str(toolchain_bin("kubernetes"))
         return cls(kubeconfig=kubeconfig, kubectl_path=os.path.join(kube_bin, "kubectl"))
 
     def pods(self, namespace: str, selector: str | None = None) -> list[dict[str, Any]]:

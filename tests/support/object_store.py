@@ -67,7 +67,7 @@ def _free_port(host: str) -> int:
 @contextlib.contextmanager
 def object_store(workdir: Path, host: str = "127.0.0.1", port: int | None = None) -> Iterator[ObjectStore]:
     """A versitygw gateway on host:port (a free port by default), a bucket `backups`, fresh keys."""
-    gateway = toolchain_bin("STATEFULKIT_VERSITYGW_BIN") / "versitygw"
+    gateway = toolchain_bin("versitygw") / "versitygw"
     root = workdir / "s3"
     (root / BUCKET).mkdir(parents=True)
     port = port or _free_port(host)

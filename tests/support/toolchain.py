@@ -1,20 +1,18 @@
-"""Where the tests find the toolchain's binaries (tools/toolchain/build's env file)."""
+"""Where the tests find the toolchain's binaries: built, or verified, now (tools/toolchain/build).
+
+Asked of the builder itself rather than read from its env file: that file is shared by every
+checkout on the machine, and an older release's build (the upgrade test runs one) rewrites it
+without the tools it does not know.
+"""
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tools.engine import toolchain_env
+from tools.toolchain.build import BIN_VARIABLES
 
 
-def toolchain_bin(variable: str) -> Path:
-    """The bin directory the toolchain's env file exports as `variable` (e.g. STATEFULKIT_KUBE_BIN)."""
-    env_file = subprocess.run(
-        [str(ROOT / "tools/toolchain/build"), "--env-file"], check=True, stdout=subprocess.PIPE, text=True
-    ).stdout.strip()
-    prefix = f"export {variable}="
-    for line in Path(env_file).read_text().splitlines():
-        if line.startswith(prefix):
-            return Path(line[len(prefix) :].strip("'\""))
-    raise LookupError(f"{env_file} exports no {variable}: build the toolchain (make toolchain)")
+def toolchain_bin(tool: str) -> Path:
+    """The bin directory of `tool` (a name of tools/toolchain/catalog.py, e.g. "versitygw")."""
+    return Path(toolchain_env((tool,))[BIN_VARIABLES[tool]])
