@@ -120,7 +120,8 @@ class Ensemble(pulumi.ComponentResource, Generic[Args]):
     def _backup_outputs(self) -> dict[str, Any]:
         self.backup_cron_job_name: pulumi.Output[str] | None = None
         self.backup_repository: pulumi.Output[str] | None = None
-        if self.backup_cron_job is not None and self.args.backup is not None:
+        if self.backup_cron_job is not None:  # registered exactly when args.backup is set
+            assert self.args.backup is not None
             self.backup_cron_job_name = self.backup_cron_job.metadata.name
             self.backup_repository = pulumi.Output.from_input(self.args.backup.repository.url())
         return {"backup_cron_job_name": self.backup_cron_job_name, "backup_repository": self.backup_repository}

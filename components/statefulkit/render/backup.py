@@ -319,4 +319,4 @@ def render_restore_check(
 
 
 def restore_script() -> str:
-    return render_script(RESTORE_SH, MARKER=RESTORED_MARKER)
+    return render_script(RESTORE_SH, MARKER=RESTORED_MARKER, BACKUP_DIR=BACKUP_DIR)

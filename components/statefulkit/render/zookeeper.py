@@ -212,12 +212,6 @@ class ZooKeeperRender(EnsembleRender[ZooKeeperArgs]):
     def bootstrap_config_map_name(self) -> str:
         return f"{self.name}-bootstrap"
 
-    def config_dir(self) -> str:
-        return CONFIG_DIR
-
-    def data_claim(self) -> tuple[str, str]:
-        return DATA_CLAIM, DATA_DIR
-
     def certified_services(self) -> list[str]:
         return [self.workload_names.headless_service, self.workload_names.client_service]
 

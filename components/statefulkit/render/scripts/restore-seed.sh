@@ -7,6 +7,7 @@
 #              others start empty and sync from it as replicas.
 set -eu
 MARKER=@@MARKER@@
+BACKUP_DIR=@@BACKUP_DIR@@  # where the backup job kept the files; restic restores that path
 
 ORDINAL="${POD_NAME##*-}"
 CLAIM="$CLAIM_PREFIX-$ORDINAL"
@@ -50,9 +51,8 @@ fi
 # volume holds nothing but the staging folder: the next attempt starts over.
 rm -rf "$staging"
 restic --no-cache restore "$SNAPSHOT" --target "$staging"
-# The job stores its /backup folder; restic restores it under the same path.
-from="$staging/backup"
-[ -f "$from/backup.tags" ] || { log "snapshot $SNAPSHOT holds no statefulkit backup (no backup/backup.tags)"; exit 1; }
+from="$staging$BACKUP_DIR"
+[ -f "$from/backup.tags" ] || { log "snapshot $SNAPSHOT holds no statefulkit backup (no $BACKUP_DIR/backup.tags)"; exit 1; }
 
 case "$LAYOUT" in
   redis-rdb)
